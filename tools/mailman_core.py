@@ -1,0 +1,705 @@
+"""Install and run a real GNU Mailman core 3.3.10 on loopback, for tests and demos.
+
+This module owns everything about the throwaway Mailman core that listsync is
+tested and demonstrated against:
+
+* ``install(home)`` puts ``mailman==3.3.10`` (with ``sqlalchemy<2.1``; 3.3.10
+  breaks with SQLAlchemy 2.1) into its own virtualenv ``home/venv``, separate
+  from the project's environment.  It is idempotent: a marker file records the
+  pinned requirements, and nothing is done when it matches.
+* ``MailmanCore(home, run_dir)`` starts one core from that venv with its
+  configuration, SQLite database and logs all under ``run_dir``: REST API only
+  (every other runner is off, the MTA is ``NullMTA``), bound to 127.0.0.1 on
+  free ports, with a random REST password.  ``stop()`` ends the master and
+  every runner it started.
+* The command line (``install``, ``start``, ``stop``, ``status``) does the same
+  from a shell; ``start`` leaves a detached core running and records it in the
+  run directory so that ``stop`` and ``status`` can find it later.
+
+The master runs in the foreground of its own session (no ``mailman start``,
+which forks), with its output going to a log file, never to a pipe.
+
+Standard library only: this runs before any project dependency is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import base64
+import contextlib
+import fcntl
+import json
+import os
+import secrets
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, Self
+
+__all__ = [
+    "MAILMAN_REQUIREMENTS",
+    "CoreError",
+    "MailmanCore",
+    "export_lines",
+    "group_members",
+    "install",
+    "is_installed",
+    "main",
+    "pid_alive",
+    "read_env",
+    "read_pid",
+    "rest_get",
+    "start_detached",
+    "stop_recorded",
+    "venv_path",
+]
+
+#: What ``install`` puts into the core's virtualenv.
+MAILMAN_REQUIREMENTS: tuple[str, ...] = (
+    "mailman==3.3.10",
+    "sqlalchemy<2.1",
+    # Mailman 3.3.10 caps neither; these are the releases it is tested with here.
+    "falcon==4.4.0",
+    "gunicorn==27.0.1",
+)
+
+#: REST user name of every core started here (the password is random).
+REST_USER = "restadmin"
+
+# Names inside a run directory.  ``start`` removes exactly these (and nothing
+# else) left over from an earlier core, so that every core starts fresh.
+CONFIG_NAME = "mailman.cfg"
+LOG_NAME = "master.log"
+PID_NAME = "core.pid"
+ENV_NAME = "core.env"
+_RUN_ENTRIES = ("var", "etc", CONFIG_NAME, LOG_NAME, PID_NAME, ENV_NAME)
+
+_MARKER_NAME = ".listsync-requirements"
+_HAVE_PROCFS = Path("/proc/self/stat").exists()
+_RUNNERS_OFF = (
+    "archive", "bounces", "command", "digest", "in", "lmtp",
+    "out", "pipeline", "retry", "task", "virgin",
+)  # fmt: skip
+# Options for the REST runner's gunicorn (replacing Mailman's own gunicorn.cfg).
+# gunicorn >= 25.1, which mailman 3.3.10 happily installs, otherwise opens a
+# control socket at $HOME/.gunicorn/gunicorn.ctl: one path shared by every core
+# on the machine.  A shorter graceful_timeout keeps stop() well within bounds.
+_GUNICORN_CONFIG = """\
+[gunicorn]
+timeout = 360
+graceful_timeout = 10
+control_socket_disable = true
+"""
+# Variables that would make the core's interpreter load the wrong code or config.
+_ENV_DROP = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV", "MAILMAN_CONFIG_FILE")
+
+
+class CoreError(RuntimeError):
+    """An expected failure: installing, starting or stopping a core went wrong."""
+
+
+# -- installing --------------------------------------------------------------
+
+
+def venv_path(home: Path) -> Path:
+    """The virtualenv that ``install(home)`` creates."""
+    return Path(home).absolute() / "venv"
+
+
+def _marker_text() -> str:
+    return "\n".join(MAILMAN_REQUIREMENTS) + "\n"
+
+
+def is_installed(home: Path) -> bool:
+    """True when ``home/venv`` holds a working install of ``MAILMAN_REQUIREMENTS``."""
+    venv = venv_path(home)
+    marker = venv / _MARKER_NAME
+    return (
+        (venv / "bin" / "python").exists()  # follows the symlink: base Python still there
+        and (venv / "bin" / "master").is_file()
+        and marker.is_file()
+        and marker.read_text(encoding="utf-8") == _marker_text()
+    )
+
+
+def install(
+    home: Path,
+    *,
+    python: str | None = None,
+    log: Callable[[str], None] | None = None,
+) -> Path:
+    """Make sure ``home/venv`` has Mailman core 3.3.10 installed; return that venv.
+
+    Does nothing when the marker file in the venv names exactly
+    ``MAILMAN_REQUIREMENTS``; otherwise (re)creates the venv from scratch with
+    ``python`` (default: the running interpreter) and pip-installs them, with
+    pip's output in ``home/install.log``.  Safe to call from several processes
+    at once (a lock file serialises them).  Raises ``CoreError`` on failure.
+    """
+    say = log or (lambda _msg: None)
+    home = Path(home).absolute()
+    venv = venv_path(home)
+    home.mkdir(parents=True, exist_ok=True)
+    with _locked(home / ".install.lock"):
+        if is_installed(home):
+            say(f"Mailman core already installed in {venv}")
+            return venv
+        install_log = home / "install.log"
+        say(f"installing {' '.join(MAILMAN_REQUIREMENTS)} into {venv} (log: {install_log})")
+        (venv / _MARKER_NAME).unlink(missing_ok=True)
+        interpreter = python or sys.executable
+        with install_log.open("w", encoding="utf-8") as out:
+            _run_logged([interpreter, "-m", "venv", "--clear", str(venv)], out, install_log)
+            _run_logged(
+                [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
+                 "--disable-pip-version-check", *MAILMAN_REQUIREMENTS],
+                out,
+                install_log,
+            )  # fmt: skip
+        if not (venv / "bin" / "master").is_file():
+            raise CoreError(f"pip finished but {venv / 'bin' / 'master'} is missing")
+        (venv / _MARKER_NAME).write_text(_marker_text(), encoding="utf-8")
+        say(f"Mailman core installed in {venv}")
+        return venv
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _run_logged(cmd: list[str], out: IO[str], log_path: Path) -> None:
+    out.write(f"$ {shlex.join(cmd)}\n")
+    out.flush()
+    try:
+        result = subprocess.run(
+            cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            env=_clean_env(), check=False,
+        )  # fmt: skip
+    except OSError as exc:
+        raise CoreError(f"cannot run {cmd[0]}: {exc}") from exc
+    if result.returncode != 0:
+        out.flush()
+        raise CoreError(
+            f"`{shlex.join(cmd)}` failed with exit code {result.returncode}; "
+            f"end of {log_path}:\n{_tail(log_path)}"
+        )
+
+
+# -- small helpers -----------------------------------------------------------
+
+
+def _clean_env() -> dict[str, str]:
+    env = dict(os.environ)
+    for name in _ENV_DROP:
+        env.pop(name, None)
+    return env
+
+
+def _tail(path: Path, lines: int = 25) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return f"({path} is not readable)"
+    return "\n".join(text.splitlines()[-lines:]) or f"({path} is empty)"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def rest_get(url: str, user: str, password: str, *, timeout: float = 5.0) -> tuple[int, Any]:
+    """GET ``url`` with HTTP basic auth, ignoring any proxy settings.
+
+    Returns ``(status, body)``: the body parsed as JSON when it is JSON, else
+    the text.  HTTP errors are returned, not raised; network errors raise
+    ``OSError`` (``urllib.error.URLError`` is one).
+    """
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"not an http(s) URL: {url}")
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    # S310: the scheme is checked just above.
+    request = urllib.request.Request(url, headers={"Authorization": f"Basic {token}"})  # noqa: S310
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            status: int = response.status
+            raw: bytes = response.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        return status, json.loads(text)
+    except ValueError:
+        return status, text
+
+
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """(state, process group) of ``pid`` from /proc, or None when it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    fields = raw[raw.rfind(")") + 2 :].split()  # the command name may hold spaces
+    return fields[0], int(fields[2])
+
+
+def pid_alive(pid: int) -> bool:
+    """True when process ``pid`` exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    if not _HAVE_PROCFS:
+        return True
+    stat = _proc_stat(pid)
+    return stat is not None and stat[0] != "Z"
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes in process group ``pgid``."""
+    if not _HAVE_PROCFS:  # ask the kernel; zombies count as members here
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return []
+        except PermissionError:
+            pass
+        return [pgid]
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            stat = _proc_stat(int(entry.name))
+            if stat is not None and stat[1] == pgid and stat[0] != "Z":
+                members.append(int(entry.name))
+    return members
+
+
+def _is_our_master(pid: int, config: Path) -> bool:
+    """True when ``pid`` is a Mailman master running with ``config``."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return pid_alive(pid)  # no procfs: trust the pid file
+    return str(config).encode() in cmdline and any(arg.endswith(b"master") for arg in cmdline)
+
+
+def _terminate_group(pid: int, timeout: float, reap: Callable[[], object] | None = None) -> None:
+    """SIGTERM master ``pid`` (leader of its own group), SIGKILL the group if it lingers.
+
+    Returns once no live process is left in the group; raises ``CoreError`` if
+    even SIGKILL does not get there.
+    """
+
+    def drained(deadline: float) -> bool:
+        while True:
+            if reap is not None:
+                reap()
+            if not pid_alive(pid) and not group_members(pid):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)  # master forwards it to its runners
+    if drained(time.monotonic() + timeout):
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+    if not drained(time.monotonic() + 10):
+        raise CoreError(f"Mailman master {pid} or its runners survived SIGKILL")
+
+
+# -- running a core ----------------------------------------------------------
+
+
+class MailmanCore:
+    """One Mailman core: REST API on 127.0.0.1, SQLite and logs in ``run_dir``.
+
+    ``home`` is the directory given to ``install``; ``run_dir`` is where this
+    core's config, database and logs go (created if missing; whatever an
+    earlier core left there is removed on ``start``, so each start is fresh).
+
+    Use as a context manager, or call ``start()`` and ``stop()``.
+    """
+
+    def __init__(
+        self,
+        home: Path,
+        run_dir: Path,
+        *,
+        workers: int = 1,
+        startup_timeout: float = 60.0,
+        stop_timeout: float = 30.0,
+    ) -> None:
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
+        self.home = Path(home).absolute()
+        self.venv = venv_path(self.home)
+        self.run_dir = Path(run_dir).absolute()
+        self.workers = workers
+        self.startup_timeout = startup_timeout
+        self.stop_timeout = stop_timeout
+        self.user = REST_USER
+        self.password = ""
+        self.port = 0
+        self._process: subprocess.Popen[bytes] | None = None
+
+    # paths and connection details
+
+    @property
+    def config_path(self) -> Path:
+        return self.run_dir / CONFIG_NAME
+
+    @property
+    def gunicorn_config_path(self) -> Path:
+        return self.run_dir / "etc" / "gunicorn.cfg"
+
+    @property
+    def log_path(self) -> Path:
+        """The master's stdout and stderr; runner logs are in ``var/logs``."""
+        return self.run_dir / LOG_NAME
+
+    @property
+    def pid(self) -> int | None:
+        """The master's pid (also its process group) while started, else None."""
+        return self._process.pid if self._process is not None else None
+
+    @property
+    def url(self) -> str:
+        """Base URL of the REST API, e.g. ``http://127.0.0.1:PORT/3.1``."""
+        if not self.port:
+            raise CoreError("the core has not been started")
+        return f"http://127.0.0.1:{self.port}/3.1"
+
+    def env(self) -> dict[str, str]:
+        """MAILMAN_REST_URL / _USER / _PASSWORD for a client of this core."""
+        return {
+            "MAILMAN_REST_URL": self.url,
+            "MAILMAN_REST_USER": self.user,
+            "MAILMAN_REST_PASSWORD": self.password,
+        }
+
+    def is_running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    # lifecycle
+
+    def start(self) -> Self:
+        """Write a fresh config and start the master; return once REST answers 200.
+
+        Raises ``CoreError`` (with the end of the logs) when the core is not
+        installed, the master exits, or REST does not answer in time.
+        """
+        if self._process is not None:
+            raise CoreError(f"this core is already started (pid {self._process.pid})")
+        master = self.venv / "bin" / "master"
+        if not master.is_file():
+            raise CoreError(f"no Mailman core installed in {self.home} (missing {master})")
+        self._reset_run_dir()
+        self.password = secrets.token_urlsafe(24)
+        self.port = _free_port()
+        (self.run_dir / "etc").mkdir()
+        self.gunicorn_config_path.write_text(_GUNICORN_CONFIG, encoding="utf-8")
+        self.config_path.write_text(self._config_text(), encoding="utf-8")
+        self.config_path.chmod(0o600)
+        with self.log_path.open("wb") as log:
+            try:
+                self._process = subprocess.Popen(
+                    [str(master), "-C", str(self.config_path), "--force"],
+                    cwd=self.run_dir, env=_clean_env(), stdin=subprocess.DEVNULL,
+                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                )  # fmt: skip
+            except OSError as exc:
+                raise CoreError(f"cannot run {master}: {exc}") from exc
+        atexit.register(self.stop)  # safety net for a caller that forgets stop()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def detach(self) -> None:
+        """Let this core outlive the Python process (``stop()`` still works)."""
+        atexit.unregister(self.stop)
+
+    def stop(self) -> None:
+        """Stop the master and all its runners; harmless when already stopped."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        atexit.unregister(self.stop)
+        _terminate_group(process.pid, self.stop_timeout, reap=process.poll)
+        process.wait()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = f"pid {self.pid}, {self.url}" if self.is_running() else "stopped"
+        return f"<MailmanCore {self.run_dir} ({state})>"
+
+    # internals
+
+    def _reset_run_dir(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        recorded = read_pid(self.run_dir)
+        if recorded is not None and _is_our_master(recorded, self.config_path):
+            raise CoreError(f"a core is still running in {self.run_dir} (pid {recorded})")
+        for name in _RUN_ENTRIES:
+            path = self.run_dir / name
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+
+    def _config_text(self) -> str:
+        var = self.run_dir / "var"
+        etc = self.run_dir / "etc"
+        lines = [
+            "[mailman]",
+            "layout: custom",
+            "site_owner: listmaster@example.org",
+            "",
+            "[paths.custom]",
+            f"var_dir: {var}",
+            f"log_dir: {var / 'logs'}",
+            f"lock_dir: {var / 'locks'}",
+            f"etc_dir: {etc}",
+            f"ext_dir: {etc / 'mailman.d'}",
+            f"pid_file: {var / 'master.pid'}",
+            "",
+            "[database]",
+            "class: mailman.database.sqlite.SQLiteDatabase",
+            f"url: sqlite:///{var / 'data' / 'mailman.db'}",
+            "",
+            "[mta]",
+            "incoming: mailman.mta.null.NullMTA",
+            "lmtp_host: 127.0.0.1",
+            f"lmtp_port: {_free_port()}",
+            "smtp_host: 127.0.0.1",
+            f"smtp_port: {_free_port()}",
+            "",
+            "[webservice]",
+            "hostname: 127.0.0.1",
+            f"port: {self.port}",
+            f"admin_user: {self.user}",
+            f"admin_pass: {self.password}",
+            f"workers: {self.workers}",
+            f"configuration: {self.gunicorn_config_path}",
+        ]
+        for runner in _RUNNERS_OFF:
+            lines += ["", f"[runner.{runner}]", "start: no"]
+        return "\n".join(lines) + "\n"
+
+    def _wait_ready(self) -> None:
+        assert self._process is not None
+        versions = f"{self.url}/system/versions"
+        deadline = time.monotonic() + self.startup_timeout
+        last = "no answer yet"
+        while True:
+            code = self._process.poll()
+            if code is not None:
+                raise CoreError(
+                    f"Mailman master exited with code {code} during startup\n{self._log_tails()}"
+                )
+            try:
+                status, _ = rest_get(versions, self.user, self.password, timeout=2.0)
+            except OSError as exc:
+                last = str(exc)
+            else:
+                if status == 200:
+                    return
+                last = f"HTTP {status}"
+            if time.monotonic() >= deadline:
+                raise CoreError(
+                    f"Mailman REST at {versions} not ready after {self.startup_timeout:g} s "
+                    f"({last})\n{self._log_tails()}"
+                )
+            time.sleep(0.1)
+
+    def _log_tails(self) -> str:
+        mailman_log = self.run_dir / "var" / "logs" / "mailman.log"
+        return (
+            f"--- end of {self.log_path}:\n{_tail(self.log_path)}\n"
+            f"--- end of {mailman_log}:\n{_tail(mailman_log)}"
+        )
+
+
+# -- a detached core, recorded in its run directory ----------------------------
+
+
+def read_pid(run_dir: Path) -> int | None:
+    """The master pid recorded by ``start`` in ``run_dir``, if any."""
+    try:
+        return int((Path(run_dir) / PID_NAME).read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
+        return None
+
+
+def export_lines(env: dict[str, str]) -> str:
+    return "".join(f"export {name}={shlex.quote(value)}\n" for name, value in env.items())
+
+
+def read_env(run_dir: Path) -> dict[str, str]:
+    """The MAILMAN_REST_* variables recorded by ``start`` in ``run_dir``."""
+    env: dict[str, str] = {}
+    text = (Path(run_dir) / ENV_NAME).read_text(encoding="utf-8")
+    for line in text.splitlines():
+        words = shlex.split(line)
+        if len(words) == 2 and words[0] == "export" and "=" in words[1]:
+            name, value = words[1].split("=", 1)
+            env[name] = value
+    return env
+
+
+def start_detached(home: Path, run_dir: Path, *, workers: int = 1) -> MailmanCore:
+    """Start a core that outlives this process; record its pid and env in ``run_dir``."""
+    core = MailmanCore(home, run_dir, workers=workers).start()
+    core.detach()
+    assert core.pid is not None
+    env_file = core.run_dir / ENV_NAME
+    env_file.touch(mode=0o600)
+    env_file.write_text(export_lines(core.env()), encoding="utf-8")
+    (core.run_dir / PID_NAME).write_text(f"{core.pid}\n", encoding="ascii")
+    return core
+
+
+def stop_recorded(run_dir: Path, *, timeout: float = 30.0) -> int | None:
+    """Stop the core ``start_detached`` recorded in ``run_dir``.
+
+    Returns the pid that was stopped, or None when no core was running there.
+    """
+    run_dir = Path(run_dir).absolute()
+    pid = read_pid(run_dir)
+    if pid is None:
+        return None
+    stopped = None
+    if _is_our_master(pid, run_dir / CONFIG_NAME):
+        _terminate_group(pid, timeout)
+        stopped = pid
+    (run_dir / PID_NAME).unlink(missing_ok=True)
+    return stopped
+
+
+# -- command line --------------------------------------------------------------
+
+
+def _err(message: str) -> None:
+    print(f"mailman_core: {message}", file=sys.stderr)
+
+
+def _cmd_install(args: argparse.Namespace) -> int:
+    install(args.home, log=_err)
+    return 0
+
+
+def _cmd_start(args: argparse.Namespace) -> int:
+    if not is_installed(args.home):
+        raise CoreError(
+            f"no Mailman core installed in {args.home}; "
+            f"run: python {sys.argv[0]} install --home {shlex.quote(str(args.home))}"
+        )
+    core = start_detached(args.home, args.run, workers=args.workers)
+    _err(f"Mailman core running: pid {core.pid}, {core.url}, log {core.log_path}")
+    print(export_lines(core.env()), end="")
+    return 0
+
+
+def _cmd_stop(args: argparse.Namespace) -> int:
+    if not args.run.is_dir():
+        raise CoreError(f"no such directory: {args.run}")
+    pid = stop_recorded(args.run)
+    _err(f"stopped Mailman core (pid {pid})" if pid else f"no core running in {args.run}")
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    run_dir = args.run.absolute()
+    pid = read_pid(run_dir)
+    if pid is None or not _is_our_master(pid, run_dir / CONFIG_NAME):
+        print(f"not running ({run_dir})")
+        return 1
+    try:
+        env = read_env(run_dir)
+        url = env["MAILMAN_REST_URL"]
+        status, body = rest_get(
+            f"{url}/system/versions", env["MAILMAN_REST_USER"], env["MAILMAN_REST_PASSWORD"]
+        )
+    except (OSError, KeyError, ValueError) as exc:
+        print(f"master running (pid {pid}) but REST does not answer: {exc}")
+        return 1
+    if status != 200:
+        print(f"master running (pid {pid}) but REST answered HTTP {status}")
+        return 1
+    version = body.get("mailman_version", "?") if isinstance(body, dict) else "?"
+    print(f"running: pid {pid}, {url}, {version}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="mailman_core.py",
+        description="Install and run a throwaway GNU Mailman 3.3.10 core on 127.0.0.1.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("install", help="install Mailman core into HOME/venv (idempotent)")
+    p.add_argument("--home", type=Path, required=True)
+    p.set_defaults(func=_cmd_install)
+    p = sub.add_parser(
+        "start", help="start a detached core; print `export MAILMAN_REST_*=...` lines"
+    )
+    p.add_argument("--home", type=Path, required=True, help="directory given to install")
+    p.add_argument("--run", type=Path, required=True, help="config, data and logs go here")
+    p.add_argument("--workers", type=int, default=1, help="REST worker processes (default 1)")
+    p.set_defaults(func=_cmd_start)
+    p = sub.add_parser("stop", help="stop the core recorded in RUN")
+    p.add_argument("--run", type=Path, required=True)
+    p.set_defaults(func=_cmd_stop)
+    p = sub.add_parser("status", help="exit 0 when the core recorded in RUN answers")
+    p.add_argument("--run", type=Path, required=True)
+    p.set_defaults(func=_cmd_status)
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except (CoreError, OSError) as exc:
+        _err(str(exc))
+        return 1
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 1
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
