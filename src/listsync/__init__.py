@@ -1,0 +1,1 @@
+"""listsync: GNU Mailman 3 mailing lists as code."""

@@ -1,0 +1,7 @@
+"""`python -m listsync`."""
+
+import sys
+
+from listsync.cli import main
+
+sys.exit(main())

@@ -1,0 +1,49 @@
+"""Errors and findings: what listsync reports to a person instead of a traceback.
+
+`Problem` is one finding about an input file, located by file, line and
+column. `ListsyncError` is an expected failure of a command (bad input,
+Mailman unreachable, refused plan); the CLI turns it into one line on
+stderr and exit status 1. Anything else escaping a command is a bug.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Problem:
+    """One finding about one input file, at a 1-based line and column."""
+
+    path: str
+    line: int
+    col: int
+    field: str
+    message: str
+    severity: Severity = Severity.ERROR
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}:{self.col}"
+        prefix = "warning: " if self.severity is Severity.WARNING else ""
+        if self.field:
+            return f"{where}: {prefix}{self.field}: {self.message}"
+        return f"{where}: {prefix}{self.message}"
+
+
+class ListsyncError(Exception):
+    """An expected failure, reported to the user as a single line."""
+
+
+class InvalidSiteError(ListsyncError):
+    """The site's files do not validate; nothing was sent to Mailman."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        errors = sum(1 for p in problems if p.severity is Severity.ERROR)
+        super().__init__(f"{errors} error(s) in the site's files; nothing was sent to Mailman")

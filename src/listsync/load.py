@@ -1,0 +1,324 @@
+"""Reading a site from disk: `listsync.yaml` and `lists/NAME.yaml` into models.
+
+Owns file discovery, YAML parsing with ruamel.yaml (so that every finding
+carries `file:LINE:COL`), turning pydantic's errors into `Problem`s at the
+right position, and the checks that need more than one file: list names
+against the site's naming pattern, two files declaring one list, and a
+disabled list without a site `disabled_owner`. Every file is checked and
+every problem reported; nothing here talks to Mailman.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+
+from listsync.errors import InvalidSiteError, Problem, Severity
+from listsync.models import (
+    KEY_ERROR_TYPES,
+    Dmarc,
+    EffectiveList,
+    ListDefaults,
+    ListSpec,
+    SiteConfig,
+    did_you_mean,
+    effective,
+)
+
+SITE_FILE = "listsync.yaml"
+LISTS_DIR = "lists"
+LIST_SUFFIXES = (".yaml", ".yml")
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ListFile:
+    """One loaded, valid list file."""
+
+    name: str
+    path: str
+    spec: ListSpec
+    document: CommentedMap
+
+    def position(self, loc: Loc, *, key: bool = False) -> tuple[int, int]:
+        return _position(self.document, loc, key=key)
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """A site as declared on disk: its config and its valid list files by name."""
+
+    root: Path
+    config: SiteConfig
+    lists: dict[str, ListFile]
+
+    def effective(self, name: str) -> EffectiveList:
+        return effective(name, self.lists[name].spec, self.config)
+
+    def effective_lists(self) -> list[EffectiveList]:
+        return [self.effective(name) for name in sorted(self.lists)]
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    path: str
+    document: Any
+
+
+def load_site(root: Path, names: Iterable[str] | None = None) -> tuple[Site | None, list[Problem]]:
+    """Load the site at `root`; only the named lists when `names` is given.
+
+    Returns the site (None when `listsync.yaml` is unusable) and every
+    problem found. A list file with an error is left out of the site.
+    """
+    problems: list[Problem] = []
+    config = _load_config(root, problems)
+    lists: dict[str, ListFile] = {}
+    claimed: dict[str, str] = {}
+    for path in _list_paths(root, names, problems):
+        shown = path.relative_to(root).as_posix()
+        name = path.stem
+        other = claimed.get(name.casefold())
+        if other is not None:
+            problems.append(Problem(shown, 1, 1, "", f"declares list {name!r} again (see {other})"))
+            continue
+        claimed[name.casefold()] = shown
+        loaded = _load_list(path, shown, name, config, problems)
+        if loaded is not None:
+            lists[name] = loaded
+    problems.sort()
+    if config is None:
+        return None, problems
+    return Site(root=root, config=config, lists=dict(sorted(lists.items()))), problems
+
+
+def load_valid_site(root: Path, names: Iterable[str] | None = None) -> tuple[Site, list[Problem]]:
+    """Load the site, raising `InvalidSiteError` on any error; returns the warnings too."""
+    site, problems = load_site(root, names)
+    if site is None or any(p.severity is Severity.ERROR for p in problems):
+        raise InvalidSiteError(problems)
+    return site, problems
+
+
+def _list_paths(root: Path, names: Iterable[str] | None, problems: list[Problem]) -> list[Path]:
+    directory = root / LISTS_DIR
+    if names is None:
+        if not directory.is_dir():
+            return []
+        return sorted(p for p in directory.iterdir() if p.suffix in LIST_SUFFIXES and p.is_file())
+    paths: list[Path] = []
+    for name in sorted(set(names)):
+        found = [directory / f"{name}{suffix}" for suffix in LIST_SUFFIXES]
+        existing = [p for p in found if p.is_file()]
+        if not existing:
+            problems.append(Problem(f"{LISTS_DIR}/{name}.yaml", 1, 1, "", "no such list file"))
+        paths.extend(existing)
+    return paths
+
+
+def _load_config(root: Path, problems: list[Problem]) -> SiteConfig | None:
+    path = root / SITE_FILE
+    if not path.is_file():
+        problems.append(
+            Problem(
+                SITE_FILE,
+                1,
+                1,
+                "",
+                f"missing: a site needs {SITE_FILE} with at least 'domain:' in {root}"
+                " (run listsync in the site's directory or pass --root)",
+            )
+        )
+        return None
+    parsed = _parse(path, SITE_FILE, problems)
+    if parsed is None:
+        return None
+    return _validate(SiteConfig, parsed, _SITE_FIELDS, problems)
+
+
+def _load_list(
+    path: Path, shown: str, name: str, config: SiteConfig | None, problems: list[Problem]
+) -> ListFile | None:
+    if path.suffix != ".yaml":
+        problems.append(Problem(shown, 1, 1, "", "list files end in .yaml; rename this file"))
+    if config is not None and not re.fullmatch(config.naming, name):
+        problems.append(
+            Problem(
+                shown,
+                1,
+                1,
+                "name",
+                f"{name!r} does not match the site's naming pattern {config.naming!r}",
+            )
+        )
+    parsed = _parse(path, shown, problems)
+    if parsed is None:
+        return None
+    spec = _validate(ListSpec, parsed, _LIST_FIELDS, problems)
+    if spec is None:
+        return None
+    loaded = ListFile(name=name, path=shown, spec=spec, document=parsed.document)
+    if spec.disabled and config is not None and config.disabled_owner is None:
+        line, col = loaded.position(("disabled",))
+        problems.append(
+            Problem(shown, line, col, "disabled", f"needs 'disabled_owner:' in {SITE_FILE}")
+        )
+    return loaded
+
+
+def _parse(path: Path, shown: str, problems: list[Problem]) -> _Parsed | None:
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        bad = raw[exc.start : exc.start + 1].hex()
+        problems.append(Problem(shown, line, col, "", f"not valid UTF-8 (byte 0x{bad})"))
+        return None
+    try:
+        document = YAML(typ="rt", pure=True).load(text)
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        problem = getattr(exc, "problem", None) or str(exc)
+        context = getattr(exc, "context", None)
+        message = (
+            f"YAML syntax error: {context}, {problem}"
+            if context
+            else f"YAML syntax error: {problem}"
+        )
+        problems.append(Problem(shown, line, col, "", message))
+        return None
+    except (RecursionError, ValueError, TypeError) as exc:
+        problems.append(Problem(shown, 1, 1, "", f"cannot read this YAML: {exc}"))
+        return None
+    if document is None:
+        problems.append(Problem(shown, 1, 1, "", "empty file: expected a mapping of fields"))
+        return None
+    if not isinstance(document, CommentedMap):
+        kind = "a list" if isinstance(document, CommentedSeq) else f"a {type(document).__name__}"
+        line, col = _node_start(document)
+        problems.append(
+            Problem(
+                shown, line, col, "", f"expected a mapping of fields at the top level, found {kind}"
+            )
+        )
+        return None
+    return _Parsed(shown, document)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _validate(
+    model: type[M], parsed: _Parsed, fields: Mapping[Loc, type[BaseModel]], problems: list[Problem]
+) -> M | None:
+    try:
+        return model.model_validate(_plain(parsed.document))
+    except ValidationError as exc:
+        for error in exc.errors():
+            problems.append(_problem(parsed, error, fields))
+        return None
+
+
+def _plain(node: Any) -> Any:
+    """ruamel's round-trip containers as plain dicts and lists (keys as given)."""
+    if isinstance(node, Mapping):
+        return {key: _plain(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_plain(item) for item in node]
+    return node
+
+
+_LIST_FIELDS: dict[Loc, type[BaseModel]] = {(): ListSpec, ("dmarc",): Dmarc}
+_SITE_FIELDS: dict[Loc, type[BaseModel]] = {
+    (): SiteConfig,
+    ("defaults",): ListDefaults,
+    ("defaults", "dmarc"): Dmarc,
+}
+
+
+def _problem(
+    parsed: _Parsed, error: ErrorDetails, fields: Mapping[Loc, type[BaseModel]]
+) -> Problem:
+    loc: Loc = tuple(error["loc"])
+    kind = error["type"]
+    line, col = _position(parsed.document, loc, key=kind in KEY_ERROR_TYPES)
+    return Problem(parsed.path, line, col, _dotted(loc), _message(error, loc, fields))
+
+
+def _message(error: ErrorDetails, loc: Loc, fields: Mapping[Loc, type[BaseModel]]) -> str:
+    kind = error["type"]
+    given = error.get("input")
+    if kind == "extra_forbidden":
+        model = fields.get(loc[:-1])
+        known = set(model.model_fields) if model is not None else set()
+        allowed = ", ".join(sorted(known))
+        return f"unknown field{did_you_mean(str(loc[-1]), known)}; allowed: {allowed}"
+    if kind == "enum":
+        expected = error.get("ctx", {}).get("expected", "")
+        choices = [c.strip(" '") for c in re.split(r",| or ", str(expected)) if c.strip(" '")]
+        return f"{given!r} is not one of: {', '.join(choices)}{did_you_mean(str(given), choices)}"
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "bool_type":
+        return f"expected true or false, got {given!r}"
+    if kind in {"string_type", "list_type", "dict_type", "model_type"}:
+        wanted = {"string_type": "a string", "list_type": "a list", "dict_type": "a mapping"}
+        return f"expected {wanted.get(kind, 'a mapping')}, got {_describe(given)}"
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing (null)"
+    return repr(value)
+
+
+def _dotted(loc: Loc) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _node_start(node: Any) -> tuple[int, int]:
+    lc = getattr(node, "lc", None)
+    if lc is not None and lc.line is not None:
+        return lc.line + 1, lc.col + 1
+    return 1, 1
+
+
+def _position(document: Any, loc: Loc, *, key: bool = False) -> tuple[int, int]:
+    """The 1-based position of the deepest node of `loc` present in `document`."""
+    position = _node_start(document)
+    node = document
+    for depth, part in enumerate(loc):
+        last = depth == len(loc) - 1
+        if isinstance(node, CommentedMap) and part in node:
+            line, col = node.lc.key(part) if (last and key) else node.lc.value(part)
+            position = (line + 1, col + 1)
+            node = node[part]
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+            line, col = node.lc.item(part)
+            position = (line + 1, col + 1)
+            node = node[part]
+        else:
+            break
+    return position

@@ -1,0 +1,358 @@
+"""The file format: pydantic models of a list file and of `listsync.yaml`.
+
+Owns what a valid file is (fields, enums, addresses, the `settings:` escape
+hatch checked against Mailman's own catalogue) and what a list file means
+once the site's defaults are applied (`Site.effective`). It knows nothing of
+YAML positions (that is `load`) nor of Mailman's setting values beyond the
+catalogue (that is `policy`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any, Self, TypeVar
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from listsync import mailman_settings
+
+DEFAULT_NAMING = r"^[a-z0-9][a-z0-9-]{1,62}$"
+
+
+class Category(StrEnum):
+    DISCUSSION = "discussion"
+    NOTIFICATION = "notification"
+    ADMINISTRATIVE = "administrative"
+    TEAM = "team"
+
+
+class Visibility(StrEnum):
+    PUBLIC = "public"
+    PRIVATE = "private"
+
+
+class Archive(StrEnum):
+    PUBLIC = "public"
+    PRIVATE = "private"
+    NONE = "none"
+
+
+class Posting(StrEnum):
+    OPEN = "open"
+    MEMBERS = "members"
+    MODERATED = "moderated"
+    ANNOUNCE = "announce"
+
+
+class Subscription(StrEnum):
+    OPEN = "open"
+    MODERATED = "moderated"
+    CLOSED = "closed"
+
+
+class DmarcMitigation(StrEnum):
+    MUNGE_FROM = "munge_from"
+    WRAP_MESSAGE = "wrap_message"
+    REJECT = "reject"
+    DISCARD = "discard"
+    NONE = "none"
+
+
+_ADDRESS = re.compile(r"(?:(?P<display>[^<>]*?)\s*<(?P<bracketed>[^<>\s]+)>|(?P<bare>[^<>\s]+))")
+
+
+def split_address(value: str) -> tuple[str, str]:
+    """Return (email, display name) of `alice@example.org` or `Alice <alice@example.org>`."""
+    match = _ADDRESS.fullmatch(value.strip())
+    if match is None:
+        return "", ""
+    return match["bracketed"] or match["bare"], (match["display"] or "").strip().strip('"')
+
+
+def _normalise_address(value: str) -> str:
+    addr, display = split_address(value)
+    if not addr or addr.count("@") != 1:
+        raise ValueError(f"{value!r} is not an e-mail address")
+    try:
+        validate_email(addr, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"{value!r} is not a valid e-mail address: {exc}") from None
+    addr = addr.lower()
+    return f"{display} <{addr}>" if display else addr
+
+
+def _one_line(value: str) -> str:
+    if "\n" in value or "\r" in value:
+        raise ValueError("must be a single line")
+    return value.strip()
+
+
+Address = Annotated[
+    StrictStr,
+    AfterValidator(_normalise_address),
+    Field(
+        description="An e-mail address, optionally with a display name: "
+        "'alice@example.org' or 'Alice Liddell <alice@example.org>'. Stored lower case.",
+        examples=["alice@example.org"],
+    ),
+]
+OneLine = Annotated[StrictStr, AfterValidator(_one_line)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Dmarc(_Strict):
+    """DMARC mitigation, as in the Tor runbook: munge the From header, always."""
+
+    mitigation: DmarcMitigation | None = Field(
+        default=None, description="Mailman's dmarc_mitigate_action ('none' is no_mitigation)."
+    )
+    unconditional: StrictBool | None = Field(
+        default=None,
+        description="Mailman's dmarc_mitigate_unconditionally: mitigate every message, "
+        "not only those from domains with a strict DMARC policy.",
+    )
+
+
+class ListDefaults(_Strict):
+    """Typed list fields a site may default in `listsync.yaml`."""
+
+    category: Category | None = None
+    visibility: Visibility | None = None
+    archive: Archive | None = None
+    posting: Posting | None = None
+    subscription: Subscription | None = None
+    dmarc: Dmarc | None = None
+
+
+def _duplicates(addresses: list[str]) -> list[str]:
+    seen: set[str] = set()
+    repeated: list[str] = []
+    for value in addresses:
+        addr = split_address(value)[0]
+        if addr in seen:
+            repeated.append(addr)
+        seen.add(addr)
+    return repeated
+
+
+class ListSpec(_Strict):
+    """One list file, `lists/NAME.yaml`: the list's declared state."""
+
+    description: OneLine = Field(default="", description="One sentence about the list.")
+    category: Category | None = Field(
+        default=None, description="Section of the list of lists; default from the site."
+    )
+    visibility: Visibility | None = Field(
+        default=None,
+        description="public: advertised in the list of lists; private: not advertised.",
+    )
+    archive: Archive | None = Field(
+        default=None,
+        description="Archive policy; default: public for public lists, private for private ones.",
+    )
+    posting: Posting | None = Field(default=None, description="Who may post.")
+    subscription: Subscription | None = Field(
+        default=None,
+        description="open: confirm by e-mail; moderated: confirm, then an owner approves; "
+        "closed: every request is held for an owner (invite only).",
+    )
+    dmarc: Dmarc | None = None
+    owners: list[Address] = Field(
+        default_factory=list, description="List owners; at least one unless disabled."
+    )
+    moderators: list[Address] = Field(default_factory=list)
+    disabled: StrictBool = Field(
+        default=False,
+        description="true applies the disable procedure; false restores the declared state.",
+    )
+    settings: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Raw Mailman list settings by their REST name, applied last: "
+        "a key here wins over a typed field.",
+    )
+
+    @field_validator("owners", "moderators")
+    @classmethod
+    def _no_duplicates(cls, value: list[str]) -> list[str]:
+        repeated = _duplicates(value)
+        if repeated:
+            raise ValueError(f"{', '.join(repeated)} listed more than once")
+        return value
+
+    @field_validator("settings")
+    @classmethod
+    def _known_settings(cls, value: dict[str, Any]) -> dict[str, Any]:
+        errors = [
+            InitErrorDetails(type=error, loc=(key,), input=item)
+            for key, item in value.items()
+            if (error := _setting_error(key, item)) is not None
+        ]
+        if errors:
+            raise ValidationError.from_exception_data("settings", errors)
+        return value
+
+    @model_validator(mode="after")
+    def _owned_unless_disabled(self) -> Self:
+        if not self.owners and not self.disabled:
+            error = PydanticCustomError(
+                "no_owner", "a list needs at least one owner unless it is disabled"
+            )
+            raise ValidationError.from_exception_data(
+                "owners", [InitErrorDetails(type=error, loc=("owners",), input=self.owners)]
+            )
+        return self
+
+
+# Error types whose position is the key of a mapping entry, not its value.
+KEY_ERROR_TYPES = frozenset(
+    {"extra_forbidden", "unknown_setting", "secret_setting", "readonly_setting"}
+)
+
+
+def _setting_error(key: str, value: object) -> PydanticCustomError | None:
+    if key in mailman_settings.SECRETS:
+        return PydanticCustomError(
+            "secret_setting", "{key} is a secret; listsync never writes secrets", {"key": key}
+        )
+    if key not in mailman_settings.SETTINGS:
+        return PydanticCustomError(
+            "unknown_setting",
+            "unknown Mailman list setting '{key}'{hint}",
+            {"key": key, "hint": did_you_mean(key, mailman_settings.WRITABLE)},
+        )
+    if mailman_settings.SETTINGS[key].kind == "uri":
+        return PydanticCustomError(
+            "readonly_setting",
+            "{key} is a template, which listsync does not manage (yet): set it in Postorius",
+            {"key": key},
+        )
+    if key not in mailman_settings.WRITABLE:
+        return PydanticCustomError(
+            "readonly_setting", "{key} is read-only in Mailman", {"key": key}
+        )
+    message = mailman_settings.check_value(key, value)
+    if message is not None:
+        return PydanticCustomError("setting_value", "{message}", {"message": message})
+    return None
+
+
+def did_you_mean(word: str, candidates: frozenset[str] | set[str] | list[str]) -> str:
+    """A ' (did you mean ...?)' suffix naming the closest candidate, or ''."""
+    close = difflib.get_close_matches(word, sorted(candidates), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _compiles(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"not a valid regular expression: {exc}") from None
+    return pattern
+
+
+def _domain(value: str) -> str:
+    value = value.strip().lower()
+    label = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
+    if not re.fullmatch(rf"{label}(\.{label})+", value):
+        raise ValueError(f"{value!r} is not a domain name")
+    return value
+
+
+class SiteConfig(_Strict):
+    """`listsync.yaml`: the Mailman domain, defaults and policies of a site."""
+
+    domain: Annotated[StrictStr, AfterValidator(_domain)] = Field(
+        description="The mail host of every list, e.g. lists.example.org."
+    )
+    defaults: ListDefaults = Field(default_factory=ListDefaults)
+    naming: Annotated[StrictStr, AfterValidator(_compiles)] = Field(
+        default=DEFAULT_NAMING, description="Regular expression every list name must match."
+    )
+    disabled_owner: Address | None = Field(
+        default=None, description="Sole owner of a disabled list; required to disable one."
+    )
+
+
+BUILTIN_DEFAULTS = ListDefaults(
+    category=Category.DISCUSSION,
+    visibility=Visibility.PUBLIC,
+    posting=Posting.OPEN,
+    subscription=Subscription.OPEN,
+    dmarc=Dmarc(mitigation=DmarcMitigation.MUNGE_FROM, unconditional=True),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EffectiveList:
+    """A list file with every default applied: what the list should be."""
+
+    name: str
+    domain: str
+    description: str
+    category: Category
+    visibility: Visibility
+    archive: Archive
+    posting: Posting
+    subscription: Subscription
+    dmarc_mitigation: DmarcMitigation
+    dmarc_unconditional: bool
+    owners: tuple[str, ...]
+    moderators: tuple[str, ...]
+    disabled: bool
+    settings: dict[str, Any]
+
+    @property
+    def fqdn(self) -> str:
+        return f"{self.name}@{self.domain}"
+
+
+T = TypeVar("T")
+
+
+def _first(*values: T | None) -> T:
+    for value in values:
+        if value is not None:
+            return value
+    raise AssertionError("built-in defaults cover every field")
+
+
+def effective(name: str, spec: ListSpec, site: SiteConfig) -> EffectiveList:
+    """Apply the site's defaults, then the built-in ones, to one list file."""
+    layers = (spec, site.defaults, BUILTIN_DEFAULTS)
+    visibility = _first(*(layer.visibility for layer in layers))
+    archive_by_visibility = Archive(visibility.value)
+    dmarcs = [layer.dmarc for layer in layers if layer.dmarc is not None]
+    return EffectiveList(
+        name=name,
+        domain=site.domain,
+        description=spec.description,
+        category=_first(*(layer.category for layer in layers)),
+        visibility=visibility,
+        archive=_first(spec.archive, site.defaults.archive, archive_by_visibility),
+        posting=_first(*(layer.posting for layer in layers)),
+        subscription=_first(*(layer.subscription for layer in layers)),
+        dmarc_mitigation=_first(*(d.mitigation for d in dmarcs)),
+        dmarc_unconditional=_first(*(d.unconditional for d in dmarcs)),
+        owners=tuple(spec.owners),
+        moderators=tuple(spec.moderators),
+        disabled=spec.disabled,
+        settings=dict(spec.settings),
+    )

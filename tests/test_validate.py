@@ -1,0 +1,251 @@
+"""`listsync validate`: every bad input gets file:LINE:COL, a field, a message and exit 1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from helpers import REPO, Run, write_site
+
+GOOD = "owners: [alice@example.org]\n"
+
+
+def test_example_site_validates(run: Run) -> None:
+    result = run("--root", str(REPO), "validate")
+    assert result.status == 0, result.out
+    files = len(list((REPO / "lists").glob("*.yaml")))
+    assert files >= 60
+    assert f"{files} valid list file(s), 0 error(s), 0 warning(s)" in result.out
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        pytest.param(
+            "syntax",
+            "description: x\nowners: [alice@example.org\n",
+            "lists/syntax.yaml:3:1: YAML syntax error",
+            id="yaml-syntax",
+        ),
+        pytest.param(
+            "tabs",
+            "owners:\n\t- alice@example.org\n",
+            "lists/tabs.yaml:2:1: YAML syntax error",
+            id="yaml-tab-indent",
+        ),
+        pytest.param(
+            "dupkey",
+            "owners: [alice@example.org]\nowners: [bob@example.org]\n",
+            "lists/dupkey.yaml:2:1: YAML syntax error",
+            id="duplicate-key",
+        ),
+        pytest.param(
+            "empty", "", "lists/empty.yaml:1:1: empty file: expected a mapping", id="empty"
+        ),
+        pytest.param(
+            "comments",
+            "# only a comment\n",
+            "lists/comments.yaml:1:1: empty file",
+            id="only-comments",
+        ),
+        pytest.param(
+            "toplist",
+            "- alice@example.org\n",
+            "lists/toplist.yaml:1:1: expected a mapping of fields at the top level, found a list",
+            id="top-level-list",
+        ),
+        pytest.param(
+            "scalar",
+            "just text\n",
+            "lists/scalar.yaml:1:1: expected a mapping of fields at the top level, found a str",
+            id="top-level-scalar",
+        ),
+        pytest.param(
+            "types",
+            "owners: alice@example.org\n",
+            "lists/types.yaml:1:9: owners: expected a list, got 'alice@example.org'",
+            id="wrong-type-list",
+        ),
+        pytest.param(
+            "boolean",
+            GOOD + "disabled: yes\n",
+            "lists/boolean.yaml:2:11: disabled: expected true or false, got 'yes'",
+            id="wrong-type-bool",
+        ),
+        pytest.param(
+            "desc",
+            GOOD + "description: [a, b]\n",
+            "lists/desc.yaml:2:14: description: expected a string, got a list",
+            id="wrong-type-string",
+        ),
+        pytest.param(
+            "enum",
+            GOOD + "visibility: publc\n",
+            "lists/enum.yaml:2:13: visibility: 'publc' is not one of: public, private "
+            "(did you mean 'public'?)",
+            id="unknown-enum",
+        ),
+        pytest.param(
+            "nested",
+            GOOD + "dmarc:\n  mitigation: munge\n",
+            "lists/nested.yaml:3:15: dmarc.mitigation: 'munge' is not one of:",
+            id="unknown-nested-enum",
+        ),
+        pytest.param(
+            "badaddr",
+            "owners:\n  - alice@example.org\n  - not-an-address\n",
+            "lists/badaddr.yaml:3:5: owners[1]: 'not-an-address' is not an e-mail address",
+            id="bad-address",
+        ),
+        pytest.param(
+            "baddomain",
+            "owners: [alice@exa mple.org]\n",
+            "lists/baddomain.yaml:1:10: owners[0]: 'alice@exa mple.org' is not",
+            id="bad-address-domain",
+        ),
+        pytest.param(
+            "twice",
+            "owners: [alice@example.org, Alice@Example.ORG]\n",
+            "lists/twice.yaml:1:9: owners: alice@example.org listed more than once",
+            id="address-twice-in-role",
+        ),
+        pytest.param(
+            "noowner",
+            "description: nobody owns me\n",
+            "lists/noowner.yaml:1:1: owners: a list needs at least one owner unless it is disabled",
+            id="no-owner",
+        ),
+        pytest.param(
+            "extra",
+            GOOD + "ownres: [bob@example.org]\n",
+            "lists/extra.yaml:2:1: ownres: unknown field (did you mean 'owners'?)",
+            id="unknown-field-did-you-mean",
+        ),
+        pytest.param(
+            "setting",
+            GOOD + "settings:\n  archive_polcy: public\n",
+            "lists/setting.yaml:3:3: settings.archive_polcy: unknown Mailman list setting "
+            "'archive_polcy' (did you mean 'archive_policy'?)",
+            id="unknown-setting",
+        ),
+        pytest.param(
+            "secret",
+            GOOD + "settings:\n  moderator_password: hunter2\n",
+            "lists/secret.yaml:3:3: settings.moderator_password: moderator_password is a secret",
+            id="secret-setting",
+        ),
+        pytest.param(
+            "readonly",
+            GOOD + "settings:\n  created_at: '2020-01-01'\n",
+            "lists/readonly.yaml:3:3: settings.created_at: created_at is read-only",
+            id="read-only-setting",
+        ),
+        pytest.param(
+            "settingvalue",
+            GOOD + "settings:\n  archive_policy: sometimes\n",
+            "lists/settingvalue.yaml:3:19: settings.archive_policy: expected one of",
+            id="setting-bad-enum-value",
+        ),
+        pytest.param(
+            "Upper",
+            GOOD,
+            "lists/Upper.yaml:1:1: name: 'Upper' does not match the site's naming pattern",
+            id="name-against-pattern",
+        ),
+    ],
+)
+def test_bad_list_file(run: Run, tmp_path: Path, name: str, content: str, expected: str) -> None:
+    write_site(tmp_path, {name: content, "fine": GOOD})
+    result = run("--root", str(tmp_path), "validate")
+    assert result.status == 1
+    assert expected in result.out
+    assert "Traceback" not in result.out + result.err
+    assert "1 valid list file(s), 1 error(s)" in result.out or "error(s)" in result.out
+
+
+def test_non_utf8_bytes(run: Run, tmp_path: Path) -> None:
+    write_site(tmp_path, {})
+    (tmp_path / "lists" / "latin1.yaml").write_bytes(
+        b"owners: [alice@example.org]\ndescription: caf\xe9\n"
+    )
+    result = run("--root", str(tmp_path), "validate")
+    assert result.status == 1
+    assert "lists/latin1.yaml:2:17: not valid UTF-8 (byte 0xe9)" in result.out
+
+
+def test_every_error_reported_in_one_run(run: Run, tmp_path: Path) -> None:
+    write_site(
+        tmp_path,
+        {
+            "one": "owners: [nobody]\nvisibility: hidden\n",
+            "two": "",
+            "three": GOOD,
+        },
+    )
+    result = run("--root", str(tmp_path), "validate")
+    assert result.status == 1
+    lines = [line for line in result.out.splitlines() if line.startswith("lists/")]
+    assert lines == [
+        "lists/one.yaml:1:10: owners[0]: 'nobody' is not an e-mail address",
+        "lists/one.yaml:2:13: visibility: 'hidden' is not one of: public, private",
+        "lists/two.yaml:1:1: empty file: expected a mapping of fields",
+    ]
+    assert "1 valid list file(s), 3 error(s), 0 warning(s)" in result.out
+
+
+def test_two_files_declaring_one_list(run: Run, tmp_path: Path) -> None:
+    write_site(tmp_path, {"tor-dev": GOOD})
+    (tmp_path / "lists" / "tor-dev.yml").write_text(GOOD)
+    result = run("--root", str(tmp_path), "validate")
+    assert result.status == 1
+    assert "lists/tor-dev.yml:1:1: declares list 'tor-dev' again (see lists/tor-dev.yaml)" in (
+        result.out
+    )
+
+
+def test_missing_site_config(run: Run, tmp_path: Path) -> None:
+    (tmp_path / "lists").mkdir()
+    (tmp_path / "lists" / "a-list.yaml").write_text(GOOD)
+    result = run("--root", str(tmp_path), "validate")
+    assert result.status == 1
+    assert "listsync.yaml:1:1: missing: a site needs listsync.yaml" in result.out
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("domain: [lists.example.org]\n", "listsync.yaml:1:9: domain: expected a string"),
+        ("domian: lists.example.org\n", "listsync.yaml:1:1: domian: unknown field (did you mean"),
+        ("domain: lists.example.org\nnaming: '(['\n", "listsync.yaml:2:9: naming: not a valid"),
+        (
+            "domain: lists.example.org\ndefaults:\n  posting: everyone\n",
+            "listsync.yaml:3:12: defaults.posting: 'everyone' is not one of",
+        ),
+        ("domain: lists.example.org\n  bad: indent\n", "listsync.yaml:2:6: YAML syntax error"),
+        ("", "listsync.yaml:1:1: empty file"),
+    ],
+)
+def test_broken_site_config(run: Run, tmp_path: Path, content: str, expected: str) -> None:
+    write_site(tmp_path, {"fine": GOOD}, config=content)
+    result = run("--root", str(tmp_path), "validate")
+    assert result.status == 1
+    assert expected in result.out
+
+
+def test_disabled_list_needs_disabled_owner(run: Run, tmp_path: Path) -> None:
+    write_site(tmp_path, {"old": "disabled: true\n"}, config="domain: lists.example.org\n")
+    result = run("--root", str(tmp_path), "validate")
+    assert result.status == 1
+    assert "lists/old.yaml:1:11: disabled: needs 'disabled_owner:' in listsync.yaml" in result.out
+
+
+def test_setting_shadowing_a_typed_field_is_a_warning(run: Run, tmp_path: Path) -> None:
+    write_site(tmp_path, {"odd": GOOD + "visibility: public\nsettings:\n  advertised: false\n"})
+    result = run("--root", str(tmp_path), "validate")
+    assert result.status == 0
+    assert (
+        "lists/odd.yaml:4:3: warning: settings.advertised: overrides the typed field 'visibility'"
+        in result.err
+    )
+    assert "1 valid list file(s), 0 error(s), 1 warning(s)" in result.out
