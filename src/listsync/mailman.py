@@ -1,0 +1,313 @@
+"""The Mailman backend: every request listsync sends to a Mailman core goes through here.
+
+Owns the connection (mailmanclient's `Connection` on one pooled
+`requests.Session`, with a timeout and a request counter), reading live
+state into `ListState` in bulk (rosters of all lists in one call each,
+per-list configuration concurrently with a bounded pool), and the few
+writes `apply` needs. Errors come out as `MailmanError` with Mailman's own
+words and never the credentials.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import requests
+from mailmanclient.restbase.connection import Connection
+
+from listsync.errors import ListsyncError
+from listsync.policy import ListState
+
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_WORKERS = 4
+# Planning at most this many lists reads their rosters list by list;
+# more than that reads every roster of the server in one call per role.
+BULK_ROSTER_THRESHOLD = 8
+PAGE_SIZE = 1000
+ROLES = ("owner", "moderator")
+
+
+class MailmanError(ListsyncError):
+    """A request Mailman refused or could not answer; the message is Mailman's."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class MailmanUnreachable(MailmanError):
+    """No answer from Mailman at all."""
+
+
+def redact_url(url: str) -> str:
+    """The URL without any user:password@ part."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=host))
+
+
+@dataclass
+class RequestCounter:
+    """Requests sent, by HTTP method; thread-safe."""
+
+    by_method: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self, method: str) -> None:
+        with self._lock:
+            self.by_method[method] += 1
+
+    @property
+    def reads(self) -> int:
+        return self.by_method.get("GET", 0)
+
+    @property
+    def writes(self) -> int:
+        return sum(n for method, n in self.by_method.items() if method != "GET")
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_method.values())
+
+
+class PooledConnection(Connection):  # type: ignore[misc]
+    """mailmanclient's Connection on a shared keep-alive session, with a timeout."""
+
+    def __init__(
+        self, baseurl: str, name: str, password: str, *, timeout: float, pool_size: int
+    ) -> None:
+        super().__init__(baseurl, name, password)
+        self.timeout = timeout
+        self.counter = RequestCounter()
+        self.session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=pool_size)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
+    def call(
+        self, path: str, data: Mapping[str, Any] | None = None, method: str | None = None
+    ) -> tuple[requests.Response, Any]:
+        params = self._prepare_request(path, data, method)
+        self.counter.count(params["method"])
+        try:
+            response = self.session.request(**params, auth=self.auth, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise MailmanUnreachable(
+                f"cannot reach Mailman at {redact_url(self.baseurl)}: {type(exc).__name__}",
+            ) from None
+        if response.status_code // 100 != 2:
+            raise MailmanError(
+                f"{_reason(response)} (HTTP {response.status_code})", response.status_code
+            )
+        return response, (response.json() if response.content else None)
+
+
+def _reason(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip() or response.reason
+    if isinstance(body, dict) and "description" in body:
+        return str(body["description"])
+    return response.text.strip()
+
+
+def list_id(fqdn: str) -> str:
+    return fqdn.replace("@", ".", 1)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSite:
+    """What Mailman has for one domain: the lists asked for, and the others."""
+
+    domain_exists: bool
+    lists: dict[str, ListState]
+    unmanaged: tuple[str, ...] = ()
+
+
+class MailmanBackend:
+    """Reads and writes one Mailman core over its REST API."""
+
+    def __init__(
+        self,
+        url: str,
+        user: str,
+        password: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        workers: int = DEFAULT_WORKERS,
+    ) -> None:
+        self.url = url
+        self.workers = workers
+        self.connection = PooledConnection(url, user, password, timeout=timeout, pool_size=workers)
+
+    @property
+    def requests(self) -> RequestCounter:
+        return self.connection.counter
+
+    def close(self) -> None:
+        self.connection.session.close()
+
+    def call(
+        self, path: str, data: Mapping[str, Any] | None = None, method: str | None = None
+    ) -> Any:
+        return self.connection.call(path, data, method)[1]
+
+    def _get_or_none(self, path: str) -> Any:
+        try:
+            return self.call(path)
+        except MailmanError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    # reading
+
+    def version(self) -> str:
+        return str(self.call("system/versions")["mailman_version"])
+
+    def domain_exists(self, domain: str) -> bool:
+        return self._get_or_none(f"domains/{quote(domain, safe='')}") is not None
+
+    def list_names(self, domain: str) -> list[str]:
+        names: list[str] = []
+        page = 1
+        while True:
+            body = self.call(
+                f"domains/{quote(domain, safe='')}/lists?count={PAGE_SIZE}&page={page}"
+            )
+            entries = body.get("entries", [])
+            names.extend(str(entry["list_name"]) for entry in entries)
+            if len(names) >= int(body.get("total_size", 0)) or not entries:
+                return sorted(names)
+            page += 1
+
+    def read_site(
+        self, domain: str, names: Iterable[str], *, everything: bool, bans_for: Iterable[str] = ()
+    ) -> LiveSite:
+        """Live state of the named lists in `domain`.
+
+        With `everything`, also lists the domain's other lists as unmanaged.
+        Bans are read for the lists in `bans_for` and for every list in
+        emergency moderation (the disable procedure's mark); the others are
+        taken to carry no ban listsync manages.
+        """
+        wanted = sorted(set(names))
+        if not self.domain_exists(domain):
+            return LiveSite(domain_exists=False, lists={})
+        unmanaged: tuple[str, ...] = ()
+        if everything:
+            present = self.list_names(domain)
+            unmanaged = tuple(n for n in present if n not in set(wanted))
+            wanted = [n for n in wanted if n in set(present)]
+        rosters: dict[str, dict[str, set[str]]] | None = None
+        if len(wanted) > BULK_ROSTER_THRESHOLD:
+            rosters = self._all_rosters()
+        ban_names = set(bans_for)
+
+        def read_one(name: str) -> ListState | None:
+            return self._read_list(f"{name}@{domain}", rosters, name in ban_names)
+
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            states = list(pool.map(read_one, wanted))
+        lists = {
+            name: state for name, state in zip(wanted, states, strict=True) if state is not None
+        }
+        return LiveSite(domain_exists=True, lists=lists, unmanaged=unmanaged)
+
+    def _all_rosters(self) -> dict[str, dict[str, set[str]]]:
+        """list_id -> role -> addresses, for every list of the server, one call per role."""
+        rosters: dict[str, dict[str, set[str]]] = defaultdict(lambda: {r: set() for r in ROLES})
+        for role in ROLES:
+            body = self.call(f"members/find?role={role}")
+            for entry in body.get("entries", []):
+                rosters[entry["list_id"]][role].add(str(entry["email"]).lower())
+        return rosters
+
+    def _roster(self, lid: str, role: str) -> set[str]:
+        body = self.call(f"lists/{lid}/roster/{role}")
+        return {str(entry["email"]).lower() for entry in body.get("entries", [])}
+
+    def _read_list(
+        self, fqdn: str, rosters: dict[str, dict[str, set[str]]] | None, read_bans: bool
+    ) -> ListState | None:
+        lid = list_id(fqdn)
+        config = self._get_or_none(f"lists/{lid}/config")
+        if config is None:
+            return None
+        if rosters is None:
+            owners, moderators = self._roster(lid, "owner"), self._roster(lid, "moderator")
+        else:
+            roster = rosters.get(lid, {r: set() for r in ROLES})
+            owners, moderators = roster["owner"], roster["moderator"]
+        bans: frozenset[str] = frozenset()
+        if read_bans or config.get("emergency") is True:
+            body = self.call(f"lists/{lid}/bans")
+            bans = frozenset(str(entry["email"]) for entry in body.get("entries", []))
+        for key in ("http_etag", "self_link"):
+            config.pop(key, None)
+        return ListState(
+            fqdn=fqdn,
+            settings=config,
+            owners=frozenset(owners),
+            moderators=frozenset(moderators),
+            bans=bans,
+        )
+
+    # writing
+
+    def create_domain(self, domain: str) -> None:
+        self.call("domains", {"mail_host": domain})
+
+    def create_list(self, fqdn: str) -> None:
+        self.call("lists", {"fqdn_listname": fqdn})
+
+    def update_settings(self, fqdn: str, settings: Mapping[str, Any]) -> None:
+        self.call(f"lists/{list_id(fqdn)}/config", _form(settings), method="PATCH")
+
+    def add_member(self, fqdn: str, role: str, address: str, display_name: str = "") -> None:
+        data = {
+            "list_id": list_id(fqdn),
+            "subscriber": address,
+            "role": role,
+            "pre_verified": "true",
+            "pre_confirmed": "true",
+            "pre_approved": "true",
+        }
+        if display_name:
+            data["display_name"] = display_name
+        self.call("members", data)
+
+    def remove_member(self, fqdn: str, role: str, address: str) -> None:
+        self.call(f"lists/{list_id(fqdn)}/{role}/{quote(address, safe='@')}", method="DELETE")
+
+    def add_ban(self, fqdn: str, pattern: str) -> None:
+        self.call(f"lists/{list_id(fqdn)}/bans", {"email": pattern})
+
+    def remove_ban(self, fqdn: str, pattern: str) -> None:
+        self.call(f"lists/{list_id(fqdn)}/bans/{quote(pattern, safe='')}", method="DELETE")
+
+
+def _form(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings as Mailman's form encoding needs them.
+
+    Booleans as 'true'/'false'; an empty list as '' (an empty list would be
+    dropped by the form encoding and silently change nothing).
+    """
+    form: dict[str, Any] = {}
+    for key, value in settings.items():
+        if isinstance(value, bool):
+            form[key] = "true" if value else "false"
+        elif isinstance(value, list | tuple) and not value:
+            form[key] = ""
+        else:
+            form[key] = value
+    return form

@@ -1,0 +1,166 @@
+"""Policy: what a list file means in Mailman's own terms.
+
+Owns the one mapping from typed fields to Mailman REST settings (the table
+in README.md), the site's conventions applied to every list (lower-case
+display name and subject prefix, `reply_goes_to_list: no_munging`, as the
+Tor runbook does by hand), the disable procedure, and the lint warnings
+about `settings:` keys that shadow a typed field. Its output, `ListState`,
+is the normal form that the Mailman backend reads too, so the diff is one
+function.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from listsync.errors import Problem, Severity
+from listsync.load import Site
+from listsync.models import (
+    Archive,
+    DmarcMitigation,
+    EffectiveList,
+    Posting,
+    Subscription,
+    Visibility,
+    split_address,
+)
+
+DISABLE_BAN = "^.*@.*"
+DISABLED_PREFIX = "[Disabled] "
+
+ARCHIVE_POLICY = {Archive.PUBLIC: "public", Archive.PRIVATE: "private", Archive.NONE: "never"}
+# posting -> (default_member_action, default_nonmember_action)
+POSTING_ACTIONS = {
+    Posting.OPEN: ("defer", "accept"),
+    Posting.MEMBERS: ("defer", "hold"),
+    Posting.MODERATED: ("hold", "hold"),
+    Posting.ANNOUNCE: ("hold", "reject"),
+}
+SUBSCRIPTION_POLICY = {
+    Subscription.OPEN: "confirm",
+    Subscription.MODERATED: "confirm_then_moderate",
+    Subscription.CLOSED: "moderate",
+}
+DMARC_ACTION = {
+    DmarcMitigation.MUNGE_FROM: "munge_from",
+    DmarcMitigation.WRAP_MESSAGE: "wrap_message",
+    DmarcMitigation.REJECT: "reject",
+    DmarcMitigation.DISCARD: "discard",
+    DmarcMitigation.NONE: "no_mitigation",
+}
+# The REST settings each typed field sets: a `settings:` key among them shadows the field.
+TYPED_FIELD_SETTINGS: dict[str, tuple[str, ...]] = {
+    "description": ("description",),
+    "visibility": ("advertised",),
+    "archive": ("archive_policy",),
+    "posting": ("default_member_action", "default_nonmember_action"),
+    "subscription": ("subscription_policy",),
+    "dmarc": ("dmarc_mitigate_action", "dmarc_mitigate_unconditionally"),
+    "disabled": ("emergency",),
+}
+SHADOWED_FIELD = {key: name for name, keys in TYPED_FIELD_SETTINGS.items() for key in keys}
+
+
+@dataclass(frozen=True, slots=True)
+class ListState:
+    """A list as Mailman sees it, in the form both sides of the diff share.
+
+    `settings` holds REST names and JSON values; only the keys listsync
+    controls are present on the desired side. Addresses are lower case.
+    `bans` holds only the ban patterns listsync manages (the disable ban).
+    """
+
+    fqdn: str
+    settings: dict[str, Any]
+    owners: frozenset[str] = field(default_factory=frozenset)
+    moderators: frozenset[str] = field(default_factory=frozenset)
+    bans: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def name(self) -> str:
+        return self.fqdn.split("@", 1)[0]
+
+
+def _emails(addresses: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(split_address(a)[0].lower() for a in addresses)
+
+
+def declared_settings(lst: EffectiveList) -> dict[str, Any]:
+    """The REST settings a list file declares, before the disable procedure."""
+    member_action, nonmember_action = POSTING_ACTIONS[lst.posting]
+    settings: dict[str, Any] = {
+        "advertised": lst.visibility is Visibility.PUBLIC,
+        "archive_policy": ARCHIVE_POLICY[lst.archive],
+        "default_member_action": member_action,
+        "default_nonmember_action": nonmember_action,
+        "description": lst.description,
+        "display_name": lst.name,
+        "dmarc_mitigate_action": DMARC_ACTION[lst.dmarc_mitigation],
+        "dmarc_mitigate_unconditionally": lst.dmarc_unconditional,
+        "emergency": False,
+        "reply_goes_to_list": "no_munging",
+        "subject_prefix": f"[{lst.name}] ",
+        "subscription_policy": SUBSCRIPTION_POLICY[lst.subscription],
+    }
+    settings.update(lst.settings)
+    return settings
+
+
+def desired_state(lst: EffectiveList, disabled_owner: str | None) -> ListState:
+    """The state listsync converges a list to; applies the disable procedure."""
+    settings = declared_settings(lst)
+    if not lst.disabled:
+        return ListState(
+            fqdn=lst.fqdn,
+            settings=settings,
+            owners=_emails(lst.owners),
+            moderators=_emails(lst.moderators),
+        )
+    if disabled_owner is None:
+        raise ValueError(f"{lst.name}: disabling a list needs the site's disabled_owner")
+    description = str(settings.get("description", ""))
+    if not description.startswith(DISABLED_PREFIX.strip()):
+        description = (DISABLED_PREFIX + description).strip()
+    settings.update(
+        advertised=False,
+        default_member_action="reject",
+        default_nonmember_action="reject",
+        description=description,
+        emergency=True,
+    )
+    return ListState(
+        fqdn=lst.fqdn,
+        settings=settings,
+        owners=_emails((disabled_owner,)),
+        moderators=frozenset(),
+        bans=frozenset({DISABLE_BAN}),
+    )
+
+
+def is_disabled(state: ListState) -> bool:
+    """Whether a (live) list carries the disable procedure's marks."""
+    return DISABLE_BAN in state.bans and state.settings.get("emergency") is True
+
+
+def lint(site: Site) -> list[Problem]:
+    """Warnings about valid files: `settings:` keys that shadow a typed field."""
+    problems: list[Problem] = []
+    for list_file in site.lists.values():
+        for key in list_file.spec.settings:
+            shadowed = SHADOWED_FIELD.get(key)
+            if shadowed is None:
+                continue
+            line, col = list_file.position(("settings", key), key=True)
+            problems.append(
+                Problem(
+                    list_file.path,
+                    line,
+                    col,
+                    f"settings.{key}",
+                    f"overrides the typed field '{shadowed}'; prefer '{shadowed}:' "
+                    "unless no value of it expresses what you need",
+                    Severity.WARNING,
+                )
+            )
+    return problems

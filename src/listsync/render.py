@@ -1,0 +1,150 @@
+"""Render a `Plan` for people and tools: text, Markdown, JSON.
+
+Owns how a plan looks. One walk over the plan's changes (`change_lines`)
+feeds the text and Markdown forms, so they never disagree; the JSON form is
+the documented, stable shape (`format_version` 1, see README.md). Every
+form says explicitly when no changes are planned and ends with the counts.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from listsync.plan import (
+    SYMBOL,
+    Action,
+    AddBan,
+    AddMember,
+    Change,
+    CreateList,
+    ListPlan,
+    Plan,
+    RemoveBan,
+    RemoveMember,
+    UpdateSettings,
+)
+
+FORMATS = ("text", "markdown", "json")
+JSON_FORMAT_VERSION = 1
+NO_CHANGES = "No changes. Mailman matches the files."
+
+
+def value(v: Any) -> str:
+    return json.dumps(v, ensure_ascii=False)
+
+
+def change_lines(change: Change, *, creating: bool = False) -> list[str]:
+    match change:
+        case CreateList():
+            return []
+        case AddMember(role, address):
+            return [f"+ {role.value} {address}"]
+        case RemoveMember(role, address):
+            return [f"- {role.value} {address}"]
+        case UpdateSettings(changes):
+            if creating:
+                return [f"+ {c.key}: {value(c.desired)}" for c in changes]
+            return [f"~ {c.key}: {value(c.existing)} -> {value(c.desired)}" for c in changes]
+        case AddBan(pattern):
+            return [f"+ ban {pattern}"]
+        case RemoveBan(pattern):
+            return [f"- ban {pattern}"]
+    raise AssertionError(change)
+
+
+def list_heading(lp: ListPlan) -> str:
+    if lp.action is Action.UNMANAGED:
+        return f"{SYMBOL[lp.action]} {lp.fqdn} (unmanaged: in Mailman, in no file; left alone)"
+    return f"{SYMBOL[lp.action]} {lp.fqdn} ({lp.action.value})"
+
+
+def list_body(lp: ListPlan) -> list[str]:
+    creating = lp.action is Action.CREATE
+    return [line for change in lp.changes for line in change_lines(change, creating=creating)]
+
+
+def _shown(plan: Plan) -> list[ListPlan]:
+    return [lp for lp in plan.lists if lp.action is not Action.UNCHANGED]
+
+
+def to_text(plan: Plan) -> str:
+    lines = [f"listsync plan for {plan.domain} ({plan.scope})", ""]
+    if plan.create_domain:
+        lines += [f"+ domain {plan.domain} (create)", ""]
+    for lp in _shown(plan):
+        lines.append(list_heading(lp))
+        lines += [f"    {line}" for line in list_body(lp)]
+    if not plan.has_changes:
+        lines.append(NO_CHANGES)
+    lines += ["", plan.summary()]
+    return "\n".join(lines) + "\n"
+
+
+def to_markdown(plan: Plan) -> str:
+    lines = [f"### listsync plan for `{plan.domain}` ({plan.scope})", ""]
+    if plan.create_domain:
+        lines += [f"The domain `{plan.domain}` will be created.", ""]
+    if not plan.has_changes:
+        lines += [f"**{NO_CHANGES}**", ""]
+    for lp in _shown(plan):
+        lines.append(f"#### `{lp.fqdn}`: {lp.action.value}")
+        body = list_body(lp)
+        if lp.action is Action.UNMANAGED:
+            lines += ["", "In Mailman, declared by no file: left alone.", ""]
+        elif body:
+            lines += ["", "```diff", *body, "```", ""]
+    lines += [f"**{plan.summary()}**"]
+    return "\n".join(lines) + "\n"
+
+
+def _change_json(change: Change) -> dict[str, Any]:
+    match change:
+        case CreateList():
+            return {"type": "create_list"}
+        case AddMember(role, address):
+            return {"type": "add_member", "role": role.value, "address": address}
+        case RemoveMember(role, address):
+            return {"type": "remove_member", "role": role.value, "address": address}
+        case UpdateSettings(changes):
+            return {
+                "type": "update_settings",
+                "settings": [
+                    {"key": c.key, "existing": c.existing, "desired": c.desired} for c in changes
+                ],
+            }
+        case AddBan(pattern):
+            return {"type": "add_ban", "pattern": pattern}
+        case RemoveBan(pattern):
+            return {"type": "remove_ban", "pattern": pattern}
+    raise AssertionError(change)
+
+
+def to_json_data(plan: Plan) -> dict[str, Any]:
+    counts = plan.counts()
+    return {
+        "format_version": JSON_FORMAT_VERSION,
+        "domain": plan.domain,
+        "scope": plan.scope,
+        "create_domain": plan.create_domain,
+        "has_changes": plan.has_changes,
+        "summary": {action.value: counts[action] for action in Action},
+        "lists": [
+            {
+                "name": lp.name,
+                "fqdn": lp.fqdn,
+                "action": lp.action.value,
+                "changes": [_change_json(c) for c in lp.changes],
+            }
+            for lp in plan.lists
+        ],
+    }
+
+
+def to_json(plan: Plan) -> str:
+    return json.dumps(to_json_data(plan), indent=2, ensure_ascii=False) + "\n"
+
+
+def render_plan(plan: Plan, fmt: str) -> str:
+    renderers = {"text": to_text, "markdown": to_markdown, "json": to_json}
+    return renderers[fmt](plan)

@@ -1,0 +1,96 @@
+"""A recording HTTP proxy between listsync and the Mailman core, for tests.
+
+It forwards every request to the real core and records method and path, so
+a test can count what listsync sent (reads, writes) without trusting
+listsync's own bookkeeping.
+"""
+
+from __future__ import annotations
+
+import http.client
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
+
+
+@dataclass
+class Recorder:
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, method: str, path: str) -> None:
+        with self.lock:
+            self.requests.append((method, path))
+
+    def clear(self) -> None:
+        with self.lock:
+            self.requests.clear()
+
+    @property
+    def writes(self) -> list[tuple[str, str]]:
+        return [(m, p) for m, p in self.requests if m != "GET"]
+
+    @property
+    def reads(self) -> list[tuple[str, str]]:
+        return [(m, p) for m, p in self.requests if m == "GET"]
+
+
+@dataclass
+class Proxy:
+    url: str
+    recorder: Recorder
+
+
+def _handler(upstream_host: str, upstream_port: int, recorder: Recorder) -> type:
+    class Forward(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _forward(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else None
+            recorder.add(self.command, self.path)
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+            conn = http.client.HTTPConnection(upstream_host, upstream_port, timeout=60)
+            try:
+                conn.request(self.command, self.path, body=body, headers=headers)
+                response = conn.getresponse()
+                payload = response.read()
+                self.send_response(response.status, response.reason)
+                for key, value in response.getheaders():
+                    if key.lower() not in HOP_BY_HOP:
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            finally:
+                conn.close()
+
+        do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _forward
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    return Forward
+
+
+@contextmanager
+def recording_proxy(upstream_url: str) -> Iterator[Proxy]:
+    """Serve on 127.0.0.1 (a free port), forwarding to `upstream_url`'s host and port."""
+    parts = urlsplit(upstream_url)
+    assert parts.hostname is not None
+    assert parts.port is not None
+    recorder = Recorder()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(parts.hostname, parts.port, recorder))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = server.server_address[1]
+        yield Proxy(f"http://127.0.0.1:{port}{parts.path}", recorder)
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,325 @@
+"""plan and apply against the real Mailman core: the reconciler's guarantees."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mailmanclient import Client
+
+from helpers import Result, Run, write_site
+from mailman_core import MailmanCore
+from proxy import Proxy, recording_proxy
+
+TOR_DEV = """\
+description: Development related discussion list.
+owners: [teor@example.org, pili@example.org]
+moderators: [gaba@example.org]
+"""
+INTERNAL = """\
+description: Internal discussion list.
+visibility: private
+posting: members
+subscription: closed
+owners: [arma@example.org]
+"""
+ANNOUNCE = """\
+description: Announcement of new Tor releases.
+category: notification
+posting: announce
+archive: public
+dmarc: {mitigation: wrap_message}
+owners: [nickm@example.org, weasel@example.org]
+settings:
+  max_message_size: 100
+  acceptable_aliases: ['^tor-announce-.*@example\\.org$']
+"""
+
+
+@pytest.fixture
+def domain(request: pytest.FixtureRequest) -> str:
+    """A domain of the test's own, so tests sharing the core never see each other's lists."""
+    slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:40].strip("-")
+    return f"{slug}.example.org"
+
+
+@pytest.fixture
+def site(tmp_path: Path, domain: str) -> Path:
+    config = f"domain: {domain}\ndisabled_owner: devnull@example.org\n"
+    return write_site(
+        tmp_path,
+        {"tor-dev": TOR_DEV, "tor-internal": INTERNAL, "tor-announce": ANNOUNCE},
+        config=config,
+    )
+
+
+@pytest.fixture
+def proxy(mailman_core: MailmanCore) -> Iterator[Proxy]:
+    with recording_proxy(mailman_core.url) as running:
+        yield running
+
+
+@pytest.fixture
+def connected(monkeypatch: pytest.MonkeyPatch, mailman_core: MailmanCore, proxy: Proxy) -> Proxy:
+    """listsync's environment points at the core through the recording proxy."""
+    monkeypatch.setenv("MAILMAN_REST_URL", proxy.url)
+    monkeypatch.setenv("MAILMAN_REST_USER", mailman_core.user)
+    monkeypatch.setenv("MAILMAN_REST_PASSWORD", mailman_core.password)
+    return proxy
+
+
+def plan(run: Run, site: Path, *args: str) -> Result:
+    return run("--root", str(site), "plan", "--detailed-exitcode", *args)
+
+
+def apply(run: Run, site: Path, *args: str) -> Result:
+    return run("--root", str(site), "apply", "--yes", *args)
+
+
+def plan_lines(result: Result) -> list[str]:
+    return [line.strip() for line in result.out.splitlines() if line.strip()]
+
+
+def test_apply_creates_configures_and_converges(
+    run: Run, site: Path, domain: str, connected: Proxy, mailman_client: Client
+) -> None:
+    first = plan(run, site)
+    assert first.status == 2
+    assert f"+ domain {domain} (create)" in first.out
+    assert f"+ tor-dev@{domain} (create)" in first.out
+    assert "Plan: 3 to create, 0 to update, 0 to disable, 0 to enable, 0 unchanged" in first.out
+
+    applied = apply(run, site)
+    assert applied.status == 0, applied.err
+    assert "Applied 3 list(s), 0 failed." in applied.out
+
+    mlist = mailman_client.get_list(f"tor-announce@{domain}")
+    config = mlist.settings
+    assert config["dmarc_mitigate_action"] == "wrap_message"
+    assert config["dmarc_mitigate_unconditionally"] is True
+    assert config["reply_goes_to_list"] == "no_munging"
+    assert config["default_nonmember_action"] == "reject"
+    assert config["max_message_size"] == 100
+    assert config["acceptable_aliases"] == ["^tor-announce-.*@example\\.org$"]
+    assert sorted(o.email for o in mlist.owners) == ["nickm@example.org", "weasel@example.org"]
+    internal = mailman_client.get_list(f"tor-internal@{domain}").settings
+    assert internal["advertised"] is False
+    assert internal["archive_policy"] == "private"
+    assert internal["subscription_policy"] == "moderate"
+    dev = mailman_client.get_list(f"tor-dev@{domain}")
+    assert [m.email for m in dev.moderators] == ["gaba@example.org"]
+    assert dev.settings["archive_policy"] == "public"
+
+    again = plan(run, site)
+    assert again.status == 0, again.out
+    assert "No changes." in again.out
+    assert "Plan: 0 to create, 0 to update, 0 to disable, 0 to enable, 3 unchanged" in again.out
+
+    connected.recorder.clear()
+    idle = apply(run, site)
+    assert idle.status == 0
+    assert connected.recorder.reads, "apply must have read the live state"
+    assert connected.recorder.writes == []
+
+
+def test_hand_made_drift_is_planned_exactly_and_repaired(
+    run: Run, site: Path, domain: str, connected: Proxy, mailman_client: Client
+) -> None:
+    assert apply(run, site).status == 0
+    mlist = mailman_client.get_list(f"tor-dev@{domain}")
+    settings = mlist.settings
+    settings["dmarc_mitigate_action"] = "no_mitigation"
+    settings["archive_policy"] = "never"
+    settings.save()
+    mlist.add_owner("Intruder@Example.org")
+
+    drift = plan(run, site)
+    assert drift.status == 2
+    body = plan_lines(drift)
+    start = body.index(f"~ tor-dev@{domain} (update)")
+    assert body[start + 1 : start + 4] == [
+        '~ archive_policy: "never" -> "public"',
+        '~ dmarc_mitigate_action: "no_mitigation" -> "munge_from"',
+        "- owner intruder@example.org",
+    ]
+    assert "Plan: 0 to create, 1 to update, 0 to disable, 0 to enable, 2 unchanged" in drift.out
+
+    assert apply(run, site).status == 0
+    repaired = mailman_client.get_list(f"tor-dev@{domain}")
+    assert repaired.settings["archive_policy"] == "public"
+    assert "intruder@example.org" not in [o.email for o in repaired.owners]
+    assert plan(run, site).status == 0
+
+
+def test_disable_then_enable_restores_declared_state(
+    run: Run, site: Path, domain: str, connected: Proxy, mailman_client: Client
+) -> None:
+    assert apply(run, site).status == 0
+    before = dict(mailman_client.get_list(f"tor-dev@{domain}").settings)
+    spec = site / "lists" / "tor-dev.yaml"
+    spec.write_text(TOR_DEV + "disabled: true\n")
+
+    planned = plan(run, site)
+    assert f"~ tor-dev@{domain} (disable)" in planned.out
+    assert "+ ban ^.*@.*" in planned.out
+    assert "Plan: 0 to create, 0 to update, 1 to disable, 0 to enable" in planned.out
+    assert apply(run, site).status == 0
+
+    disabled = mailman_client.get_list(f"tor-dev@{domain}")
+    assert [o.email for o in disabled.owners] == ["devnull@example.org"]
+    assert list(disabled.moderators) == []
+    assert [b.email for b in disabled.bans] == ["^.*@.*"]
+    config = disabled.settings
+    assert config["default_member_action"] == "reject"
+    assert config["default_nonmember_action"] == "reject"
+    assert config["advertised"] is False
+    assert config["emergency"] is True
+    assert config["description"] == "[Disabled] Development related discussion list."
+    assert plan(run, site).status == 0
+
+    spec.write_text(TOR_DEV + "disabled: false\n")
+    enabling = plan(run, site)
+    assert f"~ tor-dev@{domain} (enable)" in enabling.out
+    assert apply(run, site).status == 0
+    enabled = mailman_client.get_list(f"tor-dev@{domain}")
+    assert sorted(o.email for o in enabled.owners) == ["pili@example.org", "teor@example.org"]
+    assert [m.email for m in enabled.moderators] == ["gaba@example.org"]
+    assert list(enabled.bans) == []
+    after = dict(enabled.settings)
+    ignored = {"last_post_at", "http_etag", "volume", "next_digest_number"}
+    assert {k: v for k, v in after.items() if k not in ignored} == {
+        k: v for k, v in before.items() if k not in ignored
+    }
+    assert plan(run, site).status == 0
+
+
+def test_a_rejected_value_fails_its_list_alone(
+    run: Run, site: Path, domain: str, connected: Proxy, mailman_client: Client
+) -> None:
+    (site / "lists" / "broken.yaml").write_text(
+        "owners: [alice@example.org]\nsettings:\n  preferred_language: xx\n"
+    )
+    result = apply(run, site)
+    assert result.status == 1
+    assert "Applied 3 list(s), 1 failed: broken." in result.out
+    failure = [line for line in result.err.splitlines() if line.startswith("failed: broken:")]
+    assert len(failure) == 1
+    assert "preferred_language" in failure[0]
+    assert "HTTP 400" in failure[0]
+    names = sorted(m.list_name for m in mailman_client.get_domain(domain).lists)
+    assert names == ["broken", "tor-announce", "tor-dev", "tor-internal"]
+    assert mailman_client.get_list(f"tor-internal@{domain}").settings["advertised"] is False
+    remaining = plan(run, site)
+    assert f"~ broken@{domain} (update)" in remaining.out
+    assert "+ preferred_language" not in remaining.out
+    assert '~ preferred_language: "en" -> "xx"' in remaining.out
+
+
+def test_unmanaged_and_removed_lists_are_left_alone(
+    run: Run, site: Path, domain: str, connected: Proxy, mailman_client: Client
+) -> None:
+    assert apply(run, site).status == 0
+    mailman_client.get_domain(domain).create_list("by-hand")
+    (site / "lists" / "tor-internal.yaml").unlink()
+    connected.recorder.clear()
+
+    planned = plan(run, site, "--format", "json")
+    data = json.loads(planned.out)
+    actions = {entry["name"]: entry["action"] for entry in data["lists"]}
+    assert actions == {
+        "by-hand": "unmanaged",
+        "tor-announce": "unchanged",
+        "tor-dev": "unchanged",
+        "tor-internal": "unmanaged",
+    }
+    assert data["has_changes"] is False
+    assert planned.status == 0
+    assert apply(run, site).status == 0
+    assert connected.recorder.writes == []
+    names = sorted(m.list_name for m in mailman_client.get_domain(domain).lists)
+    assert names == ["by-hand", "tor-announce", "tor-dev", "tor-internal"]
+
+
+def test_plan_formats_and_out_file(run: Run, site: Path, domain: str, connected: Proxy) -> None:
+    markdown = plan(run, site, "--format", "markdown")
+    assert f"#### `tor-dev@{domain}`: create" in markdown.out
+    assert "```diff\n+ owner pili@example.org\n+ owner teor@example.org\n" in markdown.out
+    out = site / "plan.json"
+    written = plan(run, site, "--format", "json", "--out", str(out))
+    assert written.status == 2
+    assert written.out == ""
+    data = json.loads(out.read_text())
+    assert data["format_version"] == 1
+    assert data["create_domain"] is True
+    assert data["summary"]["create"] == 3
+    dev = next(entry for entry in data["lists"] if entry["name"] == "tor-dev")
+    assert dev["changes"][0] == {"type": "create_list"}
+    assert {"type": "add_member", "role": "moderator", "address": "gaba@example.org"} in (
+        dev["changes"]
+    )
+
+
+def test_planning_named_lists_reads_only_those(
+    run: Run, site: Path, domain: str, connected: Proxy
+) -> None:
+    assert apply(run, site).status == 0
+    connected.recorder.clear()
+    result = plan(run, site, "--list", "tor-dev")
+    assert result.status == 0
+    paths = [path for _, path in connected.recorder.requests]
+    assert any("tor-dev" in path for path in paths)
+    assert not any("tor-announce" in path or "tor-internal" in path for path in paths)
+    assert not any("members/find" in path for path in paths)
+
+
+def test_bad_input_writes_nothing(run: Run, site: Path, connected: Proxy) -> None:
+    (site / "lists" / "tor-dev.yaml").write_text("owners: [nobody]\n")
+    result = apply(run, site)
+    assert result.status == 1
+    assert "lists/tor-dev.yaml:1:10: owners[0]: 'nobody' is not an e-mail address" in result.out
+    assert connected.recorder.requests == []
+
+
+def test_secrets_never_printed(
+    run: Run, site: Path, mailman_core: MailmanCore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAILMAN_REST_URL", mailman_core.url)
+    monkeypatch.setenv("MAILMAN_REST_USER", mailman_core.user)
+    monkeypatch.setenv("MAILMAN_REST_PASSWORD", "wrong-" + mailman_core.password)
+    denied = apply(run, site)
+    assert denied.status == 1
+    assert "401" in denied.err
+    monkeypatch.setenv("MAILMAN_REST_PASSWORD", mailman_core.password)
+    (site / "lists" / "broken.yaml").write_text(
+        "owners: [alice@example.org]\nsettings:\n  preferred_language: xx\n"
+    )
+    failing = apply(run, site)
+    assert failing.status == 1
+    planned = plan(run, site, "--format", "json")
+    for result in (denied, failing, planned):
+        assert mailman_core.password not in result.out + result.err
+
+
+def test_unreachable_mailman_is_one_clear_line(
+    run: Run, site: Path, monkeypatch: pytest.MonkeyPatch, unused_port: int
+) -> None:
+    monkeypatch.setenv("MAILMAN_REST_URL", f"http://127.0.0.1:{unused_port}/3.1")
+    monkeypatch.setenv("MAILMAN_REST_USER", "restadmin")
+    monkeypatch.setenv("MAILMAN_REST_PASSWORD", "topsecret-value")
+    for result in (plan(run, site), apply(run, site)):
+        assert result.status == 1
+        assert result.err.strip().splitlines() == [
+            f"error: cannot reach Mailman at http://127.0.0.1:{unused_port}/3.1/: ConnectionError"
+        ]
+        assert "Traceback" not in result.out + result.err
+        assert "topsecret-value" not in result.out + result.err
+
+
+def test_apply_without_terminal_or_yes_refuses(run: Run, site: Path, connected: Proxy) -> None:
+    result = run("--root", str(site), "apply")
+    assert result.status == 1
+    assert "refusing to apply without confirmation: no terminal; pass --yes" in result.err
+    assert connected.recorder.writes == []
