@@ -8,11 +8,14 @@ as one line on stderr with exit status 1; the core never calls `sys.exit`.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from listsync import render, schema
 from listsync.apply import ApplyResult, ListResult, apply_plan
@@ -197,6 +200,20 @@ def plan(
         raise SystemExit(EXIT_CHANGES)
 
 
+@contextmanager
+def _progress(total: int) -> Iterator[Callable[[ListResult], None]]:
+    """A progress bar on a terminal; silence elsewhere (CI logs get the summary)."""
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield lambda result: None
+        return
+    with Progress(
+        TextColumn("applying"), BarColumn(), MofNCompleteColumn(), console=console, transient=True
+    ) as bar:
+        task = bar.add_task("apply", total=total)
+        yield lambda result: bar.advance(task)
+
+
 def _confirm(yes: bool, url: str) -> None:
     if yes:
         return
@@ -244,11 +261,8 @@ def apply(
         return
     _confirm(yes, backend.url)
 
-    def progress(result: ListResult) -> None:
-        status = "ok" if result.ok else "FAILED"
-        click.echo(f"  {result.name}: {status}", err=True)
-
-    result = apply_plan(backend, the_plan, on_done=progress)
+    with _progress(sum(1 for lp in the_plan.lists if lp.changes)) as advance:
+        result = apply_plan(backend, the_plan, on_done=advance)
     _report(the_plan, result)
     if not result.ok:
         raise SystemExit(EXIT_FAILURE)
