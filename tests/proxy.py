@@ -1,15 +1,18 @@
-"""A recording HTTP proxy between listsync and the Mailman core, for tests.
+"""A recording, fault-injecting HTTP proxy between listsync and the Mailman core.
 
 It forwards every request to the real core and records method and path, so
 a test can count what listsync sent (reads, writes) without trusting
-listsync's own bookkeeping.
+listsync's own bookkeeping. A test may arm a fault for chosen requests: drop
+the connection, stall without answering, answer with an HTTP status, or run
+a hook first (e.g. stop the core). When the core is down, the proxy drops
+the connection, as a refused one looks to a client.
 """
 
 from __future__ import annotations
 
 import http.client
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,14 +21,30 @@ from urllib.parse import urlsplit
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
 
 
+DROP = "drop"
+STALL = "stall"
+# A fault: what to do with the n-th request (1-based, counted since the last
+# clear()), given its method and path: None forwards it; DROP closes the
+# connection unanswered; STALL holds it unanswered until the proxy stops; an
+# int answers with that HTTP status; a callable runs, then the request is
+# forwarded.
+Action = str | int | Callable[[], object]
+Fault = Callable[[int, str, str], Action | None]
+
+
 @dataclass
 class Recorder:
     requests: list[tuple[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    fault: Fault | None = None
+    released: threading.Event = field(default_factory=threading.Event)
 
-    def add(self, method: str, path: str) -> None:
+    def add(self, method: str, path: str) -> Action | None:
         with self.lock:
             self.requests.append((method, path))
+            number = len(self.requests)
+            fault = self.fault
+        return fault(number, method, path) if fault is not None else None
 
     def clear(self) -> None:
         with self.lock:
@@ -53,13 +72,31 @@ def _handler(upstream_host: str, upstream_port: int, recorder: Recorder) -> type
         def _forward(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else None
-            recorder.add(self.command, self.path)
+            action = recorder.add(self.command, self.path)
+            if action == DROP:
+                self.close_connection = True
+                return
+            if action == STALL:
+                recorder.released.wait(timeout=120)
+                self.close_connection = True
+                return
+            if isinstance(action, int):
+                self.send_response(action)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            if callable(action):
+                action()
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
             conn = http.client.HTTPConnection(upstream_host, upstream_port, timeout=60)
             try:
-                conn.request(self.command, self.path, body=body, headers=headers)
-                response = conn.getresponse()
-                payload = response.read()
+                try:
+                    conn.request(self.command, self.path, body=body, headers=headers)
+                    response = conn.getresponse()
+                    payload = response.read()
+                except OSError:
+                    self.close_connection = True
+                    return
                 self.send_response(response.status, response.reason)
                 for key, value in response.getheaders():
                     if key.lower() not in HOP_BY_HOP:
@@ -92,5 +129,6 @@ def recording_proxy(upstream_url: str) -> Iterator[Proxy]:
         port = server.server_address[1]
         yield Proxy(f"http://127.0.0.1:{port}{parts.path}", recorder)
     finally:
+        recorder.released.set()
         server.shutdown()
         server.server_close()

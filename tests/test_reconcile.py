@@ -205,7 +205,7 @@ def test_a_rejected_value_fails_its_list_alone(
     result = apply(run, site)
     assert result.status == 1
     assert "Applied 3 list(s), 1 failed: broken." in result.out
-    failure = [line for line in result.err.splitlines() if line.startswith("failed: broken:")]
+    failure = [line for line in result.err.splitlines() if line.startswith("failed: broken")]
     assert len(failure) == 1
     assert "preferred_language" in failure[0]
     assert "HTTP 400" in failure[0]

@@ -148,10 +148,29 @@ def test_example_site_validates(run: Run) -> None:
             id="setting-bad-enum-value",
         ),
         pytest.param(
+            "x",
+            GOOD,
+            "lists/x.yaml:1:1: name: 'x' does not match the site's naming pattern",
+            id="name-against-pattern",
+        ),
+        pytest.param(
             "Upper",
             GOOD,
-            "lists/Upper.yaml:1:1: name: 'Upper' does not match the site's naming pattern",
-            id="name-against-pattern",
+            "lists/Upper.yaml:1:1: name: 'Upper' cannot be a list name: lower-case letters",
+            id="name-upper-case",
+        ),
+        pytest.param(
+            "..%2Fadmin",
+            GOOD,
+            "lists/..%2Fadmin.yaml:1:1: name: '..%2Fadmin' cannot be a list name",
+            id="name-url-path-tricks",
+        ),
+        pytest.param(
+            "disabled-owner-only",
+            "owners: [devnull@example.org]\n",
+            "lists/disabled-owner-only.yaml:1:9: owners: devnull@example.org is the site's "
+            "disabled_owner: it cannot be the only owner of an enabled list",
+            id="disabled-owner-sole-owner",
         ),
     ],
 )

@@ -424,7 +424,18 @@ class MailmanCore:
         self.gunicorn_config_path.write_text(_GUNICORN_CONFIG, encoding="utf-8")
         self.config_path.write_text(self._config_text(), encoding="utf-8")
         self.config_path.chmod(0o600)
-        with self.log_path.open("wb") as log:
+        return self._launch()
+
+    def restart(self) -> Self:
+        """Stop and start again with the same port, password and data (a server reboot)."""
+        if not self.port:
+            raise CoreError("the core has never been started")
+        self.stop()
+        return self._launch()
+
+    def _launch(self) -> Self:
+        master = self.venv / "bin" / "master"
+        with self.log_path.open("ab") as log:
             try:
                 self._process = subprocess.Popen(
                     [str(master), "-C", str(self.config_path), "--force"],

@@ -7,22 +7,32 @@ as one line on stderr with exit status 1; the core never calls `sys.exit`.
 
 from __future__ import annotations
 
+import functools
 import sys
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from listsync import render, schema
-from listsync.apply import ApplyResult, ListResult, apply_plan
-from listsync.errors import InvalidSiteError, ListsyncError, Problem, Severity
+from listsync.apply import ApplyResult, ListResult, apply_lock, apply_plan
+from listsync.errors import (
+    InvalidSiteError,
+    ListsyncError,
+    Problem,
+    Severity,
+    register_secret,
+    scrub,
+)
 from listsync.load import Site, load_site, load_valid_site
-from listsync.mailman import MailmanBackend, redact_url
-from listsync.plan import Plan
+from listsync.mailman import DEFAULT_ATTEMPTS, DEFAULT_TIMEOUT, MailmanBackend, redact_url
+from listsync.plan import unsafe_reason
 from listsync.policy import lint
 from listsync.reconcile import compute_plan
 
@@ -48,9 +58,10 @@ pass_context = click.make_pass_decorator(Context)
     show_default=True,
     help="The site: the directory holding listsync.yaml and lists/.",
 )
+@click.option("--debug", is_flag=True, help="On an internal error, print the traceback.")
 @click.version_option(package_name="listsync")
 @click.pass_context
-def cli(ctx: click.Context, root: Path) -> None:
+def cli(ctx: click.Context, root: Path, debug: bool) -> None:
     """Keep GNU Mailman 3 mailing lists as code."""
     ctx.obj = Context(root.resolve())
 
@@ -95,8 +106,36 @@ def schema_command(obj: Context, check: bool) -> None:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+@dataclass(frozen=True)
+class Connection:
+    """How to reach Mailman, from options or the environment."""
+
+    url: str | None
+    user: str | None
+    password: str | None
+    timeout: float
+    retries: int
+
+    def backend(self) -> MailmanBackend:
+        given = (
+            ("MAILMAN_REST_URL", self.url),
+            ("MAILMAN_REST_USER", self.user),
+            ("MAILMAN_REST_PASSWORD", self.password),
+        )
+        missing = [name for name, value in given if not value]
+        if missing or self.url is None or self.user is None or self.password is None:
+            raise ListsyncError(
+                f"no Mailman connection: set {', '.join(missing)}"
+                " (or pass --mailman-url/--user/--password)"
+            )
+        register_secret(self.password)
+        return MailmanBackend(
+            self.url, self.user, self.password, timeout=self.timeout, attempts=self.retries + 1
+        )
+
+
 def connection_options(command: F) -> F:
-    """--mailman-url/--user/--password, from the environment by default."""
+    """--mailman-url/--user/--password/--timeout/--retries, gathered into `conn`."""
     options = [
         click.option(
             "--mailman-url",
@@ -117,35 +156,58 @@ def connection_options(command: F) -> F:
             help="REST admin password [env MAILMAN_REST_PASSWORD]",
         ),
         click.option(
-            "--list",
-            "-l",
-            "names",
-            multiple=True,
-            metavar="NAME",
-            help="Only this list (repeatable); other lists are not read.",
+            "--timeout",
+            envvar="LISTSYNC_TIMEOUT",
+            type=click.FloatRange(min=0.1),
+            default=DEFAULT_TIMEOUT,
+            show_default=True,
+            help="Seconds to wait for each answer from Mailman [env LISTSYNC_TIMEOUT]",
+        ),
+        click.option(
+            "--retries",
+            envvar="LISTSYNC_RETRIES",
+            type=click.IntRange(min=0),
+            default=DEFAULT_ATTEMPTS - 1,
+            show_default=True,
+            help="Retries, with backoff, after a connection error or 502/503/504"
+            " [env LISTSYNC_RETRIES]",
         ),
     ]
+
+    @functools.wraps(command)
+    def gather(
+        *args: Any,
+        mailman_url: str | None,
+        user: str | None,
+        password: str | None,
+        timeout: float,
+        retries: int,
+        **kwargs: Any,
+    ) -> Any:
+        conn = Connection(mailman_url, user, password, timeout, retries)
+        return command(*args, conn=conn, **kwargs)
+
+    wrapped: Any = gather
     for option in reversed(options):
-        command = option(command)
-    return command
+        wrapped = option(wrapped)
+    return cast(F, wrapped)
 
 
-def _backend(url: str | None, user: str | None, password: str | None) -> MailmanBackend:
-    missing = [
-        name
-        for name, given in (
-            ("MAILMAN_REST_URL", url),
-            ("MAILMAN_REST_USER", user),
-            ("MAILMAN_REST_PASSWORD", password),
-        )
-        if not given
-    ]
-    if missing or url is None or user is None or password is None:
-        raise ListsyncError(
-            f"no Mailman connection: set {', '.join(missing)}"
-            " (or pass --mailman-url/--user/--password)"
-        )
-    return MailmanBackend(url, user, password)
+names_option = click.option(
+    "--list",
+    "-l",
+    "names",
+    multiple=True,
+    metavar="NAME",
+    help="Only this list (repeatable); other lists are not read.",
+)
+
+
+redact_option = click.option(
+    "--redact",
+    is_flag=True,
+    help="Print addresses as a***@example.org (also: redact_addresses in listsync.yaml).",
+)
 
 
 def _load(obj: Context, names: tuple[str, ...]) -> Site:
@@ -157,6 +219,7 @@ def _load(obj: Context, names: tuple[str, ...]) -> Site:
 
 @cli.command()
 @connection_options
+@names_option
 @click.option(
     "--format",
     "fmt",
@@ -175,22 +238,22 @@ def _load(obj: Context, names: tuple[str, ...]) -> Site:
     is_flag=True,
     help="Exit 0 when there are no changes, 2 when there are, 1 on error.",
 )
+@redact_option
 @pass_context
 def plan(
     obj: Context,
-    mailman_url: str | None,
-    user: str | None,
-    password: str | None,
+    conn: Connection,
     names: tuple[str, ...],
     fmt: str,
     out: Path | None,
     detailed_exitcode: bool,
+    redact: bool,
 ) -> None:
     """Show what apply would change in Mailman, without changing anything."""
     site = _load(obj, names)
-    backend = _backend(mailman_url, user, password)
-    the_plan = compute_plan(site, backend, names or None)
-    text = render.render_plan(the_plan, fmt)
+    the_plan = compute_plan(site, conn.backend(), names or None)
+    shown = render.redacted(the_plan) if redact or site.config.redact_addresses else the_plan
+    text = render.render_plan(shown, fmt)
     if out is None:
         click.echo(text, nl=False)
     else:
@@ -223,61 +286,86 @@ def _confirm(yes: bool, url: str) -> None:
         raise ListsyncError("apply cancelled; nothing was changed")
 
 
-def _report(the_plan: Plan, result: ApplyResult) -> None:
-    for failure in result.failed:
+def _report(result: ApplyResult) -> None:
+    """What was applied, what failed and why, what was not started."""
+    started_failures = [r for r in result.failed if r.started]
+    for failure in started_failures:
         change = failure.failed_change
         what = ""
         if change is not None:
             what = "; ".join(render.change_lines(change)) or type(change).__name__
+        done = f" after {failure.applied} change(s)" if failure.applied else ""
         click.echo(
-            f"failed: {failure.name}: {failure.error}" + (f" [{what}]" if what else ""), err=True
+            f"failed: {failure.name}{done}: {failure.error}" + (f" [{what}]" if what else ""),
+            err=True,
         )
-    names = ", ".join(r.name for r in result.failed)
-    click.echo(
-        f"Applied {len(result.succeeded)} list(s), {len(result.failed)} failed"
-        + (f": {names}" if names else "")
-        + "."
-    )
+    if result.not_started:
+        waiting = ", ".join(r.name for r in result.not_started)
+        click.echo(f"not started (Mailman stopped answering): {waiting}", err=True)
+    if result.failed:
+        click.echo(f"applied: {', '.join(r.name for r in result.succeeded) or 'none'}", err=True)
+        click.echo(
+            "Run 'listsync plan' to see what remains; 'listsync apply' finishes it.", err=True
+        )
+    names = ", ".join(r.name for r in started_failures)
+    summary = f"Applied {len(result.succeeded)} list(s), {len(started_failures)} failed"
+    summary += f": {names}" if names else ""
+    if result.not_started:
+        summary += f", {len(result.not_started)} not started"
+    click.echo(summary + ".")
 
 
 @cli.command()
 @connection_options
+@names_option
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Apply even when the plan changes more lists than safety.max_changed_fraction.",
+)
+@redact_option
 @pass_context
 def apply(
     obj: Context,
-    mailman_url: str | None,
-    user: str | None,
-    password: str | None,
+    conn: Connection,
     names: tuple[str, ...],
     yes: bool,
+    force: bool,
+    redact: bool,
 ) -> None:
     """Plan, show the plan, confirm, and apply it to Mailman."""
     site = _load(obj, names)
-    backend = _backend(mailman_url, user, password)
-    the_plan = compute_plan(site, backend, names or None)
-    click.echo(render.to_text(the_plan), nl=False)
-    if not the_plan.has_changes:
-        return
-    _confirm(yes, backend.url)
-
-    with _progress(sum(1 for lp in the_plan.lists if lp.changes)) as advance:
-        result = apply_plan(backend, the_plan, on_done=advance)
-    _report(the_plan, result)
+    backend = conn.backend()
+    with apply_lock(backend.url, obj.root):
+        the_plan = compute_plan(site, backend, names or None)
+        shown = render.redacted(the_plan) if redact or site.config.redact_addresses else the_plan
+        click.echo(render.to_text(shown), nl=False)
+        if not the_plan.has_changes:
+            return
+        safety = site.config.safety
+        unsafe = unsafe_reason(the_plan, safety.max_changed_fraction, safety.min_managed_lists)
+        if unsafe is not None and not force:
+            raise ListsyncError(f"refusing to apply: {unsafe}; nothing was changed")
+        _confirm(yes, backend.url)
+        with _progress(sum(1 for lp in the_plan.lists if lp.changes)) as advance:
+            result = apply_plan(backend, the_plan, on_done=advance)
+    _report(result)
     if not result.ok:
         raise SystemExit(EXIT_FAILURE)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and return its exit status."""
+    args = sys.argv[1:] if argv is None else argv
     try:
-        status = cli.main(args=argv, prog_name="listsync", standalone_mode=False)
+        status = cli.main(args=args, prog_name="listsync", standalone_mode=False)
     except InvalidSiteError as exc:
         _print_problems(exc.problems)
         click.echo(f"error: {exc}", err=True)
         return EXIT_FAILURE
     except ListsyncError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(scrub(f"error: {exc}"), err=True)
         return EXIT_FAILURE
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
@@ -287,6 +375,15 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILURE if exc.exit_code == 1 else exc.exit_code
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EXIT_FAILURE
+    except Exception as exc:  # a bug: say so, without secrets, and how to learn more
+        if "--debug" in args:
+            click.echo(scrub(traceback.format_exc()), err=True)
+        click.echo(
+            scrub(f"internal error: {type(exc).__name__}: {exc}")
+            + "\nThis is a bug in listsync; rerun with --debug for a traceback and report it.",
+            err=True,
+        )
+        return EXIT_BUG
     return status if isinstance(status, int) else EXIT_OK
 
 

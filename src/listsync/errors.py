@@ -29,11 +29,13 @@ class Problem:
     severity: Severity = Severity.ERROR
 
     def __str__(self) -> str:
+        """One line: `path:LINE:COL: field: message`, whatever the message held."""
         where = f"{self.path}:{self.line}:{self.col}"
+        message = " ".join(self.message.split())
         prefix = "warning: " if self.severity is Severity.WARNING else ""
         if self.field:
-            return f"{where}: {prefix}{self.field}: {self.message}"
-        return f"{where}: {prefix}{self.message}"
+            return f"{where}: {prefix}{self.field}: {message}"
+        return f"{where}: {prefix}{message}"
 
 
 class ListsyncError(Exception):
@@ -47,3 +49,19 @@ class InvalidSiteError(ListsyncError):
         self.problems = problems
         errors = sum(1 for p in problems if p.severity is Severity.ERROR)
         super().__init__(f"{errors} error(s) in the site's files; nothing was sent to Mailman")
+
+
+_SECRETS: set[str] = set()
+
+
+def register_secret(secret: str) -> None:
+    """Remember a credential so that `scrub` removes it from anything printed."""
+    if secret:
+        _SECRETS.add(secret)
+
+
+def scrub(text: str) -> str:
+    """`text` with every registered secret replaced by ***."""
+    for secret in _SECRETS:
+        text = text.replace(secret, "***")
+    return text

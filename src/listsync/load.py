@@ -21,17 +21,21 @@ from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
+from ruamel.yaml.reader import ReaderError
 
 from listsync.errors import InvalidSiteError, Problem, Severity
 from listsync.models import (
     KEY_ERROR_TYPES,
+    LIST_NAME,
     Dmarc,
     EffectiveList,
     ListDefaults,
     ListSpec,
+    Safety,
     SiteConfig,
     did_you_mean,
     effective,
+    split_address,
 )
 
 SITE_FILE = "listsync.yaml"
@@ -110,6 +114,14 @@ def load_valid_site(root: Path, names: Iterable[str] | None = None) -> tuple[Sit
     return site, problems
 
 
+def count_list_files(root: Path) -> int:
+    """How many list files the site has, without reading them."""
+    directory = root / LISTS_DIR
+    if not directory.is_dir():
+        return 0
+    return sum(1 for p in directory.iterdir() if p.suffix in LIST_SUFFIXES)
+
+
 def _list_paths(root: Path, names: Iterable[str] | None, problems: list[Problem]) -> list[Path]:
     directory = root / LISTS_DIR
     if names is None:
@@ -151,7 +163,17 @@ def _load_list(
 ) -> ListFile | None:
     if path.suffix != ".yaml":
         problems.append(Problem(shown, 1, 1, "", "list files end in .yaml; rename this file"))
-    if config is not None and not re.fullmatch(config.naming, name):
+    if not re.fullmatch(LIST_NAME, name):
+        problems.append(
+            Problem(
+                shown,
+                1,
+                1,
+                "name",
+                f"{name!r} cannot be a list name: lower-case letters, digits and . _ + - only",
+            )
+        )
+    elif config is not None and not re.fullmatch(config.naming, name):
         problems.append(
             Problem(
                 shown,
@@ -173,6 +195,21 @@ def _load_list(
         problems.append(
             Problem(shown, line, col, "disabled", f"needs 'disabled_owner:' in {SITE_FILE}")
         )
+    sole = config.disabled_owner if config is not None else None
+    if sole is not None and not spec.disabled:
+        owners = {split_address(o)[0] for o in spec.owners}
+        if owners == {split_address(sole)[0]}:
+            line, col = loaded.position(("owners",))
+            problems.append(
+                Problem(
+                    shown,
+                    line,
+                    col,
+                    "owners",
+                    f"{split_address(sole)[0]} is the site's disabled_owner: it cannot be the"
+                    " only owner of an enabled list",
+                )
+            )
     return loaded
 
 
@@ -188,6 +225,12 @@ def _parse(path: Path, shown: str, problems: list[Problem]) -> _Parsed | None:
         return None
     try:
         document = YAML(typ="rt", pure=True).load(text)
+    except ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        message = f"character {exc.character!r} is not allowed in YAML ({exc.reason})"
+        problems.append(Problem(shown, line, col, "", message))
+        return None
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
@@ -244,6 +287,7 @@ def _plain(node: Any) -> Any:
 _LIST_FIELDS: dict[Loc, type[BaseModel]] = {(): ListSpec, ("dmarc",): Dmarc}
 _SITE_FIELDS: dict[Loc, type[BaseModel]] = {
     (): SiteConfig,
+    ("safety",): Safety,
     ("defaults",): ListDefaults,
     ("defaults", "dmarc"): Dmarc,
 }
@@ -294,7 +338,11 @@ def _describe(value: object) -> str:
 def _dotted(loc: Loc) -> str:
     text = ""
     for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, int):
+            text += f"[{part}]"
+            continue
+        name = part if part.isprintable() and part.strip() == part and part else repr(part)
+        text += f".{name}" if text else name
     return text
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,12 +20,16 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 from mailmanclient.restbase.connection import Connection
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from listsync.errors import ListsyncError
 from listsync.policy import ListState
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_WORKERS = 4
+DEFAULT_ATTEMPTS = 4
+DEFAULT_BACKOFF = 0.25
+RETRY_STATUSES = frozenset({502, 503, 504})
 # Planning at most this many lists reads their rosters list by list;
 # more than that reads every roster of the server in one call per role.
 BULK_ROSTER_THRESHOLD = 8
@@ -107,7 +111,16 @@ class PooledConnection(Connection):  # type: ignore[misc]
             raise MailmanError(
                 f"{_reason(response)} (HTTP {response.status_code})", response.status_code
             )
-        return response, (response.json() if response.content else None)
+        if not response.content:
+            return response, None
+        try:
+            return response, response.json()
+        except ValueError:
+            raise MailmanError(
+                f"Mailman answered {params['method']} {redact_url(params['url'])} with something"
+                " that is not JSON; is MAILMAN_REST_URL the REST API (e.g. .../3.1)?",
+                response.status_code,
+            ) from None
 
 
 def _reason(response: requests.Response) -> str:
@@ -120,8 +133,24 @@ def _reason(response: requests.Response) -> str:
     return response.text.strip()
 
 
+def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, MailmanUnreachable):
+        return True
+    return isinstance(exc, MailmanError) and exc.status in RETRY_STATUSES
+
+
+def _status(*statuses: int) -> Callable[[MailmanError], bool]:
+    return lambda exc: exc.status in statuses
+
+
 def list_id(fqdn: str) -> str:
+    """Mailman's list id: the posting address with its @ as a dot."""
     return fqdn.replace("@", ".", 1)
+
+
+def list_path(fqdn: str, *rest: str) -> str:
+    """The REST path of a list's resource, every segment quoted."""
+    return "/".join(["lists", *(quote(part, safe="@") for part in (list_id(fqdn), *rest))])
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,9 +173,13 @@ class MailmanBackend:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         workers: int = DEFAULT_WORKERS,
+        attempts: int = DEFAULT_ATTEMPTS,
+        backoff: float = DEFAULT_BACKOFF,
     ) -> None:
         self.url = url
         self.workers = workers
+        self.attempts = max(1, attempts)
+        self.backoff = backoff
         self.connection = PooledConnection(url, user, password, timeout=timeout, pool_size=workers)
 
     @property
@@ -157,9 +190,35 @@ class MailmanBackend:
         self.connection.session.close()
 
     def call(
-        self, path: str, data: Mapping[str, Any] | None = None, method: str | None = None
+        self,
+        path: str,
+        data: Mapping[str, Any] | None = None,
+        method: str | None = None,
+        *,
+        done_already: Callable[[MailmanError], bool] | None = None,
     ) -> Any:
-        return self.connection.call(path, data, method)[1]
+        """One request, retried with backoff on connection errors and 502/503/504.
+
+        4xx answers are final. A write retried after a lost answer may meet its
+        own first attempt's effect (the list exists, the owner is subscribed):
+        `done_already` recognises that answer, and it then counts as success.
+        """
+        retrying = Retrying(
+            retry=retry_if_exception(_transient),
+            stop=stop_after_attempt(self.attempts),
+            wait=wait_exponential(multiplier=self.backoff, max=self.backoff * 8),
+            reraise=True,
+        )
+        for attempt in retrying:
+            with attempt:
+                try:
+                    return self.connection.call(path, data, method)[1]
+                except MailmanError as exc:
+                    retried = attempt.retry_state.attempt_number > 1
+                    if retried and done_already is not None and done_already(exc):
+                        return None
+                    raise
+        raise AssertionError("tenacity reraises the last error")
 
     def _get_or_none(self, path: str) -> Any:
         try:
@@ -232,25 +291,25 @@ class MailmanBackend:
                 rosters[entry["list_id"]][role].add(str(entry["email"]).lower())
         return rosters
 
-    def _roster(self, lid: str, role: str) -> set[str]:
-        body = self.call(f"lists/{lid}/roster/{role}")
+    def _roster(self, fqdn: str, role: str) -> set[str]:
+        body = self.call(list_path(fqdn, "roster", role))
         return {str(entry["email"]).lower() for entry in body.get("entries", [])}
 
     def _read_list(
         self, fqdn: str, rosters: dict[str, dict[str, set[str]]] | None, read_bans: bool
     ) -> ListState | None:
         lid = list_id(fqdn)
-        config = self._get_or_none(f"lists/{lid}/config")
+        config = self._get_or_none(list_path(fqdn, "config"))
         if config is None:
             return None
         if rosters is None:
-            owners, moderators = self._roster(lid, "owner"), self._roster(lid, "moderator")
+            owners, moderators = self._roster(fqdn, "owner"), self._roster(fqdn, "moderator")
         else:
             roster = rosters.get(lid, {r: set() for r in ROLES})
             owners, moderators = roster["owner"], roster["moderator"]
         bans: frozenset[str] = frozenset()
         if read_bans or config.get("emergency") is True:
-            body = self.call(f"lists/{lid}/bans")
+            body = self.call(list_path(fqdn, "bans"))
             bans = frozenset(str(entry["email"]) for entry in body.get("entries", []))
         for key in ("http_etag", "self_link"):
             config.pop(key, None)
@@ -265,13 +324,13 @@ class MailmanBackend:
     # writing
 
     def create_domain(self, domain: str) -> None:
-        self.call("domains", {"mail_host": domain})
+        self.call("domains", {"mail_host": domain}, done_already=_status(400))
 
     def create_list(self, fqdn: str) -> None:
-        self.call("lists", {"fqdn_listname": fqdn})
+        self.call("lists", {"fqdn_listname": fqdn}, done_already=_status(400))
 
     def update_settings(self, fqdn: str, settings: Mapping[str, Any]) -> None:
-        self.call(f"lists/{list_id(fqdn)}/config", _form(settings), method="PATCH")
+        self.call(list_path(fqdn, "config"), _form(settings), method="PATCH")
 
     def add_member(self, fqdn: str, role: str, address: str, display_name: str = "") -> None:
         data = {
@@ -284,16 +343,17 @@ class MailmanBackend:
         }
         if display_name:
             data["display_name"] = display_name
-        self.call("members", data)
+        self.call("members", data, done_already=_status(409))
 
     def remove_member(self, fqdn: str, role: str, address: str) -> None:
-        self.call(f"lists/{list_id(fqdn)}/{role}/{quote(address, safe='@')}", method="DELETE")
+        path = list_path(fqdn, role, address)
+        self.call(path, method="DELETE", done_already=_status(404))
 
     def add_ban(self, fqdn: str, pattern: str) -> None:
-        self.call(f"lists/{list_id(fqdn)}/bans", {"email": pattern})
+        self.call(list_path(fqdn, "bans"), {"email": pattern}, done_already=_status(400))
 
     def remove_ban(self, fqdn: str, pattern: str) -> None:
-        self.call(f"lists/{list_id(fqdn)}/bans/{quote(pattern, safe='')}", method="DELETE")
+        self.call(list_path(fqdn, "bans", pattern), method="DELETE", done_already=_status(404))
 
 
 def _form(settings: Mapping[str, Any]) -> dict[str, Any]:

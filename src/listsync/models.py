@@ -32,6 +32,9 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from listsync import mailman_settings
 
 DEFAULT_NAMING = r"^[a-z0-9][a-z0-9-]{1,62}$"
+# What any list name must be, whatever the site's pattern allows: Mailman
+# lower-cases names, and a name ends up in URL paths and rendered pages.
+LIST_NAME = r"^[a-z0-9][a-z0-9._+-]{0,127}$"
 
 
 class Category(StrEnum):
@@ -276,6 +279,19 @@ def _domain(value: str) -> str:
     return value
 
 
+class Safety(_Strict):
+    """Limits on what one apply may do (octoDNS' and peribolos' thresholds)."""
+
+    max_changed_fraction: Annotated[float, Field(ge=0, le=1)] = Field(
+        default=0.25,
+        description="apply refuses, unless --force, to update, disable, enable or change "
+        "the owners of more than this share of the managed lists (creations do not count).",
+    )
+    min_managed_lists: Annotated[int, Field(ge=0)] = Field(
+        default=10, description="The share applies once at least this many lists are managed."
+    )
+
+
 class SiteConfig(_Strict):
     """`listsync.yaml`: the Mailman domain, defaults and policies of a site."""
 
@@ -288,6 +304,11 @@ class SiteConfig(_Strict):
     )
     disabled_owner: Address | None = Field(
         default=None, description="Sole owner of a disabled list; required to disable one."
+    )
+    safety: Safety = Field(default_factory=Safety)
+    redact_addresses: StrictBool = Field(
+        default=False,
+        description="Print addresses as a***@example.org in plans (for public pipelines).",
     )
 
 

@@ -38,6 +38,9 @@ SYMBOL = {
 }
 
 
+CHANGING = frozenset({Action.UPDATE, Action.DISABLE, Action.ENABLE})
+
+
 class Role(StrEnum):
     OWNER = "owner"
     MODERATOR = "moderator"
@@ -119,6 +122,7 @@ class Plan:
     create_domain: bool
     lists: tuple[ListPlan, ...]
     scope: str = "all lists"
+    managed: int = 0
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -139,6 +143,23 @@ class Plan:
             f"{counts[Action.UNMANAGED]} unmanaged",
         ]
         return "Plan: " + ", ".join(parts) + "."
+
+
+def unsafe_reason(plan: Plan, max_fraction: float, min_managed: int) -> str | None:
+    """Why applying `plan` needs --force, or None: too large a share of lists would change.
+
+    The share is of the lists the site manages that exist already; creating
+    lists does not count. Small sites (fewer than `min_managed`) are exempt.
+    """
+    existing = plan.managed - plan.counts()[Action.CREATE]
+    touched = sum(1 for lp in plan.lists if lp.action in CHANGING)
+    if existing < min_managed or existing <= 0 or touched / existing <= max_fraction:
+        return None
+    return (
+        f"this plan changes {touched} of {existing} managed lists ({touched / existing:.0%}),"
+        f" more than the site's limit of {max_fraction:.0%} (safety.max_changed_fraction);"
+        " review it and pass --force to apply it anyway"
+    )
 
 
 def same_value(key: str, existing: Any, desired: Any) -> bool:
@@ -213,9 +234,11 @@ def make_plan(
     domain_exists: bool,
     unmanaged: tuple[str, ...] = (),
     scope: str = "all lists",
+    managed: int | None = None,
 ) -> Plan:
     """Diff every desired list against what exists; unmanaged lists are only reported."""
     planned = [plan_list(state, existing.get(name)) for name, state in desired.items()]
     planned += [ListPlan(name, f"{name}@{domain}", Action.UNMANAGED) for name in unmanaged]
     planned.sort(key=lambda lp: lp.name)
-    return Plan(domain, not domain_exists, tuple(planned), scope)
+    managed_count = len(desired) if managed is None else managed
+    return Plan(domain, not domain_exists, tuple(planned), scope, managed_count)

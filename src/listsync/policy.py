@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from listsync import mailman_settings
 from listsync.errors import Problem, Severity
 from listsync.load import Site
 from listsync.models import (
@@ -103,8 +104,23 @@ def declared_settings(lst: EffectiveList) -> dict[str, Any]:
         "subject_prefix": f"[{lst.name}] ",
         "subscription_policy": SUBSCRIPTION_POLICY[lst.subscription],
     }
-    settings.update(lst.settings)
+    settings.update({key: canonical(key, value) for key, value in lst.settings.items()})
     return settings
+
+
+def canonical(key: str, value: Any) -> Any:
+    """A `settings:` value as Mailman will read it back, so that it compares equal.
+
+    A list setting given as one string is a one-item list ('' is empty);
+    Mailman stores acceptable_aliases lower case.
+    """
+    setting = mailman_settings.SETTINGS.get(key)
+    if setting is None or setting.kind != "list":
+        return value
+    items = ([value] if value else []) if isinstance(value, str) else list(value)
+    if key == "acceptable_aliases":
+        items = [str(item).lower() for item in items]
+    return items
 
 
 def desired_state(lst: EffectiveList, disabled_owner: str | None) -> ListState:
@@ -136,6 +152,20 @@ def desired_state(lst: EffectiveList, disabled_owner: str | None) -> ListState:
         moderators=frozenset(),
         bans=frozenset({DISABLE_BAN}),
     )
+
+
+def broken_invariants(states: dict[str, ListState], disabled_owner: str | None) -> list[str]:
+    """Rules no flag overrides: an enabled list keeps an owner other than `disabled_owner`."""
+    sole = {split_address(disabled_owner)[0].lower()} if disabled_owner else None
+    broken: list[str] = []
+    for name, state in sorted(states.items()):
+        if DISABLE_BAN in state.bans:
+            continue
+        if not state.owners:
+            broken.append(f"{name}: an enabled list must keep at least one owner")
+        elif sole is not None and state.owners == sole:
+            broken.append(f"{name}: the disabled_owner cannot be the only owner of an enabled list")
+    return broken
 
 
 def is_disabled(state: ListState) -> bool:

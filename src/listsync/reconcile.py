@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from listsync.load import Site
+from listsync.errors import ListsyncError
+from listsync.load import Site, count_list_files
 from listsync.mailman import MailmanBackend
 from listsync.plan import Plan, make_plan
-from listsync.policy import ListState, desired_state
+from listsync.policy import ListState, broken_invariants, desired_state
 
 
 def desired_states(site: Site, names: Iterable[str] | None = None) -> dict[str, ListState]:
@@ -25,6 +26,9 @@ def desired_states(site: Site, names: Iterable[str] | None = None) -> dict[str, 
 def compute_plan(site: Site, backend: MailmanBackend, names: Iterable[str] | None = None) -> Plan:
     """Plan the whole site, or only the named lists (without reading the others)."""
     desired = desired_states(site, names)
+    broken = broken_invariants(desired, site.config.disabled_owner)
+    if broken:
+        raise ListsyncError("refusing to plan: " + "; ".join(broken))
     disabled = [name for name, state in desired.items() if state.bans]
     live = backend.read_site(
         site.config.domain, desired, everything=names is None, bans_for=disabled
@@ -37,4 +41,5 @@ def compute_plan(site: Site, backend: MailmanBackend, names: Iterable[str] | Non
         domain_exists=live.domain_exists,
         unmanaged=live.unmanaged,
         scope=scope,
+        managed=len(site.lists) if names is None else count_list_files(site.root),
     )

@@ -9,6 +9,8 @@ form says explicitly when no changes are planned and ends with the counts.
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import replace
 from typing import Any
 
 from listsync.plan import (
@@ -22,12 +24,51 @@ from listsync.plan import (
     Plan,
     RemoveBan,
     RemoveMember,
+    SettingChange,
     UpdateSettings,
 )
 
 FORMATS = ("text", "markdown", "json")
+_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 JSON_FORMAT_VERSION = 1
 NO_CHANGES = "No changes. Mailman matches the files."
+
+
+def redact(text: str) -> str:
+    """Every e-mail address in `text` as a***@example.org."""
+    return _EMAIL.sub(r"\1***@\2", text)
+
+
+def _redact_value(v: Any) -> Any:
+    if isinstance(v, str):
+        return redact(v)
+    if isinstance(v, list | tuple):
+        return [_redact_value(item) for item in v]
+    return v
+
+
+def _redact_change(change: Change) -> Change:
+    match change:
+        case AddMember(role, address):
+            return AddMember(role, redact(address))
+        case RemoveMember(role, address):
+            return RemoveMember(role, redact(address))
+        case UpdateSettings(changes):
+            return UpdateSettings(
+                tuple(
+                    SettingChange(c.key, _redact_value(c.existing), _redact_value(c.desired))
+                    for c in changes
+                )
+            )
+    return change
+
+
+def redacted(plan: Plan) -> Plan:
+    """The same plan with every address in it redacted, for public pipelines."""
+    lists = tuple(
+        replace(lp, changes=tuple(_redact_change(c) for c in lp.changes)) for lp in plan.lists
+    )
+    return replace(plan, lists=lists)
 
 
 def value(v: Any) -> str:

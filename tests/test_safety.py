@@ -1,0 +1,325 @@
+"""Safety against the real core: faults, blast radius, one apply at a time, secrets."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mailmanclient import Client
+
+from helpers import Result, Run, write_site
+from listsync.apply import lock_path
+from mailman_core import MailmanCore
+from proxy import DROP, STALL, Action, Fault, Proxy, recording_proxy
+
+FAST = ("--retries", "1", "--timeout", "2")
+
+
+def list_file(owner: str, description: str = "A list.") -> str:
+    return f"description: {description}\nowners: [{owner}]\nmoderators: [mod@example.org]\n"
+
+
+@pytest.fixture
+def domain(request: pytest.FixtureRequest) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:40].strip("-")
+    return f"{slug}.example.org"
+
+
+def make_site(root: Path, domain: str, count: int, extra: str = "") -> Path:
+    config = f"domain: {domain}\ndisabled_owner: devnull@example.org\n{extra}"
+    lists = {f"list-{i:02d}": list_file(f"owner{i}@example.org") for i in range(count)}
+    return write_site(root, lists, config=config)
+
+
+def connect(monkeypatch: pytest.MonkeyPatch, core: MailmanCore, url: str) -> None:
+    monkeypatch.setenv("MAILMAN_REST_URL", url)
+    monkeypatch.setenv("MAILMAN_REST_USER", core.user)
+    monkeypatch.setenv("MAILMAN_REST_PASSWORD", core.password)
+    monkeypatch.setenv("LISTSYNC_LOCK_FILE", str(Path(url.split("//")[1].replace("/", "_"))))
+
+
+@pytest.fixture
+def proxy(
+    mailman_core: MailmanCore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[Proxy]:
+    with recording_proxy(mailman_core.url) as running:
+        connect(monkeypatch, mailman_core, running.url)
+        monkeypatch.setenv("LISTSYNC_LOCK_FILE", str(tmp_path / "apply.lock"))
+        yield running
+
+
+def apply(run: Run, site: Path, *args: str) -> Result:
+    return run("--root", str(site), "apply", "--yes", *args)
+
+
+def plan(run: Run, site: Path, *args: str) -> Result:
+    return run("--root", str(site), "plan", "--detailed-exitcode", *args)
+
+
+def after_writes(count: int, action: Action) -> Fault:
+    """A fault that lets `count` writes through, then does `action` to every request."""
+    seen = {"writes": 0}
+
+    def fault(number: int, method: str, path: str) -> Action | None:
+        if seen["writes"] >= count:
+            return action
+        if method != "GET":
+            seen["writes"] += 1
+        return None
+
+    return fault
+
+
+def finished_and_unfinished(result: Result, names: list[str]) -> tuple[set[str], set[str]]:
+    """The lists an interrupted apply reports as applied, and as failed or not started.
+
+    Asserts that the two parts cover every list of the site exactly once.
+    """
+    lines = result.err.splitlines()
+    applied_line = next(line for line in lines if line.startswith("applied: "))
+    finished = {n.strip() for n in applied_line.removeprefix("applied: ").split(",")} - {"none"}
+    failed = {m for line in lines if (m := _failed_name(line))}
+    waiting_line = next((line for line in lines if line.startswith("not started")), "")
+    waiting = {n.strip() for n in waiting_line.partition(": ")[2].split(",") if n.strip()}
+    assert not finished & (failed | waiting)
+    assert finished | failed | waiting == set(names)
+    return finished, failed | waiting
+
+
+def _failed_name(line: str) -> str | None:
+    match = re.match(r"failed: (list-\d\d)\b", line)
+    return match[1] if match else None
+
+
+def test_dropped_connections_and_503_are_retried(
+    run: Run, tmp_path: Path, domain: str, proxy: Proxy
+) -> None:
+    site = make_site(tmp_path, domain, 3)
+    faults: dict[int, Action] = {4: DROP, 5: DROP, 9: 503, 12: 502}
+    proxy.recorder.fault = lambda n, method, path: faults.get(n)
+    result = apply(run, site)
+    assert result.status == 0, result.err
+    assert "Applied 3 list(s), 0 failed." in result.out
+    retried = [proxy.recorder.requests[n - 1] for n in sorted(faults)]
+    for request in retried:
+        assert proxy.recorder.requests.count(request) >= 2, request
+    proxy.recorder.fault = None
+    assert plan(run, site).status == 0
+
+
+def test_a_client_error_is_not_retried(run: Run, tmp_path: Path, domain: str, proxy: Proxy) -> None:
+    site = make_site(tmp_path, domain, 1)
+    (site / "lists" / "broken.yaml").write_text(
+        "owners: [alice@example.org]\nsettings:\n  preferred_language: xx\n"
+    )
+    result = apply(run, site)
+    assert result.status == 1
+    patches = [
+        path for method, path in proxy.recorder.requests if method == "PATCH" and "broken" in path
+    ]
+    assert len(patches) == 1
+
+
+def test_connection_lost_midway_reports_and_next_apply_converges(
+    run: Run, tmp_path: Path, domain: str, proxy: Proxy
+) -> None:
+    site = make_site(tmp_path, domain, 8)
+    names = [f"list-{i:02d}" for i in range(8)]
+    # 8 lists of 4 writes each (create, owner, moderator, settings), 4 at a time:
+    # after 19 writes (one creates the domain) at least one list is complete.
+    proxy.recorder.fault = after_writes(19, DROP)
+    broken = apply(run, site, *FAST)
+    assert broken.status == 1
+    finished, unfinished = finished_and_unfinished(broken, names)
+    assert finished, "the fault came after some lists were done"
+    assert unfinished, "the fault came before the end"
+    assert "Run 'listsync plan' to see what remains" in broken.err
+    assert "Traceback" not in broken.out + broken.err
+
+    proxy.recorder.fault = None
+    remaining = plan(run, site)
+    assert remaining.status == 2
+    planned = set(re.findall(r"^[+~] (list-\d\d)@", remaining.out, re.M))
+    assert planned == unfinished
+    assert apply(run, site).status == 0
+    assert plan(run, site).status == 0
+
+
+def test_a_stalled_server_times_out_and_the_next_apply_converges(
+    run: Run, tmp_path: Path, domain: str, proxy: Proxy
+) -> None:
+    site = make_site(tmp_path, domain, 4)
+    proxy.recorder.fault = after_writes(3, STALL)
+    stalled = apply(run, site, "--retries", "0", "--timeout", "1")
+    assert stalled.status == 1
+    assert "cannot reach Mailman" in stalled.err
+    assert "ReadTimeout" in stalled.err
+    proxy.recorder.fault = None
+    assert apply(run, site).status == 0
+    assert plan(run, site).status == 0
+
+
+@pytest.fixture
+def own_core(mailman_home: Path, tmp_path: Path) -> Iterator[MailmanCore]:
+    core = MailmanCore(mailman_home, tmp_path / "core")
+    core.start()
+    try:
+        yield core
+    finally:
+        core.stop()
+
+
+def test_core_stopped_in_the_middle_of_an_apply(
+    run: Run,
+    tmp_path: Path,
+    domain: str,
+    own_core: MailmanCore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    site = make_site(tmp_path / "site", domain, 6)
+    names = [f"list-{i:02d}" for i in range(6)]
+    with recording_proxy(own_core.url) as proxy:
+        connect(monkeypatch, own_core, proxy.url)
+        monkeypatch.setenv("LISTSYNC_LOCK_FILE", str(tmp_path / "apply.lock"))
+        proxy.recorder.fault = after_writes(7, own_core.stop)
+        interrupted = apply(run, site, *FAST)
+        assert interrupted.status == 1
+        assert not own_core.is_running()
+        _, unfinished = finished_and_unfinished(interrupted, names)
+        assert unfinished
+        assert "Traceback" not in interrupted.out + interrupted.err
+
+        proxy.recorder.fault = None
+        own_core.restart()
+        remaining = plan(run, site)
+        assert remaining.status == 2
+        planned = set(re.findall(r"^[+~] (list-\d\d)@", remaining.out, re.M))
+        assert planned <= unfinished
+        assert planned, "an interrupted list shows what remains"
+        assert apply(run, site).status == 0
+        assert plan(run, site).status == 0
+
+
+def test_blast_radius_needs_force(
+    run: Run, tmp_path: Path, domain: str, proxy: Proxy, mailman_client: Client
+) -> None:
+    site = make_site(tmp_path, domain, 12)
+    assert apply(run, site).status == 0, "creations never count against the limit"
+    for i in range(4):
+        (site / "lists" / f"list-{i:02d}.yaml").write_text(
+            list_file(f"owner{i}@example.org", "Changed.")
+        )
+    proxy.recorder.clear()
+    refused = apply(run, site)
+    assert refused.status == 1
+    assert "refusing to apply: this plan changes 4 of 12 managed lists (33%)" in refused.err
+    assert "--force" in refused.err
+    assert proxy.recorder.writes == []
+    forced = apply(run, site, "--force")
+    assert forced.status == 0
+    assert mailman_client.get_list(f"list-00@{domain}").settings["description"] == "Changed."
+
+    for i in range(4, 7):
+        (site / "lists" / f"list-{i:02d}.yaml").write_text(
+            list_file(f"owner{i}@example.org", "Changed.")
+        )
+    within = apply(run, site)
+    assert within.status == 0, "3 of 12 is 25%, not more than the limit"
+
+
+def test_small_sites_are_exempt_and_the_limit_is_configurable(
+    run: Run, tmp_path: Path, domain: str, proxy: Proxy
+) -> None:
+    site = make_site(tmp_path, domain, 5, "safety:\n  min_managed_lists: 5\n")
+    assert apply(run, site).status == 0
+    for i in range(2):
+        (site / "lists" / f"list-{i:02d}.yaml").write_text(
+            list_file(f"owner{i}@example.org", "Changed.")
+        )
+    refused = apply(run, site)
+    assert "refusing to apply: this plan changes 2 of 5 managed lists (40%)" in refused.err
+    (site / "listsync.yaml").write_text(f"domain: {domain}\nsafety:\n  min_managed_lists: 6\n")
+    assert apply(run, site).status == 0
+
+
+def test_one_apply_at_a_time(run: Run, tmp_path: Path, domain: str, proxy: Proxy) -> None:
+    site = make_site(tmp_path, domain, 1)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from listsync.apply import apply_lock\n"
+            "with apply_lock(sys.argv[1], __import__('pathlib').Path('/elsewhere')):\n"
+            "    print('locked', flush=True); sys.stdin.read()",
+            proxy.url,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "locked"
+        blocked = apply(run, site)
+        assert blocked.status == 1
+        assert "another listsync apply is running against this Mailman" in blocked.err
+        assert f"pid {holder.pid}" in blocked.err
+        assert "site /elsewhere" in blocked.err
+        assert proxy.recorder.writes == []
+    finally:
+        holder.communicate("")
+    assert apply(run, site).status == 0
+    assert not lock_path(proxy.url).with_name(lock_path(proxy.url).name + ".holder").exists()
+
+
+def test_password_never_printed_nor_written(
+    run: Run,
+    tmp_path: Path,
+    domain: str,
+    proxy: Proxy,
+    mailman_core: MailmanCore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    site = make_site(tmp_path, domain, 3)
+    (site / "lists" / "broken.yaml").write_text(
+        "owners: [alice@example.org]\nsettings:\n  preferred_language: xx\n"
+    )
+    outputs: list[str] = []
+    proxy.recorder.fault = after_writes(4, DROP)
+    outputs += [apply(run, site, "--debug", *FAST).err]
+    proxy.recorder.fault = None
+    for args in (("--debug", "apply", "--yes"), ("plan", "--format", "json")):
+        result = run("--root", str(site), *args)
+        outputs += [result.out, result.err]
+    out_file = tmp_path / "plan.md"
+    run("--root", str(site), "plan", "--format", "markdown", "--out", str(out_file))
+    outputs.append(out_file.read_text())
+    monkeypatch.setenv(
+        "MAILMAN_REST_URL", f"http://restadmin:{mailman_core.password}@{proxy.url[7:]}"
+    )
+    with_userinfo = run("--root", str(site), "plan")
+    outputs += [with_userinfo.out, with_userinfo.err]
+    monkeypatch.setenv("MAILMAN_REST_PASSWORD", "not-" + mailman_core.password)
+    denied = run("--root", str(site), "--debug", "plan")
+    assert denied.status == 1
+    outputs += [denied.out, denied.err]
+    assert any("HTTP 401" in text for text in outputs)
+    for text in outputs:
+        assert mailman_core.password not in text
+
+
+def test_redact_hides_addresses(run: Run, tmp_path: Path, domain: str, proxy: Proxy) -> None:
+    site = make_site(tmp_path, domain, 2)
+    redacted = plan(run, site, "--redact")
+    assert redacted.status == 2
+    assert "+ owner o***@example.org" in redacted.out
+    assert "owner0@example.org" not in redacted.out
+    assert "mod@example.org" not in redacted.out
+    (site / "listsync.yaml").write_text(f"domain: {domain}\nredact_addresses: true\n")
+    by_site = plan(run, site, "--format", "json")
+    assert "owner1@example.org" not in by_site.out
+    assert "o***@example.org" in by_site.out
