@@ -1,0 +1,68 @@
+"""Plan renderers, on plans built in memory (no Mailman needed to render)."""
+
+from __future__ import annotations
+
+import json
+
+from listsync import render
+from listsync.plan import Action, AddMember, ListPlan, Plan, Role, SettingChange, UpdateSettings
+
+HOSTILE = "``` <script>alert(1)</script> | ../%2F"
+
+
+def hostile_plan() -> Plan:
+    change = UpdateSettings((SettingChange("description", "old", HOSTILE),))
+    owner = AddMember(Role.OWNER, "alice@example.org")
+    lists = (ListPlan("tor-dev", "tor-dev@lists.example.org", Action.UPDATE, (owner, change)),)
+    return Plan("lists.example.org", False, lists, managed=1)
+
+
+def test_markdown_keeps_hostile_values_inside_the_diff_block() -> None:
+    text = render.to_markdown(hostile_plan())
+    lines = text.splitlines()
+    fences = [i for i, line in enumerate(lines) if line.startswith("```")]
+    assert len(fences) == 2
+    inside = lines[fences[0] + 1 : fences[1]]
+    assert inside == [
+        "+ owner alice@example.org",
+        f'~ description: "old" -> {json.dumps(HOSTILE)}',
+    ]
+    assert all(HOSTILE not in line for line in lines[: fences[0]] + lines[fences[1] :])
+
+
+def test_json_round_trips_values_exactly() -> None:
+    data = json.loads(render.to_json(hostile_plan()))
+    change = data["lists"][0]["changes"][1]
+    assert change["settings"][0]["desired"] == HOSTILE
+
+
+def test_every_form_says_when_nothing_changes() -> None:
+    quiet = Plan("lists.example.org", False, (), managed=0)
+    assert render.NO_CHANGES in render.to_text(quiet)
+    assert render.NO_CHANGES in render.to_markdown(quiet)
+    assert json.loads(render.to_json(quiet))["has_changes"] is False
+    for fmt in render.FORMATS:
+        assert "0 to create" in render.render_plan(quiet, fmt) or fmt == "json"
+
+
+def test_redaction_covers_rosters_and_setting_values() -> None:
+    change = UpdateSettings(
+        (SettingChange("accept_these_nonmembers", [], ["bot@example.org", "^.*@x\\.org$"]),)
+    )
+    plan = Plan(
+        "lists.example.org",
+        False,
+        (
+            ListPlan(
+                "a",
+                "a@lists.example.org",
+                Action.UPDATE,
+                (AddMember(Role.MODERATOR, "mod@example.org"), change),
+            ),
+        ),
+    )
+    text = render.to_text(render.redacted(plan))
+    assert "+ moderator m***@example.org" in text
+    assert '["b***@example.org", "^.*@x\\\\.org$"]' in text
+    assert "mod@example.org" not in text
+    assert "bot@example.org" not in text
