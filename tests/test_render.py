@@ -66,3 +66,14 @@ def test_redaction_covers_rosters_and_setting_values() -> None:
     assert '["b***@example.org", "^.*@x\\\\.org$"]' in text
     assert "mod@example.org" not in text
     assert "bot@example.org" not in text
+
+
+def test_list_values_say_which_items_come_and_go() -> None:
+    change = UpdateSettings(
+        (SettingChange("acceptable_aliases", ["^a@x.org", "^b@x.org"], ["^b@x.org", "^c@x.org"]),)
+    )
+    line = render.change_lines(change)[0]
+    assert line == (
+        '~ acceptable_aliases: ["^a@x.org", "^b@x.org"] -> ["^b@x.org", "^c@x.org"]'
+        ' (+ "^c@x.org", - "^a@x.org")'
+    )

@@ -13,6 +13,8 @@ import re
 from dataclasses import replace
 from typing import Any
 
+from deepdiff import DeepDiff
+
 from listsync.plan import (
     SYMBOL,
     Action,
@@ -75,6 +77,16 @@ def value(v: Any) -> str:
     return json.dumps(v, ensure_ascii=False)
 
 
+def how(existing: Any, desired: Any) -> str:
+    """For list values, which items come and go (deepdiff), e.g. ' (+ "x", - "y")'."""
+    if not isinstance(existing, list) or not isinstance(desired, list):
+        return ""
+    diff = DeepDiff(existing, desired, ignore_order=True)
+    added = [f"+ {value(v)}" for v in diff.get("iterable_item_added", {}).values()]
+    removed = [f"- {value(v)}" for v in diff.get("iterable_item_removed", {}).values()]
+    return f" ({', '.join(added + removed)})" if added or removed else ""
+
+
 def change_lines(change: Change, *, creating: bool = False) -> list[str]:
     match change:
         case CreateList():
@@ -86,7 +98,10 @@ def change_lines(change: Change, *, creating: bool = False) -> list[str]:
         case UpdateSettings(changes):
             if creating:
                 return [f"+ {c.key}: {value(c.desired)}" for c in changes]
-            return [f"~ {c.key}: {value(c.existing)} -> {value(c.desired)}" for c in changes]
+            return [
+                f"~ {c.key}: {value(c.existing)} -> {value(c.desired)}{how(c.existing, c.desired)}"
+                for c in changes
+            ]
         case AddBan(pattern):
             return [f"+ ban {pattern}"]
         case RemoveBan(pattern):
