@@ -20,7 +20,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from listsync import render, schema
 from listsync.apply import ApplyResult, ListResult, apply_plan
 from listsync.errors import InvalidSiteError, ListsyncError, Problem, Severity
-from listsync.load import Site, load_site, load_valid_site
+from listsync.importer import ImportResult, Outcome, import_lists
+from listsync.load import Site, load_config, load_site, load_valid_site
 from listsync.mailman import MailmanBackend, redact_url
 from listsync.plan import Plan
 from listsync.policy import lint
@@ -264,6 +265,60 @@ def apply(
     with _progress(sum(1 for lp in the_plan.lists if lp.changes)) as advance:
         result = apply_plan(backend, the_plan, on_done=advance)
     _report(the_plan, result)
+    if not result.ok:
+        raise SystemExit(EXIT_FAILURE)
+
+
+def _report_import(result: ImportResult) -> None:
+    for item in result.lists:
+        if item.outcome is Outcome.FAILED:
+            click.echo(f"failed: {item.name}: {item.reason}", err=True)
+            for line in item.details:
+                click.echo(f"    {line}", err=True)
+        else:
+            click.echo(
+                f"{item.outcome.value} {item.path}" + (f": {item.reason}" if item.reason else "")
+            )
+    written = len(result.named(Outcome.WRITTEN))
+    skipped = len(result.named(Outcome.SKIPPED))
+    failed = [item.name for item in result.named(Outcome.FAILED)]
+    if not result.lists:
+        if result.domain_exists:
+            click.echo(f"Nothing to import: every list of {result.domain} in Mailman has a file.")
+        else:
+            click.echo(f"Nothing to import: Mailman has no domain {result.domain}.")
+        return
+    click.echo(
+        f"Imported {written} list(s) from {result.domain}, {skipped} skipped, "
+        f"{len(failed)} failed" + (f": {', '.join(failed)}" if failed else "") + "."
+    )
+
+
+@cli.command("import")
+@connection_options
+@click.option("--force", is_flag=True, help="Overwrite the file of a list named with --list.")
+@pass_context
+def import_command(
+    obj: Context,
+    mailman_url: str | None,
+    user: str | None,
+    password: str | None,
+    names: tuple[str, ...],
+    force: bool,
+) -> None:
+    """Write lists/NAME.yaml for the lists in Mailman that no file declares.
+
+    Only reads Mailman. Each file is checked before it is written: right after
+    an import, validate passes and plan shows no changes for the imported lists.
+    """
+    if force and not names:
+        raise ListsyncError(
+            "--force needs --list NAME: import overwrites only the files of lists named"
+        )
+    config = load_config(obj.root)
+    backend = _backend(mailman_url, user, password)
+    result = import_lists(obj.root, config, backend, names or None, force=force)
+    _report_import(result)
     if not result.ok:
         raise SystemExit(EXIT_FAILURE)
 
