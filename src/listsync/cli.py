@@ -30,7 +30,8 @@ from listsync.errors import (
     register_secret,
     scrub,
 )
-from listsync.load import Site, load_site, load_valid_site
+from listsync.importer import ImportResult, Outcome, import_lists
+from listsync.load import Site, load_config, load_site, load_valid_site
 from listsync.mailman import DEFAULT_ATTEMPTS, DEFAULT_TIMEOUT, MailmanBackend, redact_url
 from listsync.plan import unsafe_reason
 from listsync.policy import lint
@@ -351,6 +352,65 @@ def apply(
         with _progress(sum(1 for lp in the_plan.lists if lp.changes)) as advance:
             result = apply_plan(backend, the_plan, on_done=advance)
     _report(result)
+    if not result.ok:
+        raise SystemExit(EXIT_FAILURE)
+
+
+def _report_import(result: ImportResult) -> None:
+    for item in result.lists:
+        if item.outcome is Outcome.FAILED:
+            click.echo(f"failed: {item.name}: {item.reason}", err=True)
+            for line in item.details:
+                click.echo(f"    {line}", err=True)
+        else:
+            click.echo(
+                f"{item.outcome.value} {item.path}" + (f": {item.reason}" if item.reason else "")
+            )
+    written = len(result.named(Outcome.WRITTEN))
+    skipped = len(result.named(Outcome.SKIPPED))
+    failed = [item.name for item in result.named(Outcome.FAILED)]
+    if not result.lists:
+        if result.domain_exists:
+            click.echo(f"Nothing to import: every list of {result.domain} in Mailman has a file.")
+        else:
+            click.echo(f"Nothing to import: Mailman has no domain {result.domain}.")
+        return
+    click.echo(
+        f"Imported {written} list(s) from {result.domain}, {skipped} skipped, "
+        f"{len(failed)} failed" + (f": {', '.join(failed)}" if failed else "") + "."
+    )
+
+
+@cli.command("import")
+@connection_options
+@click.option(
+    "--list",
+    "-l",
+    "names",
+    multiple=True,
+    metavar="NAME",
+    help="Only this list (repeatable); the others are not read beyond their names.",
+)
+@click.option("--force", is_flag=True, help="Overwrite the file of a list named with --list.")
+@pass_context
+def import_command(
+    obj: Context,
+    conn: Connection,
+    names: tuple[str, ...],
+    force: bool,
+) -> None:
+    """Write lists/NAME.yaml for the lists in Mailman that no file declares.
+
+    Only reads Mailman. Each file is checked before it is written: right after
+    an import, validate passes and plan shows no changes for the imported lists.
+    """
+    if force and not names:
+        raise ListsyncError(
+            "--force needs --list NAME: import overwrites only the files of lists named"
+        )
+    config = load_config(obj.root)
+    result = import_lists(obj.root, config, conn.backend(), names or None, force=force)
+    _report_import(result)
     if not result.ok:
         raise SystemExit(EXIT_FAILURE)
 

@@ -122,6 +122,34 @@ def count_list_files(root: Path) -> int:
     return sum(1 for p in directory.iterdir() if p.suffix in LIST_SUFFIXES)
 
 
+def load_config(root: Path) -> SiteConfig:
+    """`listsync.yaml` alone, raising `InvalidSiteError` when it is unusable."""
+    problems: list[Problem] = []
+    config = _load_config(root, problems)
+    if config is None or any(p.severity is Severity.ERROR for p in problems):
+        raise InvalidSiteError(problems)
+    return config
+
+
+def list_file_paths(root: Path) -> list[Path]:
+    """Every file in `lists/` that declares a list (valid or not), sorted."""
+    return _list_paths(root, None, [])
+
+
+def check_list_text(
+    text: str, shown: str, name: str, config: SiteConfig
+) -> tuple[ListFile | None, list[Problem]]:
+    """Check the text of list file `shown` as `validate` would, without touching the disk.
+
+    Returns the loaded file (None when it has an error) and every problem.
+    """
+    problems: list[Problem] = []
+    loaded = _load_list_text(text, shown, name, config, problems)
+    if any(p.severity is Severity.ERROR for p in problems):
+        loaded = None
+    return loaded, sorted(problems)
+
+
 def _list_paths(root: Path, names: Iterable[str] | None, problems: list[Problem]) -> list[Path]:
     directory = root / LISTS_DIR
     if names is None:
@@ -163,6 +191,14 @@ def _load_list(
 ) -> ListFile | None:
     if path.suffix != ".yaml":
         problems.append(Problem(shown, 1, 1, "", "list files end in .yaml; rename this file"))
+    text = _read_text(path, shown, problems)
+    if text is None:
+        _check_name(shown, name, config, problems)
+        return None
+    return _load_list_text(text, shown, name, config, problems)
+
+
+def _check_name(shown: str, name: str, config: SiteConfig | None, problems: list[Problem]) -> None:
     if not re.fullmatch(LIST_NAME, name):
         problems.append(
             Problem(
@@ -183,7 +219,13 @@ def _load_list(
                 f"{name!r} does not match the site's naming pattern {config.naming!r}",
             )
         )
-    parsed = _parse(path, shown, problems)
+
+
+def _load_list_text(
+    text: str, shown: str, name: str, config: SiteConfig | None, problems: list[Problem]
+) -> ListFile | None:
+    _check_name(shown, name, config, problems)
+    parsed = _parse_text(text, shown, problems)
     if parsed is None:
         return None
     spec = _validate(ListSpec, parsed, _LIST_FIELDS, problems)
@@ -214,15 +256,25 @@ def _load_list(
 
 
 def _parse(path: Path, shown: str, problems: list[Problem]) -> _Parsed | None:
+    text = _read_text(path, shown, problems)
+    if text is None:
+        return None
+    return _parse_text(text, shown, problems)
+
+
+def _read_text(path: Path, shown: str, problems: list[Problem]) -> str | None:
     raw = path.read_bytes()
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
         bad = raw[exc.start : exc.start + 1].hex()
         problems.append(Problem(shown, line, col, "", f"not valid UTF-8 (byte 0x{bad})"))
         return None
+
+
+def _parse_text(text: str, shown: str, problems: list[Problem]) -> _Parsed | None:
     try:
         document = YAML(typ="rt", pure=True).load(text)
     except ReaderError as exc:
