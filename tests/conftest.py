@@ -76,11 +76,17 @@ def proxy(mailman_core: MailmanCore) -> Iterator[Proxy]:
 
 
 @pytest.fixture
-def connected(monkeypatch: pytest.MonkeyPatch, mailman_core: MailmanCore, proxy: Proxy) -> Proxy:
-    """listsync's environment points at the core through the recording proxy."""
+def connected(
+    monkeypatch: pytest.MonkeyPatch, mailman_core: MailmanCore, proxy: Proxy, tmp_path: Path
+) -> Proxy:
+    """listsync's environment points at the core through the recording proxy.
+
+    The apply lock is the test's own, so a test holding it blocks no other.
+    """
     monkeypatch.setenv("MAILMAN_REST_URL", proxy.url)
     monkeypatch.setenv("MAILMAN_REST_USER", mailman_core.user)
     monkeypatch.setenv("MAILMAN_REST_PASSWORD", mailman_core.password)
+    monkeypatch.setenv("LISTSYNC_LOCK_FILE", str(tmp_path / "apply.lock"))
     return proxy
 
 

@@ -23,12 +23,6 @@ def list_file(owner: str, description: str = "A list.") -> str:
     return f"description: {description}\nowners: [{owner}]\nmoderators: [mod@example.org]\n"
 
 
-@pytest.fixture
-def domain(request: pytest.FixtureRequest) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:40].strip("-")
-    return f"{slug}.example.org"
-
-
 def make_site(root: Path, domain: str, count: int, extra: str = "") -> Path:
     config = f"domain: {domain}\ndisabled_owner: devnull@example.org\n{extra}"
     lists = {f"list-{i:02d}": list_file(f"owner{i}@example.org") for i in range(count)}
@@ -39,17 +33,6 @@ def connect(monkeypatch: pytest.MonkeyPatch, core: MailmanCore, url: str) -> Non
     monkeypatch.setenv("MAILMAN_REST_URL", url)
     monkeypatch.setenv("MAILMAN_REST_USER", core.user)
     monkeypatch.setenv("MAILMAN_REST_PASSWORD", core.password)
-    monkeypatch.setenv("LISTSYNC_LOCK_FILE", str(Path(url.split("//")[1].replace("/", "_"))))
-
-
-@pytest.fixture
-def proxy(
-    mailman_core: MailmanCore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[Proxy]:
-    with recording_proxy(mailman_core.url) as running:
-        connect(monkeypatch, mailman_core, running.url)
-        monkeypatch.setenv("LISTSYNC_LOCK_FILE", str(tmp_path / "apply.lock"))
-        yield running
 
 
 def apply(run: Run, site: Path, *args: str) -> Result:
@@ -96,22 +79,24 @@ def _failed_name(line: str) -> str | None:
 
 
 def test_dropped_connections_and_503_are_retried(
-    run: Run, tmp_path: Path, domain: str, proxy: Proxy
+    run: Run, tmp_path: Path, domain: str, connected: Proxy
 ) -> None:
     site = make_site(tmp_path, domain, 3)
     faults: dict[int, Action] = {4: DROP, 5: DROP, 9: 503, 12: 502}
-    proxy.recorder.fault = lambda n, method, path: faults.get(n)
+    connected.recorder.fault = lambda n, method, path: faults.get(n)
     result = apply(run, site)
     assert result.status == 0, result.err
     assert "Applied 3 list(s), 0 failed." in result.out
-    retried = [proxy.recorder.requests[n - 1] for n in sorted(faults)]
+    retried = [connected.recorder.requests[n - 1] for n in sorted(faults)]
     for request in retried:
-        assert proxy.recorder.requests.count(request) >= 2, request
-    proxy.recorder.fault = None
+        assert connected.recorder.requests.count(request) >= 2, request
+    connected.recorder.fault = None
     assert plan(run, site).status == 0
 
 
-def test_a_client_error_is_not_retried(run: Run, tmp_path: Path, domain: str, proxy: Proxy) -> None:
+def test_a_client_error_is_not_retried(
+    run: Run, tmp_path: Path, domain: str, connected: Proxy
+) -> None:
     site = make_site(tmp_path, domain, 1)
     (site / "lists" / "broken.yaml").write_text(
         "owners: [alice@example.org]\nsettings:\n  preferred_language: xx\n"
@@ -119,19 +104,21 @@ def test_a_client_error_is_not_retried(run: Run, tmp_path: Path, domain: str, pr
     result = apply(run, site)
     assert result.status == 1
     patches = [
-        path for method, path in proxy.recorder.requests if method == "PATCH" and "broken" in path
+        path
+        for method, path in connected.recorder.requests
+        if method == "PATCH" and "broken" in path
     ]
     assert len(patches) == 1
 
 
 def test_connection_lost_midway_reports_and_next_apply_converges(
-    run: Run, tmp_path: Path, domain: str, proxy: Proxy
+    run: Run, tmp_path: Path, domain: str, connected: Proxy
 ) -> None:
     site = make_site(tmp_path, domain, 8)
     names = [f"list-{i:02d}" for i in range(8)]
     # 8 lists of 4 writes each (create, owner, moderator, settings), 4 at a time:
     # after 19 writes (one creates the domain) at least one list is complete.
-    proxy.recorder.fault = after_writes(19, DROP)
+    connected.recorder.fault = after_writes(19, DROP)
     broken = apply(run, site, *FAST)
     assert broken.status == 1
     finished, unfinished = finished_and_unfinished(broken, names)
@@ -140,7 +127,7 @@ def test_connection_lost_midway_reports_and_next_apply_converges(
     assert "Run 'listsync plan' to see what remains" in broken.err
     assert "Traceback" not in broken.out + broken.err
 
-    proxy.recorder.fault = None
+    connected.recorder.fault = None
     remaining = plan(run, site)
     assert remaining.status == 2
     planned = set(re.findall(r"^[+~] (list-\d\d)@", remaining.out, re.M))
@@ -150,15 +137,15 @@ def test_connection_lost_midway_reports_and_next_apply_converges(
 
 
 def test_a_stalled_server_times_out_and_the_next_apply_converges(
-    run: Run, tmp_path: Path, domain: str, proxy: Proxy
+    run: Run, tmp_path: Path, domain: str, connected: Proxy
 ) -> None:
     site = make_site(tmp_path, domain, 4)
-    proxy.recorder.fault = after_writes(3, STALL)
+    connected.recorder.fault = after_writes(3, STALL)
     stalled = apply(run, site, "--retries", "0", "--timeout", "1")
     assert stalled.status == 1
     assert "cannot reach Mailman" in stalled.err
     assert "ReadTimeout" in stalled.err
-    proxy.recorder.fault = None
+    connected.recorder.fault = None
     assert apply(run, site).status == 0
     assert plan(run, site).status == 0
 
@@ -205,7 +192,7 @@ def test_core_stopped_in_the_middle_of_an_apply(
 
 
 def test_blast_radius_needs_force(
-    run: Run, tmp_path: Path, domain: str, proxy: Proxy, mailman_client: Client
+    run: Run, tmp_path: Path, domain: str, connected: Proxy, mailman_client: Client
 ) -> None:
     site = make_site(tmp_path, domain, 12)
     assert apply(run, site).status == 0, "creations never count against the limit"
@@ -213,12 +200,12 @@ def test_blast_radius_needs_force(
         (site / "lists" / f"list-{i:02d}.yaml").write_text(
             list_file(f"owner{i}@example.org", "Changed.")
         )
-    proxy.recorder.clear()
+    connected.recorder.clear()
     refused = apply(run, site)
     assert refused.status == 1
     assert "refusing to apply: this plan changes 4 of 12 managed lists (33%)" in refused.err
     assert "--force" in refused.err
-    assert proxy.recorder.writes == []
+    assert connected.recorder.writes == []
     forced = apply(run, site, "--force")
     assert forced.status == 0
     assert mailman_client.get_list(f"list-00@{domain}").settings["description"] == "Changed."
@@ -232,7 +219,7 @@ def test_blast_radius_needs_force(
 
 
 def test_small_sites_are_exempt_and_the_limit_is_configurable(
-    run: Run, tmp_path: Path, domain: str, proxy: Proxy
+    run: Run, tmp_path: Path, domain: str, connected: Proxy
 ) -> None:
     site = make_site(tmp_path, domain, 5, "safety:\n  min_managed_lists: 5\n")
     assert apply(run, site).status == 0
@@ -246,7 +233,7 @@ def test_small_sites_are_exempt_and_the_limit_is_configurable(
     assert apply(run, site).status == 0
 
 
-def test_one_apply_at_a_time(run: Run, tmp_path: Path, domain: str, proxy: Proxy) -> None:
+def test_one_apply_at_a_time(run: Run, tmp_path: Path, domain: str, connected: Proxy) -> None:
     site = make_site(tmp_path, domain, 1)
     holder = subprocess.Popen(
         [
@@ -255,7 +242,7 @@ def test_one_apply_at_a_time(run: Run, tmp_path: Path, domain: str, proxy: Proxy
             "import sys; from listsync.apply import apply_lock\n"
             "with apply_lock(sys.argv[1], __import__('pathlib').Path('/elsewhere')):\n"
             "    print('locked', flush=True); sys.stdin.read()",
-            proxy.url,
+            connected.url,
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -269,18 +256,20 @@ def test_one_apply_at_a_time(run: Run, tmp_path: Path, domain: str, proxy: Proxy
         assert "another listsync apply is running against this Mailman" in blocked.err
         assert f"pid {holder.pid}" in blocked.err
         assert "site /elsewhere" in blocked.err
-        assert proxy.recorder.writes == []
+        assert connected.recorder.writes == []
     finally:
         holder.communicate("")
     assert apply(run, site).status == 0
-    assert not lock_path(proxy.url).with_name(lock_path(proxy.url).name + ".holder").exists()
+    assert (
+        not lock_path(connected.url).with_name(lock_path(connected.url).name + ".holder").exists()
+    )
 
 
 def test_password_never_printed_nor_written(
     run: Run,
     tmp_path: Path,
     domain: str,
-    proxy: Proxy,
+    connected: Proxy,
     mailman_core: MailmanCore,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -289,9 +278,9 @@ def test_password_never_printed_nor_written(
         "owners: [alice@example.org]\nsettings:\n  preferred_language: xx\n"
     )
     outputs: list[str] = []
-    proxy.recorder.fault = after_writes(4, DROP)
+    connected.recorder.fault = after_writes(4, DROP)
     outputs += [apply(run, site, "--debug", *FAST).err]
-    proxy.recorder.fault = None
+    connected.recorder.fault = None
     for args in (("--debug", "apply", "--yes"), ("plan", "--format", "json")):
         result = run("--root", str(site), *args)
         outputs += [result.out, result.err]
@@ -299,7 +288,7 @@ def test_password_never_printed_nor_written(
     run("--root", str(site), "plan", "--format", "markdown", "--out", str(out_file))
     outputs.append(out_file.read_text())
     monkeypatch.setenv(
-        "MAILMAN_REST_URL", f"http://restadmin:{mailman_core.password}@{proxy.url[7:]}"
+        "MAILMAN_REST_URL", f"http://restadmin:{mailman_core.password}@{connected.url[7:]}"
     )
     with_userinfo = run("--root", str(site), "plan")
     outputs += [with_userinfo.out, with_userinfo.err]
@@ -312,7 +301,7 @@ def test_password_never_printed_nor_written(
         assert mailman_core.password not in text
 
 
-def test_redact_hides_addresses(run: Run, tmp_path: Path, domain: str, proxy: Proxy) -> None:
+def test_redact_hides_addresses(run: Run, tmp_path: Path, domain: str, connected: Proxy) -> None:
     site = make_site(tmp_path, domain, 2)
     redacted = plan(run, site, "--redact")
     assert redacted.status == 2
