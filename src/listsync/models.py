@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import urllib.parse
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, Self, TypeVar
@@ -276,6 +277,21 @@ def _domain(value: str) -> str:
     return value
 
 
+def _web_url(value: str) -> str:
+    value = value.strip()
+    parts = urllib.parse.urlsplit(value)
+    if (
+        parts.scheme not in {"http", "https"}
+        or not parts.hostname
+        or parts.username is not None
+        or parts.query
+        or parts.fragment
+        or re.search(r"[\s\"'<>\\]", value)
+    ):
+        raise ValueError(f"{value!r} is not an http(s) URL such as https://lists.example.org")
+    return value.rstrip("/")
+
+
 class SiteConfig(_Strict):
     """`listsync.yaml`: the Mailman domain, defaults and policies of a site."""
 
@@ -289,6 +305,18 @@ class SiteConfig(_Strict):
     disabled_owner: Address | None = Field(
         default=None, description="Sole owner of a disabled list; required to disable one."
     )
+    web_url: Annotated[StrictStr, AfterValidator(_web_url)] | None = Field(
+        default=None,
+        description="Base URL of the site's web interface (Postorius, HyperKitty), used for "
+        "the subscription and archive links of 'listsync render'; default https://DOMAIN.",
+        examples=["https://lists.example.org"],
+        json_schema_extra={"format": "uri", "pattern": "^https?://[^/?#]+"},
+    )
+
+    @property
+    def web_root(self) -> str:
+        """The web interface's base URL, without a trailing slash."""
+        return self.web_url or f"https://{self.domain}"
 
 
 BUILTIN_DEFAULTS = ListDefaults(
