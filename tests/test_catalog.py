@@ -434,3 +434,18 @@ def test_render_refuses_an_invalid_site(run: Run, tmp_path: Path) -> None:
 
     assert result.status == 1
     assert result.out.startswith("lists/bad.yaml:1:9: owners: expected a list")
+
+
+def test_readme_json_example_is_what_render_writes(run: Run) -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## The list of lists", 1)[1]
+    example = json.loads(section.split("```json\n", 1)[1].split("```", 1)[0])
+
+    data = render_json(run, REPO)
+
+    assert list(example) == list(data)
+    assert {k: v for k, v in example.items() if k != "lists"} == {
+        k: v for k, v in data.items() if k != "lists"
+    }
+    shown = {entry["name"]: entry for entry in data["lists"]}
+    assert [shown[entry["name"]] for entry in example["lists"]] == example["lists"]
