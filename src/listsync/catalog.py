@@ -51,7 +51,7 @@ SECTIONS: dict[Category, tuple[str, str]] = {
 ARCHIVE_BY_POLICY = {policy: archive for archive, policy in ARCHIVE_POLICY.items()}
 RETIRED = (
     "Retired lists",
-    "Disabled lists: they accept no posts and no subscriptions; their archives remain.",
+    "Disabled lists: they accept no more posts or subscriptions.",
 )
 COLUMNS = ("List", "Maintainers", "Type", "Description")
 
