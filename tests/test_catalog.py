@@ -427,6 +427,15 @@ def test_render_needs_no_mailman_and_writes_out(
     assert out.read_text(encoding="utf-8") == render(run, REPO, "html")
 
 
+def test_render_says_when_it_cannot_write_out(run: Run, tmp_path: Path) -> None:
+    out = tmp_path / "missing" / "lists.html"
+
+    result = run("--root", str(REPO), "render", "--format", "html", "--out", str(out))
+
+    assert result.status == 1
+    assert f"error: cannot write {out}: No such file or directory" in result.err
+
+
 def test_render_refuses_an_invalid_site(run: Run, tmp_path: Path) -> None:
     site = write_site(tmp_path, {"good": "owners: [a@example.org]\n", "bad": "owners: x\n"})
 

@@ -228,7 +228,10 @@ def render_command(obj: Context, fmt: str, out: Path | None, include_private: bo
     if out is None:
         click.echo(text, nl=False)
         return
-    out.write_text(text, encoding="utf-8")
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ListsyncError(f"cannot write {out}: {exc.strerror or exc}") from None
     retired = sum(1 for entry in the_catalog.entries if entry.retired)
     which = "private lists included" if include_private else "private lists left out"
     click.echo(
