@@ -20,7 +20,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from listsync import render, schema
+from listsync import catalog, render, schema
 from listsync.apply import ApplyResult, ListResult, apply_lock, apply_plan
 from listsync.errors import (
     InvalidSiteError,
@@ -262,6 +262,45 @@ def plan(
         click.echo(f"wrote {out}: {the_plan.summary()}", err=True)
     if detailed_exitcode and the_plan.has_changes:
         raise SystemExit(EXIT_CHANGES)
+
+
+@cli.command("render")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(catalog.FORMATS),
+    default="markdown",
+    show_default=True,
+    help="Markdown tables, one self-contained HTML page, or JSON for other tools.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the list of lists to FILE instead of standard output.",
+)
+@click.option(
+    "--include-private",
+    is_flag=True,
+    help="Also show private lists (an internal page: never publish it).",
+)
+@pass_context
+def render_command(obj: Context, fmt: str, out: Path | None, include_private: bool) -> None:
+    """The list of lists, from the files alone (no Mailman needed)."""
+    site = _load(obj, ())
+    the_catalog = catalog.build(site, include_private=include_private)
+    text = catalog.render(the_catalog, fmt)
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ListsyncError(f"cannot write {out}: {exc.strerror or exc}") from None
+    retired = sum(1 for entry in the_catalog.entries if entry.retired)
+    which = "private lists included" if include_private else "private lists left out"
+    click.echo(
+        f"wrote {out}: {len(the_catalog.entries)} list(s), {retired} retired; {which}", err=True
+    )
 
 
 @contextmanager

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import urllib.parse
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, Self, TypeVar
@@ -279,6 +280,21 @@ def _domain(value: str) -> str:
     return value
 
 
+def _web_url(value: str) -> str:
+    value = value.strip()
+    parts = urllib.parse.urlsplit(value)
+    if (
+        parts.scheme not in {"http", "https"}
+        or not parts.hostname
+        or parts.username is not None
+        or parts.query
+        or parts.fragment
+        or re.search(r"[\s\"'<>\\]", value)
+    ):
+        raise ValueError(f"{value!r} is not an http(s) URL such as https://lists.example.org")
+    return value.rstrip("/")
+
+
 class Safety(_Strict):
     """Limits on what one apply may do (octoDNS' and peribolos' thresholds)."""
 
@@ -310,6 +326,18 @@ class SiteConfig(_Strict):
         default=False,
         description="Print addresses as a***@example.org in plans (for public pipelines).",
     )
+    web_url: Annotated[StrictStr, AfterValidator(_web_url)] | None = Field(
+        default=None,
+        description="Base URL of the site's web interface (Postorius, HyperKitty), used for "
+        "the subscription and archive links of 'listsync render'; default https://DOMAIN.",
+        examples=["https://lists.example.org"],
+        json_schema_extra={"format": "uri", "pattern": "^https?://[^/?#]+"},
+    )
+
+    @property
+    def web_root(self) -> str:
+        """The web interface's base URL, without a trailing slash."""
+        return self.web_url or f"https://{self.domain}"
 
 
 BUILTIN_DEFAULTS = ListDefaults(
