@@ -299,3 +299,14 @@ def test_apply_without_terminal_or_yes_refuses(run: Run, site: Path, connected: 
     assert result.status == 1
     assert "refusing to apply without confirmation: no terminal; pass --yes" in result.err
     assert connected.recorder.writes == []
+
+
+def test_plan_out_to_an_unwritable_place_is_one_line(
+    run: Run, site: Path, connected: Proxy, tmp_path: Path
+) -> None:
+    target = tmp_path / "no-such-dir" / "plan.md"
+    result = plan(run, site, "--out", str(target))
+    assert result.status == 1
+    assert result.err.strip().splitlines()[-1] == (
+        f"error: cannot write {target}: No such file or directory"
+    )

@@ -204,6 +204,14 @@ names_option = click.option(
 )
 
 
+def write_out(out: Path, text: str) -> None:
+    """Write a command's output file, or fail with one line saying why."""
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ListsyncError(f"cannot write {out}: {exc.strerror or exc}") from None
+
+
 redact_option = click.option(
     "--redact",
     is_flag=True,
@@ -258,7 +266,7 @@ def plan(
     if out is None:
         click.echo(text, nl=False)
     else:
-        out.write_text(text)
+        write_out(out, text)
         click.echo(f"wrote {out}: {the_plan.summary()}", err=True)
     if detailed_exitcode and the_plan.has_changes:
         raise SystemExit(EXIT_CHANGES)
@@ -292,10 +300,7 @@ def render_command(obj: Context, fmt: str, out: Path | None, include_private: bo
     if out is None:
         click.echo(text, nl=False)
         return
-    try:
-        out.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise ListsyncError(f"cannot write {out}: {exc.strerror or exc}") from None
+    write_out(out, text)
     retired = sum(1 for entry in the_catalog.entries if entry.retired)
     which = "private lists included" if include_private else "private lists left out"
     click.echo(
