@@ -9,6 +9,7 @@ Mailman: the suite runs against a real GNU Mailman core 3.3.10 (see
 from __future__ import annotations
 
 import os
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from mailmanclient import Client
 from helpers import Result, Run
 from listsync.cli import main
 from mailman_core import CoreError, MailmanCore, install
+from proxy import Proxy, recording_proxy
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,6 +53,29 @@ def mailman_core(
         yield core
     finally:
         core.stop()
+
+
+@pytest.fixture
+def domain(request: pytest.FixtureRequest) -> str:
+    """A domain of the test's own, so tests sharing the core never see each other's lists."""
+    slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:40].strip("-")
+    return f"{slug}.example.org"
+
+
+@pytest.fixture
+def proxy(mailman_core: MailmanCore) -> Iterator[Proxy]:
+    """A recording proxy in front of the session's core."""
+    with recording_proxy(mailman_core.url) as running:
+        yield running
+
+
+@pytest.fixture
+def connected(monkeypatch: pytest.MonkeyPatch, mailman_core: MailmanCore, proxy: Proxy) -> Proxy:
+    """listsync's environment points at the core through the recording proxy."""
+    monkeypatch.setenv("MAILMAN_REST_URL", proxy.url)
+    monkeypatch.setenv("MAILMAN_REST_USER", mailman_core.user)
+    monkeypatch.setenv("MAILMAN_REST_PASSWORD", mailman_core.password)
+    return proxy
 
 
 @pytest.fixture(scope="session")

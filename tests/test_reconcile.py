@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +10,7 @@ from mailmanclient import Client
 
 from helpers import Result, Run, write_site
 from mailman_core import MailmanCore
-from proxy import Proxy, recording_proxy
+from proxy import Proxy
 
 TOR_DEV = """\
 description: Development related discussion list.
@@ -40,13 +38,6 @@ settings:
 
 
 @pytest.fixture
-def domain(request: pytest.FixtureRequest) -> str:
-    """A domain of the test's own, so tests sharing the core never see each other's lists."""
-    slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:40].strip("-")
-    return f"{slug}.example.org"
-
-
-@pytest.fixture
 def site(tmp_path: Path, domain: str) -> Path:
     config = f"domain: {domain}\ndisabled_owner: devnull@example.org\n"
     return write_site(
@@ -54,21 +45,6 @@ def site(tmp_path: Path, domain: str) -> Path:
         {"tor-dev": TOR_DEV, "tor-internal": INTERNAL, "tor-announce": ANNOUNCE},
         config=config,
     )
-
-
-@pytest.fixture
-def proxy(mailman_core: MailmanCore) -> Iterator[Proxy]:
-    with recording_proxy(mailman_core.url) as running:
-        yield running
-
-
-@pytest.fixture
-def connected(monkeypatch: pytest.MonkeyPatch, mailman_core: MailmanCore, proxy: Proxy) -> Proxy:
-    """listsync's environment points at the core through the recording proxy."""
-    monkeypatch.setenv("MAILMAN_REST_URL", proxy.url)
-    monkeypatch.setenv("MAILMAN_REST_USER", mailman_core.user)
-    monkeypatch.setenv("MAILMAN_REST_PASSWORD", mailman_core.password)
-    return proxy
 
 
 def plan(run: Run, site: Path, *args: str) -> Result:
