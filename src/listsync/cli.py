@@ -8,7 +8,7 @@ as one line on stderr with exit status 1; the core never calls `sys.exit`.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,14 +17,14 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from listsync import render, schema
+from listsync import gitinfo, render, schema
 from listsync.apply import ApplyResult, ListResult, apply_plan
 from listsync.errors import InvalidSiteError, ListsyncError, Problem, Severity
 from listsync.load import Site, load_site, load_valid_site
 from listsync.mailman import MailmanBackend, redact_url
 from listsync.plan import Plan
 from listsync.policy import lint
-from listsync.reconcile import compute_plan
+from listsync.reconcile import Scope, changed_scope, compute_plan, explained_plan, read_states
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -149,7 +149,12 @@ def _backend(url: str | None, user: str | None, password: str | None) -> Mailman
 
 
 def _load(obj: Context, names: tuple[str, ...]) -> Site:
-    site, warnings = load_valid_site(obj.root, names or None)
+    return _load_selected(obj, names or None)
+
+
+def _load_selected(obj: Context, names: Iterable[str] | None) -> Site:
+    """The valid site with every list (None) or exactly the named ones (maybe none)."""
+    site, warnings = load_valid_site(obj.root, names)
     for problem in sorted(warnings + lint(site)):
         click.echo(str(problem), err=True)
     return site
@@ -171,6 +176,12 @@ def _load(obj: Context, names: tuple[str, ...]) -> Site:
     help="Write the plan to FILE instead of standard output.",
 )
 @click.option(
+    "--changed-since",
+    metavar="REV",
+    help="Plan only the lists whose files changed since the merge base of REV and HEAD"
+    " (every list when listsync.yaml changed).",
+)
+@click.option(
     "--detailed-exitcode",
     is_flag=True,
     help="Exit 0 when there are no changes, 2 when there are, 1 on error.",
@@ -184,12 +195,25 @@ def plan(
     names: tuple[str, ...],
     fmt: str,
     out: Path | None,
+    changed_since: str | None,
     detailed_exitcode: bool,
 ) -> None:
     """Show what apply would change in Mailman, without changing anything."""
-    site = _load(obj, names)
+    repo = gitinfo.open_site_repo(obj.root)
+    uncommitted = repo.uncommitted() if repo is not None else ()
+    scope: Scope | None = None
+    selected: tuple[str, ...] | None = names or None
+    if changed_since is not None:
+        if names:
+            raise ListsyncError("--changed-since and --list both choose the lists: use one")
+        repo = repo or gitinfo.require_site_repo(obj.root)
+        scope = changed_scope(repo, obj.root, changed_since, uncommitted)
+        selected = scope.names
+    site = _load_selected(obj, selected)
     backend = _backend(mailman_url, user, password)
-    the_plan = compute_plan(site, backend, names or None)
+    reading = read_states(site, backend, selected)
+    the_plan = explained_plan(site, reading, scope, repo, uncommitted)
+
     text = render.render_plan(the_plan, fmt)
     if out is None:
         click.echo(text, nl=False)
