@@ -1,4 +1,4 @@
-"""What git knows: plan --changed-since, the commit behind each change, a dirty work tree.
+"""What git knows, and saved plans: plan --changed-since, commit attribution, apply FILE.
 
 Sites here are git repositories made by the test; plans and applies run
 against the real Mailman core, through the recording proxy where a test
@@ -12,9 +12,26 @@ from pathlib import Path
 
 import git as gitpython
 import pytest
+from mailmanclient import Client
 
 from helpers import Run, commit_all, git, init_repo, write_site
+from listsync import savedplan
 from listsync.gitinfo import open_site_repo
+from listsync.plan import (
+    Action,
+    AddBan,
+    AddMember,
+    CommitInfo,
+    CreateList,
+    ListPlan,
+    Plan,
+    RemoveBan,
+    RemoveMember,
+    Role,
+    SettingChange,
+    UpdateSettings,
+)
+from listsync.render import to_text
 from proxy import Proxy
 
 ALICE = "Alice Example <alice@example.org>"
@@ -244,3 +261,145 @@ def test_a_site_below_the_top_of_the_work_tree(tmp_path: Path) -> None:
     changes = repo.changes_since("HEAD~1")
     assert changes.changed == ("lists/tor-relays.yaml",)
     assert repo.last_commits(["lists/tor-relays.yaml"])["lists/tor-relays.yaml"].author == "Bob"
+
+
+# -- saved plans ---------------------------------------------------------------------
+
+
+def test_a_saved_plan_round_trips() -> None:
+    commit = CommitInfo("0123456789abcdef0123456789abcdef01234567", "Alice", "Ask for it")
+    plan_value = Plan(
+        domain="lists.example.org",
+        create_domain=True,
+        scope="1 list changed since main, merge base 0123456",
+        notes=("a note",),
+        lists=(
+            ListPlan(
+                "tor-dev",
+                "tor-dev@lists.example.org",
+                Action.CREATE,
+                (
+                    CreateList(),
+                    RemoveBan("^.*@.*"),
+                    AddMember(Role.OWNER, "a@example.org"),
+                    UpdateSettings(
+                        (
+                            SettingChange("acceptable_aliases", None, ["^x@example\\.org$"]),
+                            SettingChange("advertised", True, False),
+                            SettingChange("max_message_size", 40, 100),
+                        )
+                    ),
+                    RemoveMember(Role.MODERATOR, "m@example.org"),
+                    AddBan("^.*@.*"),
+                ),
+                commit=commit,
+            ),
+            ListPlan("old", "old@lists.example.org", Action.UNMANAGED),
+            ListPlan("x", "x@lists.example.org", Action.UNCHANGED, uncommitted=True),
+        ),
+    )
+    saved = savedplan.SavedPlan(
+        plan=plan_value,
+        worktree=savedplan.WorkTree("f" * 40, {"lists/x.yaml": "sha256:00", "lists/y.yaml": None}),
+        domain_exists=False,
+        fingerprints={"tor-dev": savedplan.ABSENT},
+    )
+    again = savedplan.loads(savedplan.dumps(saved))
+    assert again == saved
+    assert to_text(again.plan) == to_text(plan_value)
+
+
+def test_apply_a_saved_plan_applies_exactly_what_was_planned(
+    run: Run, site: Path, domain: str, connected: Proxy, tmp_path: Path
+) -> None:
+    saved_path, markdown = site / "plan.json", tmp_path / "plan.md"
+    status, out, err = plan(run, site, "--out", str(saved_path), "--out", str(markdown))
+    assert status == 2
+    assert out == ""
+    assert f"wrote {saved_path}: Plan: 3 to create" in err
+    assert markdown.read_text().startswith(f"### listsync plan for `{domain}` (all lists)")
+    data = json.loads(saved_path.read_text())
+    assert data["format_version"] == 1
+    assert data["summary"]["create"] == 3
+    assert data["saved"]["revision"] == git(site, "rev-parse", "HEAD")
+    assert data["saved"]["uncommitted"] == {}
+    assert data["saved"]["fingerprints"] == dict.fromkeys(LISTS, "absent")
+    planned_writes = 1 + sum(len(entry["changes"]) for entry in data["lists"])
+    connected.recorder.clear()
+
+    applied = run("--root", str(site), "apply", str(saved_path))
+    assert applied.status == 0, applied.err
+    assert "Applied 3 list(s), 0 failed." in applied.out
+    assert len(connected.recorder.writes) == planned_writes
+    assert plan(run, site)[0] == 0
+
+
+def test_a_saved_plan_is_refused_when_mailman_changed_a_list_it_touches(
+    run: Run, site: Path, domain: str, connected: Proxy, mailman_client: Client
+) -> None:
+    assert run("--root", str(site), "apply", "--yes").status == 0
+    (site / "lists" / "tor-dev.yaml").write_text(LISTS["tor-dev"] + "archive: private\n")
+    commit_all(site, "Ask for a private tor-dev archive", author=ALICE)
+    saved_path = site / "plan.json"
+    assert plan(run, site, "--out", str(saved_path))[0] == 2
+    assert set(json.loads(saved_path.read_text())["saved"]["fingerprints"]) == {"tor-dev"}
+
+    mailman_client.get_list(f"tor-dev@{domain}").add_moderator("someone@example.org")
+    connected.recorder.clear()
+    refused = run("--root", str(site), "apply", str(saved_path))
+    assert refused.status == 1
+    assert refused.err.strip() == (
+        f"error: stale plan: tor-dev changed in Mailman since {saved_path} was made; plan again"
+    )
+    assert connected.recorder.writes == []
+
+    assert plan(run, site, "--out", str(saved_path))[0] == 2
+    announce = mailman_client.get_list(f"tor-announce@{domain}").settings
+    announce["description"] = "Changed by hand, on a list the plan does not touch."
+    announce.save()
+    applied = run("--root", str(site), "apply", str(saved_path))
+    assert applied.status == 0, applied.err
+    assert mailman_client.get_list(f"tor-dev@{domain}").settings["archive_policy"] == "private"
+
+
+def test_a_saved_plan_is_refused_at_another_revision_or_work_tree(
+    run: Run, site: Path, connected: Proxy
+) -> None:
+    saved_path = site / "plan.json"
+    planned_at = short(site)
+    assert plan(run, site, "--out", str(saved_path))[0] == 2
+    connected.recorder.clear()
+    dev = site / "lists" / "tor-dev.yaml"
+    dev.write_text(LISTS["tor-dev"] + "archive: private\n")
+
+    dirty = run("--root", str(site), "apply", str(saved_path))
+    assert dirty.status == 1
+    assert dirty.err.strip() == (
+        f"error: {saved_path} was planned with other uncommitted changes than the work tree"
+        " has now (lists/tor-dev.yaml): plan again"
+    )
+    commit_all(site, "Ask for a private tor-dev archive")
+    moved = run("--root", str(site), "apply", str(saved_path))
+    assert moved.status == 1
+    assert moved.err.strip() == (
+        f"error: {saved_path} was planned at revision {planned_at}; the work tree is at"
+        f" revision {short(site)}: plan again"
+    )
+    assert connected.recorder.requests == []
+
+
+def test_only_a_saved_plan_can_be_applied_from_a_file(
+    run: Run, site: Path, connected: Proxy
+) -> None:
+    plain = site / "plain.json"
+    plain.write_text(plan(run, site, "--format", "json")[1])
+    refused = run("--root", str(site), "apply", str(plain))
+    assert refused.status == 1
+    assert "is a plan but not a saved one" in refused.err
+    conflicting = run("--root", str(site), "plan", "--format", "markdown", "--out", "p.json")
+    assert conflicting.status == 1
+    assert "--out p.json writes json (by its name), not --format markdown" in conflicting.err
+    listed = run("--root", str(site), "apply", str(plain), "--list", "tor-dev")
+    assert listed.status == 1
+    assert "a saved plan fixes its lists" in listed.err
+    assert connected.recorder.writes == []

@@ -17,7 +17,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from listsync import gitinfo, render, schema
+from listsync import gitinfo, render, savedplan, schema
 from listsync.apply import ApplyResult, ListResult, apply_plan
 from listsync.errors import InvalidSiteError, ListsyncError, Problem, Severity
 from listsync.load import Site, load_site, load_valid_site
@@ -160,6 +160,19 @@ def _load_selected(obj: Context, names: Iterable[str] | None) -> Site:
     return site
 
 
+OUT_FORMATS = {".md": "markdown", ".json": "json", ".txt": "text"}
+
+
+def _out_format(path: Path, fmt: str, fmt_given: bool) -> str:
+    """A file's format follows its name (.md, .json, .txt), else --format."""
+    by_name = OUT_FORMATS.get(path.suffix.lower())
+    if by_name is None:
+        return fmt
+    if fmt_given and fmt != by_name:
+        raise ListsyncError(f"--out {path} writes {by_name} (by its name), not --format {fmt}")
+    return by_name
+
+
 @cli.command()
 @connection_options
 @click.option(
@@ -172,8 +185,12 @@ def _load_selected(obj: Context, names: Iterable[str] | None) -> Site:
 )
 @click.option(
     "--out",
+    "outs",
+    multiple=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the plan to FILE instead of standard output.",
+    help="Write the plan to FILE instead of standard output (repeatable). The format follows"
+    " the name: .md Markdown, .txt text, .json a saved plan for 'listsync apply FILE'"
+    " (the JSON plan plus the git revision and fingerprints of the live lists it changes).",
 )
 @click.option(
     "--changed-since",
@@ -186,19 +203,22 @@ def _load_selected(obj: Context, names: Iterable[str] | None) -> Site:
     is_flag=True,
     help="Exit 0 when there are no changes, 2 when there are, 1 on error.",
 )
-@pass_context
+@click.pass_context
 def plan(
-    obj: Context,
+    ctx: click.Context,
     mailman_url: str | None,
     user: str | None,
     password: str | None,
     names: tuple[str, ...],
     fmt: str,
-    out: Path | None,
+    outs: tuple[Path, ...],
     changed_since: str | None,
     detailed_exitcode: bool,
 ) -> None:
     """Show what apply would change in Mailman, without changing anything."""
+    obj: Context = ctx.obj
+    fmt_given = ctx.get_parameter_source("fmt") is not click.core.ParameterSource.DEFAULT
+    formats = [(out, _out_format(out, fmt, fmt_given)) for out in outs]
     repo = gitinfo.open_site_repo(obj.root)
     uncommitted = repo.uncommitted() if repo is not None else ()
     scope: Scope | None = None
@@ -214,11 +234,15 @@ def plan(
     reading = read_states(site, backend, selected)
     the_plan = explained_plan(site, reading, scope, repo, uncommitted)
 
-    text = render.render_plan(the_plan, fmt)
-    if out is None:
-        click.echo(text, nl=False)
-    else:
-        out.write_text(text)
+    if not formats:
+        click.echo(render.render_plan(the_plan, fmt), nl=False)
+    for out, out_fmt in formats:
+        if out_fmt == "json":
+            revision = repo.revision() if repo is not None else None
+            saved = savedplan.save(the_plan, reading, revision, obj.root, uncommitted)
+            out.write_text(savedplan.dumps(saved), encoding="utf-8")
+        else:
+            out.write_text(render.render_plan(the_plan, out_fmt), encoding="utf-8")
         click.echo(f"wrote {out}: {the_plan.summary()}", err=True)
     if detailed_exitcode and the_plan.has_changes:
         raise SystemExit(EXIT_CHANGES)
@@ -267,6 +291,12 @@ def _report(the_plan: Plan, result: ApplyResult) -> None:
 @cli.command()
 @connection_options
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.argument(
+    "plan_file",
+    metavar="[FILE]",
+    required=False,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
 @pass_context
 def apply(
     obj: Context,
@@ -275,8 +305,20 @@ def apply(
     password: str | None,
     names: tuple[str, ...],
     yes: bool,
+    plan_file: Path | None,
 ) -> None:
-    """Plan, show the plan, confirm, and apply it to Mailman."""
+    """Plan, show the plan, confirm, and apply it to Mailman.
+
+    With FILE, apply that saved plan (from 'listsync plan --out FILE.json')
+    exactly as recorded, without asking: the saved plan is what was
+    reviewed. It is refused when the work tree is at another revision or
+    Mailman changed a list it touches since it was made.
+    """
+    if plan_file is not None:
+        if names:
+            raise ListsyncError("a saved plan fixes its lists: --list does not go with FILE")
+        _apply_saved(obj, plan_file, _backend(mailman_url, user, password))
+        return
     site = _load(obj, names)
     backend = _backend(mailman_url, user, password)
     the_plan = compute_plan(site, backend, names or None)
@@ -288,6 +330,32 @@ def apply(
     with _progress(sum(1 for lp in the_plan.lists if lp.changes)) as advance:
         result = apply_plan(backend, the_plan, on_done=advance)
     _report(the_plan, result)
+    if not result.ok:
+        raise SystemExit(EXIT_FAILURE)
+
+
+def _apply_saved(obj: Context, path: Path, backend: MailmanBackend) -> None:
+    """Apply a saved plan after checking it still describes the work tree and Mailman."""
+    saved = savedplan.load(path)
+    repo = gitinfo.open_site_repo(obj.root)
+    now = savedplan.WorkTree(
+        repo.revision() if repo is not None else None,
+        savedplan.file_hashes(obj.root, repo.uncommitted() if repo is not None else ()),
+    )
+    savedplan.check_worktree(saved, now, str(path))
+    site = _load_selected(obj, saved.touched)
+    if site.config.domain != saved.plan.domain:
+        raise savedplan.StalePlanError(
+            f"{path} plans {saved.plan.domain}; the site's domain is {site.config.domain}"
+        )
+    savedplan.check_live(saved, read_states(site, backend, saved.touched), str(path))
+    click.echo(render.to_text(saved.plan), nl=False)
+    if not saved.plan.has_changes:
+        return
+    click.echo(f"Applying the saved plan {path} ({len(saved.touched)} list(s)).")
+    with _progress(len(saved.touched)) as advance:
+        result = apply_plan(backend, saved.plan, on_done=advance)
+    _report(saved.plan, result)
     if not result.ok:
         raise SystemExit(EXIT_FAILURE)
 
