@@ -1,9 +1,12 @@
-"""Shared test helpers: write a site to disk, run the CLI in-process."""
+"""Shared test helpers: write a site to disk, run the CLI in-process, drive git."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.utils import parseaddr
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -31,3 +34,39 @@ def write_site(root: Path, lists: dict[str, str], config: str = SITE_CONFIG) -> 
     for name, content in lists.items():
         (root / "lists" / f"{name}.yaml").write_text(content)
     return root
+
+
+LISTMASTER = "Listmaster <listmaster@example.org>"
+
+
+def git(cwd: Path, *args: str, author: str = LISTMASTER) -> str:
+    """Run git in `cwd` as `author`, untouched by the machine's git configuration."""
+    name, email = parseaddr(author)
+    env = {
+        **os.environ,
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": name,
+        "GIT_AUTHOR_EMAIL": email,
+        "GIT_COMMITTER_NAME": name,
+        "GIT_COMMITTER_EMAIL": email,
+    }
+    done = subprocess.run(
+        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed: {done.stderr}")
+    return done.stdout.strip()
+
+
+def commit_all(cwd: Path, message: str, author: str = LISTMASTER) -> str:
+    """Commit every change in the work tree; returns the new commit's full hash."""
+    git(cwd, "add", "--all")
+    git(cwd, "commit", "--quiet", "--message", message, author=author)
+    return git(cwd, "rev-parse", "HEAD")
+
+
+def init_repo(cwd: Path, message: str = "Initial site") -> str:
+    """Make `cwd` a git repository on branch main with everything in it committed."""
+    git(cwd, "init", "--quiet", "--initial-branch=main")
+    return commit_all(cwd, message)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +20,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from listsync import catalog, render, schema
+from listsync import catalog, gitinfo, render, savedplan, schema
 from listsync.apply import ApplyResult, ListResult, apply_lock, apply_plan
 from listsync.errors import (
     InvalidSiteError,
@@ -33,9 +33,9 @@ from listsync.errors import (
 from listsync.importer import ImportResult, Outcome, import_lists
 from listsync.load import Site, load_config, load_site, load_valid_site
 from listsync.mailman import DEFAULT_ATTEMPTS, DEFAULT_TIMEOUT, MailmanBackend, redact_url
-from listsync.plan import unsafe_reason
+from listsync.plan import Plan, unsafe_reason
 from listsync.policy import lint
-from listsync.reconcile import compute_plan
+from listsync.reconcile import Scope, changed_scope, compute_plan, explained_plan, read_states
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -220,10 +220,28 @@ redact_option = click.option(
 
 
 def _load(obj: Context, names: tuple[str, ...]) -> Site:
-    site, warnings = load_valid_site(obj.root, names or None)
+    return _load_selected(obj, names or None)
+
+
+def _load_selected(obj: Context, names: Iterable[str] | None) -> Site:
+    """The valid site with every list (None) or exactly the named ones (maybe none)."""
+    site, warnings = load_valid_site(obj.root, names)
     for problem in sorted(warnings + lint(site)):
         click.echo(str(problem), err=True)
     return site
+
+
+OUT_FORMATS = {".md": "markdown", ".json": "json", ".txt": "text"}
+
+
+def _out_format(path: Path, fmt: str, fmt_given: bool) -> str:
+    """A file's format follows its name (.md, .json, .txt), else --format."""
+    by_name = OUT_FORMATS.get(path.suffix.lower())
+    if by_name is None:
+        return fmt
+    if fmt_given and fmt != by_name:
+        raise ListsyncError(f"--out {path} writes {by_name} (by its name), not --format {fmt}")
+    return by_name
 
 
 @cli.command()
@@ -239,8 +257,18 @@ def _load(obj: Context, names: tuple[str, ...]) -> Site:
 )
 @click.option(
     "--out",
+    "outs",
+    multiple=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the plan to FILE instead of standard output.",
+    help="Write the plan to FILE instead of standard output (repeatable). The format follows"
+    " the name: .md Markdown, .txt text, .json a saved plan for 'listsync apply FILE'"
+    " (the JSON plan plus the git revision and fingerprints of the live lists it changes).",
+)
+@click.option(
+    "--changed-since",
+    metavar="REV",
+    help="Plan only the lists whose files changed since the merge base of REV and HEAD"
+    " (every list when listsync.yaml changed).",
 )
 @click.option(
     "--detailed-exitcode",
@@ -248,25 +276,46 @@ def _load(obj: Context, names: tuple[str, ...]) -> Site:
     help="Exit 0 when there are no changes, 2 when there are, 1 on error.",
 )
 @redact_option
-@pass_context
+@click.pass_context
 def plan(
-    obj: Context,
+    ctx: click.Context,
     conn: Connection,
     names: tuple[str, ...],
     fmt: str,
-    out: Path | None,
+    outs: tuple[Path, ...],
+    changed_since: str | None,
     detailed_exitcode: bool,
     redact: bool,
 ) -> None:
     """Show what apply would change in Mailman, without changing anything."""
-    site = _load(obj, names)
-    the_plan = compute_plan(site, conn.backend(), names or None)
+    obj: Context = ctx.obj
+    fmt_given = ctx.get_parameter_source("fmt") is not click.core.ParameterSource.DEFAULT
+    formats = [(out, _out_format(out, fmt, fmt_given)) for out in outs]
+    repo = gitinfo.open_site_repo(obj.root)
+    uncommitted = repo.uncommitted() if repo is not None else ()
+    scope: Scope | None = None
+    selected: tuple[str, ...] | None = names or None
+    if changed_since is not None:
+        if names:
+            raise ListsyncError("--changed-since and --list both choose the lists: use one")
+        repo = repo or gitinfo.require_site_repo(obj.root)
+        scope = changed_scope(repo, obj.root, changed_since, uncommitted)
+        selected = scope.names
+    site = _load_selected(obj, selected)
+    reading = read_states(site, conn.backend(), selected)
+    the_plan = explained_plan(site, reading, scope, repo, uncommitted)
     shown = render.redacted(the_plan) if redact or site.config.redact_addresses else the_plan
-    text = render.render_plan(shown, fmt)
-    if out is None:
-        click.echo(text, nl=False)
-    else:
-        write_out(out, text)
+
+    if not formats:
+        click.echo(render.render_plan(shown, fmt), nl=False)
+    for out, out_fmt in formats:
+        if out_fmt == "json":
+            # A saved plan is what apply carries out: never redacted.
+            revision = repo.revision() if repo is not None else None
+            saved = savedplan.save(the_plan, reading, revision, obj.root, uncommitted)
+            write_out(out, savedplan.dumps(saved))
+        else:
+            write_out(out, render.render_plan(shown, out_fmt))
         click.echo(f"wrote {out}: {the_plan.summary()}", err=True)
     if detailed_exitcode and the_plan.has_changes:
         raise SystemExit(EXIT_CHANGES)
@@ -370,6 +419,12 @@ def _report(result: ApplyResult) -> None:
     help="Apply even when the plan changes more lists than safety.max_changed_fraction.",
 )
 @redact_option
+@click.argument(
+    "plan_file",
+    metavar="[FILE]",
+    required=False,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
 @pass_context
 def apply(
     obj: Context,
@@ -378,12 +433,24 @@ def apply(
     yes: bool,
     force: bool,
     redact: bool,
+    plan_file: Path | None,
 ) -> None:
-    """Plan, show the plan, confirm, and apply it to Mailman."""
-    site = _load(obj, names)
+    """Plan, show the plan, confirm, and apply it to Mailman.
+
+    With FILE, apply that saved plan (from 'listsync plan --out FILE.json')
+    exactly as recorded, without asking: the saved plan is what was
+    reviewed. It is refused when the work tree is at another revision or
+    Mailman changed a list it touches since it was made.
+    """
+    if plan_file is not None and names:
+        raise ListsyncError("a saved plan fixes its lists: --list does not go with FILE")
     backend = conn.backend()
     with apply_lock(backend.url, obj.root):
-        the_plan = compute_plan(site, backend, names or None)
+        if plan_file is not None:
+            site, the_plan = _checked_saved_plan(obj, plan_file, backend)
+        else:
+            site = _load(obj, names)
+            the_plan = compute_plan(site, backend, names or None)
         shown = render.redacted(the_plan) if redact or site.config.redact_addresses else the_plan
         click.echo(render.to_text(shown), nl=False)
         if not the_plan.has_changes:
@@ -392,7 +459,10 @@ def apply(
         unsafe = unsafe_reason(the_plan, safety.max_changed_fraction, safety.min_managed_lists)
         if unsafe is not None and not force:
             raise ListsyncError(f"refusing to apply: {unsafe}; nothing was changed")
-        _confirm(yes, backend.url)
+        if plan_file is None:
+            _confirm(yes, backend.url)
+        else:
+            click.echo(f"Applying the saved plan {plan_file}.")
         with _progress(sum(1 for lp in the_plan.lists if lp.changes)) as advance:
             result = apply_plan(backend, the_plan, on_done=advance)
     _report(result)
@@ -457,6 +527,24 @@ def import_command(
     _report_import(result)
     if not result.ok:
         raise SystemExit(EXIT_FAILURE)
+
+
+def _checked_saved_plan(obj: Context, path: Path, backend: MailmanBackend) -> tuple[Site, Plan]:
+    """A saved plan, once checked to still describe the work tree and Mailman."""
+    saved = savedplan.load(path)
+    repo = gitinfo.open_site_repo(obj.root)
+    now = savedplan.WorkTree(
+        repo.revision() if repo is not None else None,
+        savedplan.file_hashes(obj.root, repo.uncommitted() if repo is not None else ()),
+    )
+    savedplan.check_worktree(saved, now, str(path))
+    site = _load_selected(obj, saved.touched)
+    if site.config.domain != saved.plan.domain:
+        raise savedplan.StalePlanError(
+            f"{path} plans {saved.plan.domain}; the site's domain is {site.config.domain}"
+        )
+    savedplan.check_live(saved, read_states(site, backend, saved.touched), str(path))
+    return site, saved.plan
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -107,13 +107,33 @@ Change = CreateList | AddMember | UpdateSettings | AddBan | RemoveMember | Remov
 
 
 @dataclass(frozen=True, slots=True)
+class CommitInfo:
+    """The commit that last touched a list's file: who asked for the change, and how."""
+
+    hash: str
+    author: str
+    subject: str
+
+    @property
+    def short(self) -> str:
+        return self.hash[:7]
+
+
+@dataclass(frozen=True, slots=True)
 class ListPlan:
-    """Everything planned for one list, in the order it is applied."""
+    """Everything planned for one list, in the order it is applied.
+
+    `commit` names the commit that last touched the list's file and
+    `uncommitted` says the file has changes git does not have yet; both are
+    filled in only when the site is in a git work tree.
+    """
 
     name: str
     fqdn: str
     action: Action
     changes: tuple[Change, ...] = ()
+    commit: CommitInfo | None = None
+    uncommitted: bool = False
 
 
 @dataclass(frozen=True, slots=True)

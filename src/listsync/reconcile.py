@@ -1,17 +1,22 @@
 """Reconcile: the pipeline from files and a live server to a `Plan`.
 
 Owns the wiring of the stages, as octoDNS' manager does: site -> policy ->
-desired states; Mailman -> existing states; both -> plan. Commands call
-this and never the stages' internals.
+desired states; Mailman -> existing states; both -> plan; git -> which
+lists to plan and who asked for each change. Commands call this and never
+the stages' internals.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
 
 from listsync.errors import ListsyncError
-from listsync.load import Site, count_list_files
-from listsync.mailman import MailmanBackend
+from listsync.gitinfo import SiteRepo, list_name
+from listsync.load import LIST_SUFFIXES, LISTS_DIR, SITE_FILE, Site, count_list_files
+from listsync.mailman import LiveSite, MailmanBackend
 from listsync.plan import Plan, make_plan
 from listsync.policy import ListState, broken_invariants, desired_state
 
@@ -23,8 +28,17 @@ def desired_states(site: Site, names: Iterable[str] | None = None) -> dict[str, 
     }
 
 
-def compute_plan(site: Site, backend: MailmanBackend, names: Iterable[str] | None = None) -> Plan:
-    """Plan the whole site, or only the named lists (without reading the others)."""
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """Both sides of a plan: the desired states and what Mailman has for them."""
+
+    desired: dict[str, ListState]
+    live: LiveSite
+    everything: bool
+
+
+def read_states(site: Site, backend: MailmanBackend, names: Iterable[str] | None = None) -> Reading:
+    """Desired states of the site's lists (or the named ones) and their live states."""
     desired = desired_states(site, names)
     broken = broken_invariants(desired, site.config.disabled_owner)
     if broken:
@@ -33,13 +47,105 @@ def compute_plan(site: Site, backend: MailmanBackend, names: Iterable[str] | Non
     live = backend.read_site(
         site.config.domain, desired, everything=names is None, bans_for=disabled
     )
-    scope = "all lists" if names is None else f"{len(desired)} named list(s)"
+    return Reading(desired, live, everything=names is None)
+
+
+def plan_from(site: Site, reading: Reading, scope: str | None = None) -> Plan:
+    if scope is None:
+        scope = "all lists" if reading.everything else f"{len(reading.desired)} named list(s)"
     return make_plan(
         site.config.domain,
-        desired,
-        live.lists,
-        domain_exists=live.domain_exists,
-        unmanaged=live.unmanaged,
+        reading.desired,
+        reading.live.lists,
+        domain_exists=reading.live.domain_exists,
+        unmanaged=reading.live.unmanaged,
         scope=scope,
-        managed=len(site.lists) if names is None else count_list_files(site.root),
+        managed=len(site.lists) if reading.everything else count_list_files(site.root),
     )
+
+
+def compute_plan(site: Site, backend: MailmanBackend, names: Iterable[str] | None = None) -> Plan:
+    """Plan the whole site, or only the named lists (without reading the others)."""
+    return plan_from(site, read_states(site, backend, names))
+
+
+# -- git: scope and attribution ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Which lists to plan (None: all of them), how to say so, and what to note."""
+
+    names: tuple[str, ...] | None
+    description: str
+    notes: tuple[str, ...] = ()
+
+
+def changed_scope(repo: SiteRepo, root: Path, rev: str, uncommitted: Iterable[str] = ()) -> Scope:
+    """The lists whose files changed since the merge base of `rev` and HEAD.
+
+    Every list when `listsync.yaml` changed (its defaults reach every
+    list). Uncommitted files count too: they are planned as they are on
+    disk, and the caller reports them. A list whose file is gone is left
+    alone, and the scope's notes say so.
+    """
+    changes = repo.changes_since(rev)
+    since = f"since {rev}, merge base {changes.merge_base[:7]}"
+    paths = {*changes.changed, *changes.deleted, *uncommitted}
+    names = {name for name in map(list_name, paths) if name is not None}
+    present = {
+        name
+        for name in names
+        if any((root / LISTS_DIR / f"{name}{suffix}").is_file() for suffix in LIST_SUFFIXES)
+    }
+    notes = tuple(
+        f"lists/{name}.yaml was deleted: listsync never deletes a list; {name} is left alone"
+        " in Mailman"
+        for name in sorted(names - present)
+    )
+    if SITE_FILE in paths:
+        return Scope(None, f"all lists: {SITE_FILE} changed {since}", notes)
+    if not present:
+        return Scope((), f"no list changed {since}", notes)
+    count = f"{len(present)} list" + ("" if len(present) == 1 else "s")
+    return Scope(tuple(sorted(present)), f"{count} changed {since}", notes)
+
+
+def explained_plan(
+    site: Site,
+    reading: Reading,
+    scope: Scope | None,
+    repo: SiteRepo | None,
+    uncommitted: Iterable[str] = (),
+) -> Plan:
+    """The plan with what git says: its scope, notes, and who asked for each change."""
+    the_plan = plan_from(site, reading, scope.description if scope else None)
+    notes = list(scope.notes if scope else ())
+    pending = sorted(uncommitted)
+    if pending:
+        notes.insert(
+            0,
+            f"uncommitted changes in {', '.join(pending)}:"
+            " planned as they are on disk, not as committed",
+        )
+    if repo is not None:
+        the_plan = attribute(the_plan, site, repo, pending)
+    return dataclasses.replace(the_plan, notes=tuple(notes))
+
+
+def attribute(plan: Plan, site: Site, repo: SiteRepo, uncommitted: Iterable[str] = ()) -> Plan:
+    """The plan with each changed list naming the last commit of its file (one git walk)."""
+    paths = {lp.name: site.lists[lp.name].path for lp in plan.lists if lp.changes}
+    commits = repo.last_commits(paths.values())
+    pending = set(uncommitted)
+    lists = tuple(
+        dataclasses.replace(
+            lp,
+            commit=commits.get(paths[lp.name]),
+            uncommitted=paths[lp.name] in pending,
+        )
+        if lp.name in paths
+        else lp
+        for lp in plan.lists
+    )
+    return dataclasses.replace(plan, lists=lists)

@@ -21,6 +21,7 @@ from listsync.plan import (
     AddBan,
     AddMember,
     Change,
+    CommitInfo,
     CreateList,
     ListPlan,
     Plan,
@@ -109,10 +110,21 @@ def change_lines(change: Change, *, creating: bool = False) -> list[str]:
     raise AssertionError(change)
 
 
+def attribution(lp: ListPlan) -> str:
+    """Who asked for a list's changes: the last commit of its file, or the work tree."""
+    if lp.uncommitted:
+        return "uncommitted changes"
+    if lp.commit is not None:
+        return f"{lp.commit.short} {lp.commit.author}: {lp.commit.subject}"
+    return ""
+
+
 def list_heading(lp: ListPlan) -> str:
     if lp.action is Action.UNMANAGED:
         return f"{SYMBOL[lp.action]} {lp.fqdn} (unmanaged: in Mailman, in no file; left alone)"
-    return f"{SYMBOL[lp.action]} {lp.fqdn} ({lp.action.value})"
+    heading = f"{SYMBOL[lp.action]} {lp.fqdn} ({lp.action.value})"
+    by = attribution(lp)
+    return f"{heading}  \N{EM DASH} {by}" if by else heading
 
 
 def list_body(lp: ListPlan) -> list[str]:
@@ -125,7 +137,9 @@ def _shown(plan: Plan) -> list[ListPlan]:
 
 
 def to_text(plan: Plan) -> str:
-    lines = [f"listsync plan for {plan.domain} ({plan.scope})", ""]
+    lines = [f"listsync plan for {plan.domain} ({plan.scope})"]
+    lines += [f"note: {note}" for note in plan.notes]
+    lines.append("")
     if plan.create_domain:
         lines += [f"+ domain {plan.domain} (create)", ""]
     for lp in _shown(plan):
@@ -139,12 +153,18 @@ def to_text(plan: Plan) -> str:
 
 def to_markdown(plan: Plan) -> str:
     lines = [f"### listsync plan for `{plan.domain}` ({plan.scope})", ""]
+    if plan.notes:
+        lines += [f"> **Note:** {note}" for note in plan.notes] + [""]
     if plan.create_domain:
         lines += [f"The domain `{plan.domain}` will be created.", ""]
     if not plan.has_changes:
         lines += [f"**{NO_CHANGES}**", ""]
     for lp in _shown(plan):
         lines.append(f"#### `{lp.fqdn}`: {lp.action.value}")
+        if lp.uncommitted:
+            lines += ["", "_Uncommitted changes in the work tree._"]
+        elif lp.commit is not None:
+            lines += ["", f"{_markdown_commit(lp.commit)}"]
         body = list_body(lp)
         if lp.action is Action.UNMANAGED:
             lines += ["", "In Mailman, declared by no file: left alone.", ""]
@@ -152,6 +172,11 @@ def to_markdown(plan: Plan) -> str:
             lines += ["", "```diff", *body, "```", ""]
     lines += [f"**{plan.summary()}**"]
     return "\n".join(lines) + "\n"
+
+
+def _markdown_commit(commit: CommitInfo) -> str:
+    subject = commit.subject.replace("`", "'")
+    return f"Last commit `{commit.short}` by {commit.author}: {subject}"
 
 
 def _change_json(change: Change) -> dict[str, Any]:
@@ -182,6 +207,8 @@ def to_json_data(plan: Plan) -> dict[str, Any]:
         "format_version": JSON_FORMAT_VERSION,
         "domain": plan.domain,
         "scope": plan.scope,
+        "managed": plan.managed,
+        "notes": list(plan.notes),
         "create_domain": plan.create_domain,
         "has_changes": plan.has_changes,
         "summary": {action.value: counts[action] for action in Action},
@@ -191,10 +218,18 @@ def to_json_data(plan: Plan) -> dict[str, Any]:
                 "fqdn": lp.fqdn,
                 "action": lp.action.value,
                 "changes": [_change_json(c) for c in lp.changes],
+                "commit": _commit_json(lp.commit),
+                "uncommitted": lp.uncommitted,
             }
             for lp in plan.lists
         ],
     }
+
+
+def _commit_json(commit: CommitInfo | None) -> dict[str, str] | None:
+    if commit is None:
+        return None
+    return {"hash": commit.hash, "author": commit.author, "subject": commit.subject}
 
 
 def to_json(plan: Plan) -> str:

@@ -1,0 +1,195 @@
+"""What git knows: the revision, uncommitted files, changes since a merge base, last commits.
+
+Owns every git call listsync makes (through gitpython). The site may sit
+anywhere in a work tree; every path this module takes or returns is
+relative to the site root (`listsync.yaml`, `lists/NAME.yaml`), so the
+rest of listsync never sees the repository's layout. Each question costs
+one git command whatever the number of files: one `status` for the work
+tree, one `diff` for what changed since a merge base, one `log` walk for
+who last touched which file. Only the site's own files count: a stray
+`plan.json` beside them does not make the tree dirty.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from listsync.errors import ListsyncError
+from listsync.load import LIST_SUFFIXES, LISTS_DIR, SITE_FILE
+from listsync.plan import CommitInfo
+
+# Without a git executable gitpython refuses to import; listsync then works
+# as outside a work tree, and only the commands that need git say so.
+os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+
+import git
+
+# Separates commits in `git log` output; never part of a name or subject.
+_RECORD = "\x1e"
+_FIELD = "\x1f"
+
+
+class GitError(ListsyncError):
+    """A git question that has no answer here (no repository, unknown revision, ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """The site files changed between the merge base of `rev` and HEAD (committed changes)."""
+
+    rev: str
+    merge_base: str
+    changed: tuple[str, ...]
+    deleted: tuple[str, ...]
+
+
+def list_name(path: str) -> str | None:
+    """The list a site-relative path declares (`lists/tor-dev.yaml` -> `tor-dev`), or None."""
+    pure = PurePosixPath(path)
+    if len(pure.parts) == 2 and pure.parts[0] == LISTS_DIR and pure.suffix in LIST_SUFFIXES:
+        return pure.stem
+    return None
+
+
+class SiteRepo:
+    """The git work tree holding a site."""
+
+    def __init__(self, repo: git.Repo, root: Path) -> None:
+        if repo.working_tree_dir is None:
+            raise GitError(f"{root} is in a bare git repository")
+        self.repo = repo
+        top = Path(repo.working_tree_dir).resolve()
+        prefix = root.resolve().relative_to(top).as_posix()
+        self.prefix = "" if prefix == "." else prefix + "/"
+        self.pathspecs = [self.prefix + SITE_FILE, self.prefix + LISTS_DIR]
+
+    def _git(self, command: str, *args: str, **options: str) -> str:
+        """Run one git command in the work tree; its failure is a `GitError`."""
+        try:
+            output: str = getattr(self.repo.git(**options), command)(*args)
+        except git.GitCommandError as exc:
+            stderr = str(exc.stderr).strip().removeprefix("stderr: ").strip("'").strip()
+            where = self.repo.working_tree_dir
+            name = command.replace("_", "-")
+            raise GitError(f"git {name} failed in {where}: {stderr}") from None
+        return output
+
+    def _site_path(self, repo_path: str) -> str | None:
+        """A repository path as a site-relative one; None outside the site's files."""
+        if not repo_path.startswith(self.prefix):
+            return None
+        path = repo_path[len(self.prefix) :]
+        if path == SITE_FILE or list_name(path) is not None:
+            return path
+        return None
+
+    def _site_paths(self, repo_paths: Iterable[str]) -> list[str]:
+        return sorted({p for p in map(self._site_path, repo_paths) if p is not None})
+
+    def revision(self) -> str | None:
+        """The full hash of HEAD; None before the first commit."""
+        if not self.repo.head.is_valid():
+            return None
+        return self.repo.head.commit.hexsha
+
+    def uncommitted(self) -> tuple[str, ...]:
+        """Site files whose work tree differs from HEAD: modified, staged, new or deleted."""
+        out = self._git(
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--no-renames",
+            "--untracked-files=all",
+            "--",
+            *self.pathspecs,
+        )
+        # Each entry is "XY path"; -z leaves names unquoted.
+        return tuple(self._site_paths(entry[3:] for entry in out.split("\0") if entry))
+
+    def resolve(self, rev: str) -> str:
+        try:
+            return self.repo.rev_parse(f"{rev}^{{commit}}").hexsha
+        except (git.BadName, git.BadObject, ValueError):
+            raise GitError(
+                f"unknown revision {rev!r} in {self.repo.working_tree_dir}"
+                " (fetch it first, e.g. git fetch origin main)"
+            ) from None
+
+    def changes_since(self, rev: str) -> Changes:
+        """What HEAD changed in the site's files since its merge base with `rev`."""
+        target = self.resolve(rev)
+        if self.revision() is None:
+            raise GitError("the repository has no commit yet")
+        try:
+            base = self._git("merge_base", target, "HEAD").strip()
+        except GitError:  # exit status 1: no merge base
+            base = ""
+        if not base:
+            raise GitError(
+                f"HEAD and {rev} have no common history"
+                " (in CI, a shallow clone: fetch more history, e.g. GIT_DEPTH: 0)"
+            )
+        out = self._git(
+            "diff", "--name-status", "-z", "--no-renames", base, "HEAD", "--", *self.pathspecs
+        )
+        fields = [f for f in out.split("\0") if f]
+        changed: list[str] = []
+        deleted: list[str] = []
+        for status, path in zip(fields[::2], fields[1::2], strict=True):
+            (deleted if status.startswith("D") else changed).append(path)
+        return Changes(
+            rev, base, tuple(self._site_paths(changed)), tuple(self._site_paths(deleted))
+        )
+
+    def last_commits(self, paths: Iterable[str]) -> dict[str, CommitInfo]:
+        """The commit that last touched each site-relative path, from one `git log` walk.
+
+        Paths never committed are left out.
+        """
+        wanted = {self.prefix + p for p in paths}
+        if not wanted or self.revision() is None:
+            return {}
+        out = self._git(
+            "log",
+            f"--format={_RECORD}%H{_FIELD}%an{_FIELD}%s",
+            "--name-only",
+            "HEAD",
+            "--",
+            *sorted(wanted),
+            c="core.quotepath=off",
+        )
+        found: dict[str, CommitInfo] = {}
+        for record in out.split(_RECORD)[1:]:
+            header, _, names = record.partition("\n")
+            sha, author, subject = header.split(_FIELD, 2)
+            commit = CommitInfo(sha, author, subject)
+            for name in names.splitlines():
+                if name in wanted and name not in found:
+                    found[name] = commit
+            if len(found) == len(wanted):
+                break
+        return {path[len(self.prefix) :]: commit for path, commit in found.items()}
+
+
+def open_site_repo(root: Path) -> SiteRepo | None:
+    """The work tree holding the site at `root`; None when it is in none (or git is missing)."""
+    if shutil.which(git.Git.GIT_PYTHON_GIT_EXECUTABLE or "git") is None:
+        return None
+    try:
+        repo = git.Repo(root, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandNotFound):
+        return None
+    if repo.bare:
+        return None
+    return SiteRepo(repo, root)
+
+
+def require_site_repo(root: Path) -> SiteRepo:
+    found = open_site_repo(root)
+    if found is None:
+        raise GitError(f"{root} is not in a git work tree (or git is not installed)")
+    return found

@@ -1,0 +1,405 @@
+"""What git knows, and saved plans: plan --changed-since, commit attribution, apply FILE.
+
+Sites here are git repositories made by the test; plans and applies run
+against the real Mailman core, through the recording proxy where a test
+counts what listsync read or wrote.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import git as gitpython
+import pytest
+from mailmanclient import Client
+
+from helpers import Run, commit_all, git, init_repo, write_site
+from listsync import savedplan
+from listsync.gitinfo import open_site_repo
+from listsync.plan import (
+    Action,
+    AddBan,
+    AddMember,
+    CommitInfo,
+    CreateList,
+    ListPlan,
+    Plan,
+    RemoveBan,
+    RemoveMember,
+    Role,
+    SettingChange,
+    UpdateSettings,
+)
+from listsync.render import to_text
+from proxy import Proxy
+
+ALICE = "Alice Example <alice@example.org>"
+BOB = "Bob <bob@example.org>"
+LISTS = {
+    "tor-dev": "description: Development discussion.\nowners: [teor@example.org]\n",
+    "tor-internal": "description: Internal.\nvisibility: private\nowners: [arma@example.org]\n",
+    "tor-announce": "description: Releases.\nposting: announce\nowners: [nickm@example.org]\n",
+}
+RELAYS = "description: Relay operators.\nowners: [gus@example.org]\n"
+
+
+@pytest.fixture
+def site(tmp_path: Path, domain: str) -> Path:
+    """A committed site on branch main (not yet in Mailman)."""
+    root = write_site(
+        tmp_path / "site", LISTS, config=f"domain: {domain}\ndisabled_owner: devnull@example.org\n"
+    )
+    init_repo(root)
+    return root
+
+
+def plan(run: Run, site: Path, *args: str) -> tuple[int, str, str]:
+    result = run("--root", str(site), "plan", "--detailed-exitcode", *args)
+    return result.status, result.out, result.err
+
+
+def short(site: Path, rev: str = "HEAD") -> str:
+    return git(site, "rev-parse", rev)[:7]
+
+
+def requested_lists(proxy: Proxy) -> set[str]:
+    """The lists whose configuration listsync read through the proxy."""
+    return {
+        path.split("/lists/")[1].split(".", 1)[0]
+        for _, path in proxy.recorder.requests
+        if "/lists/" in path and path.endswith("/config")
+    }
+
+
+# -- plan --changed-since and attribution -----------------------------------------
+
+
+def test_changed_since_plans_only_the_changed_lists_and_names_their_commits(
+    run: Run, site: Path, domain: str, connected: Proxy
+) -> None:
+    assert run("--root", str(site), "apply", "--yes").status == 0
+    git(site, "checkout", "--quiet", "-b", "requests")
+    (site / "lists" / "tor-dev.yaml").write_text(LISTS["tor-dev"] + "archive: private\n")
+    commit_all(site, "Ask for a private tor-dev archive", author=ALICE)
+    (site / "lists" / "tor-relays.yaml").write_text(RELAYS)
+    commit_all(site, "Ask for tor-relays", author=BOB)
+    base = short(site, "main")
+    connected.recorder.clear()
+
+    status, out, _ = plan(run, site, "--changed-since", "main")
+    assert status == 2
+    lines = out.splitlines()
+    assert lines[0] == (
+        f"listsync plan for {domain} (2 lists changed since main, merge base {base})"
+    )
+    assert (
+        f"~ tor-dev@{domain} (update)  \N{EM DASH} {short(site, 'HEAD~1')} Alice Example:"
+        " Ask for a private tor-dev archive"
+    ) in lines
+    assert (
+        f"+ tor-relays@{domain} (create)  \N{EM DASH} {short(site)} Bob: Ask for tor-relays"
+        in lines
+    )
+    assert "Plan: 1 to create, 1 to update, 0 to disable, 0 to enable, 0 unchanged" in out
+    assert requested_lists(connected) == {"tor-dev", "tor-relays"}
+
+    status, out, _ = plan(run, site, "--changed-since", "main", "--format", "json")
+    data = json.loads(out)
+    assert data["scope"] == f"2 lists changed since main, merge base {base}"
+    commits = {entry["name"]: entry["commit"] for entry in data["lists"]}
+    assert commits["tor-relays"] == {
+        "hash": git(site, "rev-parse", "HEAD"),
+        "author": "Bob",
+        "subject": "Ask for tor-relays",
+    }
+    assert commits["tor-dev"]["author"] == "Alice Example"
+
+    status, out, _ = plan(run, site, "--changed-since", "main", "--format", "markdown")
+    assert out.startswith(
+        f"### listsync plan for `{domain}` (2 lists changed since main, merge base {base})\n"
+    )
+    assert f"Last commit `{short(site)}` by Bob: Ask for tor-relays" in out
+
+
+def test_a_changed_site_config_plans_every_list(
+    run: Run, site: Path, domain: str, connected: Proxy
+) -> None:
+    assert run("--root", str(site), "apply", "--yes").status == 0
+    git(site, "checkout", "--quiet", "-b", "defaults")
+    config = site / "listsync.yaml"
+    config.write_text(config.read_text() + "defaults: {posting: members}\n")
+    commit_all(site, "Members-only posting everywhere")
+    connected.recorder.clear()
+
+    status, out, _ = plan(run, site, "--changed-since", "main")
+    assert status == 2
+    assert out.splitlines()[0] == (
+        f"listsync plan for {domain} (all lists: listsync.yaml changed since main"
+        f", merge base {short(site, 'main')})"
+    )
+    assert "Plan: 0 to create, 2 to update, 0 to disable, 0 to enable, 1 unchanged" in out
+    assert requested_lists(connected) == set(LISTS)
+
+
+def test_no_changed_list_plans_nothing_and_reads_no_list(
+    run: Run, site: Path, domain: str, connected: Proxy
+) -> None:
+    assert run("--root", str(site), "apply", "--yes").status == 0
+    git(site, "checkout", "--quiet", "-b", "docs")
+    (site / "README.md").write_text("Our lists.\n")
+    commit_all(site, "Say what this repository is")
+    connected.recorder.clear()
+
+    status, out, _ = plan(run, site, "--changed-since", "main")
+    assert status == 0
+    assert f"(no list changed since main, merge base {short(site, 'main')})" in out
+    assert "Plan: 0 to create, 0 to update, 0 to disable, 0 to enable, 0 unchanged" in out
+    assert requested_lists(connected) == set()
+
+
+def test_a_dirty_work_tree_is_reported_and_planned_as_on_disk(
+    run: Run, site: Path, domain: str, connected: Proxy
+) -> None:
+    assert run("--root", str(site), "apply", "--yes").status == 0
+    (site / "lists" / "tor-dev.yaml").write_text(LISTS["tor-dev"] + "archive: none\n")
+    (site / "lists" / "tor-relays.yaml").write_text(RELAYS)
+    (site / "plan.md").write_text("not a site file\n")
+
+    for args in ((), ("--changed-since", "HEAD")):
+        status, out, _ = plan(run, site, *args)
+        assert status == 2
+        assert out.splitlines()[1] == (
+            "note: uncommitted changes in lists/tor-dev.yaml, lists/tor-relays.yaml:"
+            " planned as they are on disk, not as committed"
+        )
+        assert f"~ tor-dev@{domain} (update)  \N{EM DASH} uncommitted changes" in out
+        assert '~ archive_policy: "public" -> "never"' in out
+        assert f"+ tor-relays@{domain} (create)  \N{EM DASH} uncommitted changes" in out
+    assert "(2 lists changed since HEAD" in out
+
+    status, out, _ = plan(run, site, "--format", "json")
+    entries = {entry["name"]: entry for entry in json.loads(out)["lists"]}
+    assert entries["tor-dev"]["uncommitted"] is True
+    assert entries["tor-announce"]["uncommitted"] is False
+
+
+def test_a_deleted_list_file_is_noted_and_its_list_left_alone(
+    run: Run, site: Path, domain: str, connected: Proxy
+) -> None:
+    assert run("--root", str(site), "apply", "--yes").status == 0
+    git(site, "checkout", "--quiet", "-b", "retire")
+    git(site, "rm", "--quiet", "lists/tor-internal.yaml")
+    commit_all(site, "Forget tor-internal")
+    connected.recorder.clear()
+
+    status, out, _ = plan(run, site, "--changed-since", "main")
+    assert status == 0
+    assert (
+        "note: lists/tor-internal.yaml was deleted: listsync never deletes a list;"
+        " tor-internal is left alone in Mailman"
+    ) in out.splitlines()
+    assert connected.recorder.writes == []
+
+
+def test_git_scoping_errors_are_one_clear_line(
+    run: Run, site: Path, tmp_path: Path, connected: Proxy
+) -> None:
+    unknown = run("--root", str(site), "plan", "--changed-since", "no-such-branch")
+    assert unknown.status == 1
+    assert "error: unknown revision 'no-such-branch'" in unknown.err
+    both = run("--root", str(site), "plan", "--changed-since", "main", "--list", "tor-dev")
+    assert both.status == 1
+    assert "--changed-since and --list both choose the lists: use one" in both.err
+    git(site, "checkout", "--quiet", "--orphan", "unrelated")
+    commit_all(site, "A history of its own")
+    unrelated = run("--root", str(site), "plan", "--changed-since", "main")
+    assert unrelated.status == 1
+    assert "error: HEAD and main have no common history" in unrelated.err
+    outside = write_site(tmp_path / "no-git", LISTS)
+    lost = run("--root", str(outside), "plan", "--changed-since", "main")
+    assert lost.status == 1
+    assert "is not in a git work tree" in lost.err
+    assert connected.recorder.requests == []
+
+
+def test_last_commits_walks_the_history_once(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for n in range(5):
+        (site / "lists" / f"extra-{n}.yaml").write_text(RELAYS)
+        commit_all(site, f"Add extra-{n}")
+    repo = open_site_repo(site)
+    assert repo is not None
+    calls: list[tuple[object, ...]] = []
+    execute = gitpython.cmd.Git.execute
+
+    def counting(
+        self: gitpython.cmd.Git, command: object, *args: object, **kwargs: object
+    ) -> object:
+        calls.append(tuple(command) if isinstance(command, list) else (command,))
+        return execute(self, command, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(gitpython.cmd.Git, "execute", counting)
+    paths = [f"lists/{name}.yaml" for name in LISTS] + [f"lists/extra-{n}.yaml" for n in range(5)]
+    found = repo.last_commits(paths)
+    # One `log` for all eight files (gitpython may also start its object reader once).
+    assert [call for call in calls if "log" in call] == calls[-1:]
+    assert len(calls) <= 2
+    assert found["lists/extra-3.yaml"].subject == "Add extra-3"
+    assert found["lists/tor-dev.yaml"].subject == "Initial site"
+
+
+def test_a_site_below_the_top_of_the_work_tree(tmp_path: Path) -> None:
+    root = write_site(tmp_path / "sites" / "tor", LISTS)
+    (tmp_path / "notes.txt").write_text("not the site\n")
+    init_repo(tmp_path)
+    (root / "lists" / "tor-relays.yaml").write_text(RELAYS)
+    (tmp_path / "notes.txt").write_text("changed, still not the site\n")
+    repo = open_site_repo(root)
+    assert repo is not None
+    assert repo.uncommitted() == ("lists/tor-relays.yaml",)
+    commit_all(tmp_path, "Ask for tor-relays", author=BOB)
+    changes = repo.changes_since("HEAD~1")
+    assert changes.changed == ("lists/tor-relays.yaml",)
+    assert repo.last_commits(["lists/tor-relays.yaml"])["lists/tor-relays.yaml"].author == "Bob"
+
+
+# -- saved plans ---------------------------------------------------------------------
+
+
+def test_a_saved_plan_round_trips() -> None:
+    commit = CommitInfo("0123456789abcdef0123456789abcdef01234567", "Alice", "Ask for it")
+    plan_value = Plan(
+        domain="lists.example.org",
+        create_domain=True,
+        scope="1 list changed since main, merge base 0123456",
+        notes=("a note",),
+        lists=(
+            ListPlan(
+                "tor-dev",
+                "tor-dev@lists.example.org",
+                Action.CREATE,
+                (
+                    CreateList(),
+                    RemoveBan("^.*@.*"),
+                    AddMember(Role.OWNER, "a@example.org"),
+                    UpdateSettings(
+                        (
+                            SettingChange("acceptable_aliases", None, ["^x@example\\.org$"]),
+                            SettingChange("advertised", True, False),
+                            SettingChange("max_message_size", 40, 100),
+                        )
+                    ),
+                    RemoveMember(Role.MODERATOR, "m@example.org"),
+                    AddBan("^.*@.*"),
+                ),
+                commit=commit,
+            ),
+            ListPlan("old", "old@lists.example.org", Action.UNMANAGED),
+            ListPlan("x", "x@lists.example.org", Action.UNCHANGED, uncommitted=True),
+        ),
+    )
+    saved = savedplan.SavedPlan(
+        plan=plan_value,
+        worktree=savedplan.WorkTree("f" * 40, {"lists/x.yaml": "sha256:00", "lists/y.yaml": None}),
+        domain_exists=False,
+        fingerprints={"tor-dev": savedplan.ABSENT},
+    )
+    again = savedplan.loads(savedplan.dumps(saved))
+    assert again == saved
+    assert to_text(again.plan) == to_text(plan_value)
+
+
+def test_apply_a_saved_plan_applies_exactly_what_was_planned(
+    run: Run, site: Path, domain: str, connected: Proxy, tmp_path: Path
+) -> None:
+    saved_path, markdown = site / "plan.json", tmp_path / "plan.md"
+    status, out, err = plan(run, site, "--out", str(saved_path), "--out", str(markdown))
+    assert status == 2
+    assert out == ""
+    assert f"wrote {saved_path}: Plan: 3 to create" in err
+    assert markdown.read_text().startswith(f"### listsync plan for `{domain}` (all lists)")
+    data = json.loads(saved_path.read_text())
+    assert data["format_version"] == 1
+    assert data["summary"]["create"] == 3
+    assert data["saved"]["revision"] == git(site, "rev-parse", "HEAD")
+    assert data["saved"]["uncommitted"] == {}
+    assert data["saved"]["fingerprints"] == dict.fromkeys(LISTS, "absent")
+    planned_writes = 1 + sum(len(entry["changes"]) for entry in data["lists"])
+    connected.recorder.clear()
+
+    applied = run("--root", str(site), "apply", str(saved_path))
+    assert applied.status == 0, applied.err
+    assert "Applied 3 list(s), 0 failed." in applied.out
+    assert len(connected.recorder.writes) == planned_writes
+    assert plan(run, site)[0] == 0
+
+
+def test_a_saved_plan_is_refused_when_mailman_changed_a_list_it_touches(
+    run: Run, site: Path, domain: str, connected: Proxy, mailman_client: Client
+) -> None:
+    assert run("--root", str(site), "apply", "--yes").status == 0
+    (site / "lists" / "tor-dev.yaml").write_text(LISTS["tor-dev"] + "archive: private\n")
+    commit_all(site, "Ask for a private tor-dev archive", author=ALICE)
+    saved_path = site / "plan.json"
+    assert plan(run, site, "--out", str(saved_path))[0] == 2
+    assert set(json.loads(saved_path.read_text())["saved"]["fingerprints"]) == {"tor-dev"}
+
+    mailman_client.get_list(f"tor-dev@{domain}").add_moderator("someone@example.org")
+    connected.recorder.clear()
+    refused = run("--root", str(site), "apply", str(saved_path))
+    assert refused.status == 1
+    assert refused.err.strip() == (
+        f"error: stale plan: tor-dev changed in Mailman since {saved_path} was made; plan again"
+    )
+    assert connected.recorder.writes == []
+
+    assert plan(run, site, "--out", str(saved_path))[0] == 2
+    announce = mailman_client.get_list(f"tor-announce@{domain}").settings
+    announce["description"] = "Changed by hand, on a list the plan does not touch."
+    announce.save()
+    applied = run("--root", str(site), "apply", str(saved_path))
+    assert applied.status == 0, applied.err
+    assert mailman_client.get_list(f"tor-dev@{domain}").settings["archive_policy"] == "private"
+
+
+def test_a_saved_plan_is_refused_at_another_revision_or_work_tree(
+    run: Run, site: Path, connected: Proxy
+) -> None:
+    saved_path = site / "plan.json"
+    planned_at = short(site)
+    assert plan(run, site, "--out", str(saved_path))[0] == 2
+    connected.recorder.clear()
+    dev = site / "lists" / "tor-dev.yaml"
+    dev.write_text(LISTS["tor-dev"] + "archive: private\n")
+
+    dirty = run("--root", str(site), "apply", str(saved_path))
+    assert dirty.status == 1
+    assert dirty.err.strip() == (
+        f"error: {saved_path} was planned with other uncommitted changes than the work tree"
+        " has now (lists/tor-dev.yaml): plan again"
+    )
+    commit_all(site, "Ask for a private tor-dev archive")
+    moved = run("--root", str(site), "apply", str(saved_path))
+    assert moved.status == 1
+    assert moved.err.strip() == (
+        f"error: {saved_path} was planned at revision {planned_at}; the work tree is at"
+        f" revision {short(site)}: plan again"
+    )
+    assert connected.recorder.requests == []
+
+
+def test_only_a_saved_plan_can_be_applied_from_a_file(
+    run: Run, site: Path, connected: Proxy
+) -> None:
+    plain = site / "plain.json"
+    plain.write_text(plan(run, site, "--format", "json")[1])
+    refused = run("--root", str(site), "apply", str(plain))
+    assert refused.status == 1
+    assert "is a plan but not a saved one" in refused.err
+    conflicting = run("--root", str(site), "plan", "--format", "markdown", "--out", "p.json")
+    assert conflicting.status == 1
+    assert "--out p.json writes json (by its name), not --format markdown" in conflicting.err
+    listed = run("--root", str(site), "apply", str(plain), "--list", "tor-dev")
+    assert listed.status == 1
+    assert "a saved plan fixes its lists" in listed.err
+    assert connected.recorder.writes == []

@@ -1,0 +1,178 @@
+"""The GitLab pipeline, run for real under gitlab-ci-local against the Mailman core.
+
+Each test is one part of the workflow: a merge request that adds a list
+shows exactly that list in its plan; the default branch applies it; a
+schedule reports drift made by hand (failing) or repairs it. The jobs run
+`.gitlab-ci.yml` as written (see `cilocal` for the one difference) with
+the listsync under test, and the credentials never show in a job's output
+or artifacts.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from cilocal import Credentials, PipelineRun, SiteRemote, ToolMissing, check_tools
+from mailmanclient import Client
+
+from helpers import commit_all, git
+from listsync.cli import main
+from mailman_core import MailmanCore
+
+pytestmark = pytest.mark.pipeline
+
+ALICE = "Alice Example <alice@example.org>"
+LISTS = {
+    "lists/tor-dev.yaml": "description: Development discussion.\nowners: [teor@example.org]\n",
+    "lists/tor-announce.yaml": (
+        "description: Release announcements.\nposting: announce\nowners: [nickm@example.org]\n"
+    ),
+}
+RELAYS = "description: Relay operators.\nowners: [gus@example.org]\nmoderators: [gk@example.org]\n"
+
+
+@pytest.fixture
+def remote(
+    tmp_path: Path, domain: str, mailman_core: MailmanCore, capsys: pytest.CaptureFixture[str]
+) -> SiteRemote:
+    """A site on branch main, pushed, and live in Mailman (applied once by hand)."""
+    try:
+        check_tools()
+    except ToolMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+    files = {"listsync.yaml": f"domain: {domain}\ndisabled_owner: devnull@example.org\n", **LISTS}
+    credentials = Credentials(mailman_core.url, mailman_core.user, mailman_core.password)
+    site = SiteRemote.create(tmp_path, files, credentials)
+    connection = [
+        f"--mailman-url={mailman_core.url}",
+        f"--user={mailman_core.user}",
+        f"--password={mailman_core.password}",
+    ]
+    assert main(["--root", str(site.work), "apply", "--yes", *connection]) == 0
+    capsys.readouterr()
+    return site
+
+
+def assert_no_secret(run: PipelineRun, secret: str) -> None:
+    assert secret not in run.output
+    for path in run.files():
+        assert secret not in path.read_text(errors="replace"), path
+
+
+def headings(markdown: str) -> list[str]:
+    return re.findall(r"^#### .*$", markdown, flags=re.MULTILINE)
+
+
+def request_list(remote: SiteRemote, branch: str) -> str:
+    """Alice's merge request branch adding tor-relays; returns its commit's hash."""
+    git(remote.work, "checkout", "--quiet", "-b", branch)
+    (remote.work / "lists" / "tor-relays.yaml").write_text(RELAYS)
+    return commit_all(remote.work, "Ask for tor-relays", author=ALICE)
+
+
+def test_a_merge_request_pipeline_plans_exactly_the_requested_list(
+    remote: SiteRemote, domain: str, mailman_core: MailmanCore, mailman_client: Client
+) -> None:
+    requested = request_list(remote, "request-tor-relays")
+    base = git(remote.work, "rev-parse", "main")
+
+    run = remote.merge_request_pipeline("request-tor-relays")
+    assert run.status == 0, run.output
+    assert run.jobs == {"validate": "PASS", "plan": "PASS"}, run.output
+
+    plan_md = run.artifact("plan", "plan.md").read_text()
+    assert plan_md.startswith(
+        f"### listsync plan for `{domain}` (1 list changed since origin/main"
+        f", merge base {base[:7]})\n"
+    )
+    assert headings(plan_md) == [f"#### `tor-relays@{domain}`: create"]
+    assert f"Last commit `{requested[:7]}` by Alice Example: Ask for tor-relays" in plan_md
+    assert "+ owner gus@example.org\n+ moderator gk@example.org\n" in plan_md
+    assert "**Plan: 1 to create, 0 to update, 0 to disable, 0 to enable, 0 unchanged" in plan_md
+    saved = json.loads(run.artifact("plan", "plan.json").read_text())
+    assert saved["saved"]["revision"] == requested
+    assert saved["saved"]["fingerprints"] == {"tor-relays": "absent"}
+    assert "tor-relays" not in [m.list_name for m in mailman_client.get_domain(domain).lists]
+    assert_no_secret(run, mailman_core.password)
+
+
+def test_a_default_branch_pipeline_applies_the_merged_plan(
+    remote: SiteRemote, domain: str, mailman_core: MailmanCore, mailman_client: Client
+) -> None:
+    requested = request_list(remote, "request-tor-relays")
+    git(remote.work, "checkout", "--quiet", "main")
+    git(
+        remote.work,
+        "merge",
+        "--quiet",
+        "--no-ff",
+        "--message",
+        "Merge branch 'request-tor-relays' into 'main'",
+        "request-tor-relays",
+    )
+    git(remote.work, "push", "--quiet", "origin", "main")
+
+    run = remote.run_pipeline()
+    assert run.status == 0, run.output
+    assert run.jobs == {
+        "validate": "PASS",
+        "plan": "PASS",
+        "apply": "PASS",
+        "pages": "PASS",
+    }, run.output
+    page = run.artifact("pages", "public/index.html").read_text()
+    assert 'id="tor-relays"' in page
+    assert "gus@example.org" not in page
+    plan_md = run.artifact("plan", "plan.md").read_text()
+    assert f"### listsync plan for `{domain}` (all lists)" in plan_md
+    assert headings(plan_md) == [f"#### `tor-relays@{domain}`: create"]
+    assert f"Last commit `{requested[:7]}` by Alice Example: Ask for tor-relays" in plan_md
+    assert "Applied 1 list(s), 0 failed." in run.log("apply")
+    relays = mailman_client.get_list(f"tor-relays@{domain}")
+    assert [o.email for o in relays.owners] == ["gus@example.org"]
+    assert [m.email for m in relays.moderators] == ["gk@example.org"]
+    assert relays.settings["dmarc_mitigate_action"] == "munge_from"
+    assert_no_secret(run, mailman_core.password)
+
+    again = remote.run_pipeline()
+    assert again.status == 0, again.output
+    assert "No changes. Mailman matches the files." in again.artifact("plan", "plan.md").read_text()
+    assert "Applied" not in again.log("apply")
+
+
+def test_a_scheduled_pipeline_reports_drift_or_repairs_it(
+    remote: SiteRemote, domain: str, mailman_core: MailmanCore, mailman_client: Client
+) -> None:
+    dev = mailman_client.get_list(f"tor-dev@{domain}")
+    settings = dev.settings
+    settings["archive_policy"] = "never"
+    settings.save()
+    dev.add_owner("intruder@example.org")
+
+    report = remote.run_pipeline("schedule")
+    assert report.status != 0, report.output
+    assert report.jobs == {"validate": "PASS", "reconcile": "FAIL"}, report.output
+    drift = report.artifact("reconcile", "drift.md").read_text()
+    assert headings(drift) == [f"#### `tor-dev@{domain}`: update"]
+    assert '~ archive_policy: "never" -> "public"\n- owner intruder@example.org\n' in drift
+    log = report.log("reconcile")
+    assert f"#### `tor-dev@{domain}`: update" in log
+    assert "Drift: Mailman differs from the files" in log
+    assert mailman_client.get_list(f"tor-dev@{domain}").settings["archive_policy"] == "never"
+    assert_no_secret(report, mailman_core.password)
+
+    repair = remote.run_pipeline("schedule", {"LISTSYNC_RECONCILE": "apply"})
+    assert repair.status == 0, repair.output
+    assert repair.jobs == {"validate": "PASS", "reconcile": "PASS"}, repair.output
+    assert "Applied 1 list(s), 0 failed." in repair.log("reconcile")
+    repaired = mailman_client.get_list(f"tor-dev@{domain}")
+    assert repaired.settings["archive_policy"] == "public"
+    assert [o.email for o in repaired.owners] == ["teor@example.org"]
+    assert_no_secret(repair, mailman_core.password)
+
+    quiet = remote.run_pipeline("schedule")
+    assert quiet.status == 0, quiet.output
+    assert "No drift: Mailman matches the files." in quiet.log("reconcile")
