@@ -268,3 +268,10 @@ def test_setting_shadowing_a_typed_field_is_a_warning(run: Run, tmp_path: Path) 
         in result.err
     )
     assert "1 valid list file(s), 0 error(s), 1 warning(s)" in result.out
+
+
+def test_usage_errors_exit_1_never_2_which_means_changes(run: Run) -> None:
+    for args in (["plan", "--format", "yaml"], ["no-such-command"], ["plan", "--bogus"]):
+        result = run(*args)
+        assert result.status == 1, args
+        assert "Error:" in result.err

@@ -563,8 +563,9 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("aborted", err=True)
         return EXIT_FAILURE
     except click.ClickException as exc:
+        # A usage error is an error (1): 2 means "changes" to --detailed-exitcode.
         exc.show()
-        return EXIT_FAILURE if exc.exit_code == 1 else exc.exit_code
+        return EXIT_FAILURE
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EXIT_FAILURE
     except Exception as exc:  # a bug: say so, without secrets, and how to learn more
