@@ -1,0 +1,894 @@
+"""How listsync's plan and apply scale with the number of lists, against a real Mailman core.
+
+A benchmark, not a test: it starts its own throwaway GNU Mailman core
+(``tools/mailman_core.py``), writes a site of N generated list files (owners,
+moderators, non-default settings, 1% disabled) and measures, in the same run
+and in alternating order so that every side sees the same machine load:
+
+* ``naive_read``: a plain mailmanclient loop over ``client.lists`` reading every
+  list's settings, owners and moderators (3 requests a list): the baseline;
+* ``floor``: a bare pooled-session loop doing one ``GET lists/ID/config`` per
+  list, one after another (the cheapest full read there is: one request a list);
+* ``floor_pool``: the same with 4 threads, i.e. what the REST server sustains;
+* ``plan``: ``listsync plan`` with no changes, through the library (load +
+  compute_plan + render) and as the command users run (``plan_cli``);
+* ``plan_drift``: the same after 1% of the lists were changed by hand;
+* ``plan_one``: a merge request's plan, scoped to one list (``--list NAME``);
+* ``apply``: ``listsync apply`` creating N lists from the files, against
+  ``naive_apply``, a plain mailmanclient create-and-configure loop.
+
+Each measurement runs in a child process of its own, so that its peak memory
+(``VmHWM``; for the command, ``ru_maxrss`` from ``wait4``) is its own.
+Request counts come from a counting hook (mailmanclient's ``request_hooks``),
+the bare loop itself, and listsync's own ``RequestCounter``; at the smallest
+size they are checked once against the recording proxy of ``tests/proxy.py``
+(an untimed round).
+
+    .venv/bin/python benchmarks/plan_scale.py                  # N = 100 and 1,000
+    .venv/bin/python benchmarks/plan_scale.py --large          # and 5,000 (slow)
+    .venv/bin/python benchmarks/plan_scale.py --sizes 200 --rounds 2 --apply-rounds 1
+
+Figures go to standard output and, as JSON, to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO / "tools"), str(REPO / "tests")]
+
+from mailman_core import MailmanCore, install  # noqa: E402
+
+DOMAIN = "bench.example.org"
+DEVNULL_OWNER = "devnull@example.org"
+DEFAULT_SIZES = (100, 1000)
+LARGE_SIZE = 5000
+CLIENT_THREADS = 4
+CATEGORIES = ("discussion", "notification", "administrative", "team")
+POSTING = ("open", "members", "moderated", "announce")
+SUBSCRIPTION = ("open", "moderated", "closed")
+DMARC = ("munge_from", "wrap_message", "reject", "none")
+
+JSON = dict[str, Any]
+
+
+# -- the site ------------------------------------------------------------------
+
+
+def list_name(i: int) -> str:
+    return f"bench-{i:05d}"
+
+
+def list_file(i: int, n: int) -> str:
+    """List i of a site of n: every field set, most of them away from the defaults."""
+    people = max(20, n // 4)  # owners and moderators are shared between lists
+    name = list_name(i)
+    owners = [f"owner{(i * 7 + k * 13) % people:05d}@example.org" for k in (0, 1)]
+    if i % 3 == 0:
+        owners[0] = f"Owner {i % people} <{owners[0]}>"
+    moderators = [f"mod{i % people:05d}@example.org"] if i % 2 == 0 else []
+    unconditional = "true" if i % 3 else "false"
+    lines = [
+        "# yaml-language-server: $schema=../schema/list.schema.json",
+        f"description: Benchmark list {i} of {n}, for {CATEGORIES[i % 4]} traffic.",
+        f"category: {CATEGORIES[i % 4]}",
+        f"visibility: {'private' if i % 5 == 0 else 'public'}",
+        f"posting: {POSTING[i % 4]}",
+        f"subscription: {SUBSCRIPTION[i % 3]}",
+        f"dmarc: {{mitigation: {DMARC[i % 4]}, unconditional: {unconditional}}}",
+        f"owners: [{', '.join(repr(o) if '<' in o else o for o in owners)}]",
+        f"moderators: [{', '.join(moderators)}]",
+        "settings:",
+        f"  max_message_size: {100 + i % 400}",
+        "  send_welcome_message: false",
+    ]
+    if i % 10 == 0:
+        lines.append(f"  acceptable_aliases: ['^{name}-.*@example\\.org$']")
+    if i % 100 == 50:
+        lines.append("disabled: true")
+    return "\n".join(lines) + "\n"
+
+
+def write_site(root: Path, n: int) -> list[str]:
+    """A site of n lists at root; returns the list names."""
+    (root / "lists").mkdir(parents=True)
+    (root / "listsync.yaml").write_text(f"domain: {DOMAIN}\ndisabled_owner: {DEVNULL_OWNER}\n")
+    names = [list_name(i) for i in range(n)]
+    for i, name in enumerate(names):
+        (root / "lists" / f"{name}.yaml").write_text(list_file(i, n))
+    return names
+
+
+def child_desired(args: JSON) -> JSON:
+    """The desired state of every list as plain JSON: what the naive loop is given."""
+    from listsync.load import load_valid_site
+    from listsync.reconcile import desired_states
+
+    site, _ = load_valid_site(Path(args["root"]))
+    items = [
+        {
+            "name": name,
+            "settings": state.settings,
+            "owners": sorted(state.owners),
+            "moderators": sorted(state.moderators),
+            "bans": sorted(state.bans),
+        }
+        for name, state in desired_states(site).items()
+    ]
+    Path(args["out"]).write_text(json.dumps({"domain": site.config.domain, "lists": items}))
+    return {"seconds": 0.0, "rss0": 0}
+
+
+# -- the measured operations, each run in a child process ------------------------
+
+
+def _env() -> tuple[str, str, str]:
+    return (
+        os.environ["MAILMAN_REST_URL"],
+        os.environ["MAILMAN_REST_USER"],
+        os.environ["MAILMAN_REST_PASSWORD"],
+    )
+
+
+def _status_kb(key: str) -> int:
+    """A figure of /proc/self/status in KiB: VmRSS now, VmHWM the peak of this process.
+
+    (Not ru_maxrss: Linux carries the parent's peak over into a child across exec.)
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{key}:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _rss_kb() -> int:
+    return _status_kb("VmRSS")
+
+
+class _Hook:
+    """A mailmanclient request hook counting requests by method."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def __call__(self, params: JSON) -> JSON:
+        self.counts[str(params["method"])] += 1
+        return params
+
+
+def child_naive_read(args: JSON) -> JSON:
+    """What most admin scripts do: walk client.lists, read settings and both rosters."""
+    from mailmanclient import Client
+
+    url, user, password = _env()
+    hook = _Hook()
+    rss = _rss_kb()
+    start = time.perf_counter()
+    client = Client(url, user, password, request_hooks=[hook])
+    state = {}
+    for mlist in client.lists:
+        settings = dict(mlist.settings)
+        owners = sorted(m.email for m in mlist.owners)
+        moderators = sorted(m.email for m in mlist.moderators)
+        state[mlist.fqdn_listname] = (settings, owners, moderators)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "requests": dict(hook.counts), "lists": len(state), "rss0": rss}
+
+
+def child_floor(args: JSON) -> JSON:
+    """One GET of each list's config on one keep-alive session; threads > 1 share a pool."""
+    import requests
+
+    url, user, password = _env()
+    names: list[str] = json.loads(Path(args["names_file"]).read_text())
+    threads = int(args.get("threads", 1))
+    rss = _rss_kb()
+    start = time.perf_counter()
+    session = requests.Session()
+    session.auth = (user, password)
+    adapter = requests.adapters.HTTPAdapter(pool_maxsize=threads)
+    session.mount("http://", adapter)
+
+    def get(name: str) -> int:
+        response = session.get(f"{url}/lists/{name}.{DOMAIN}/config", timeout=60)
+        response.raise_for_status()
+        return len(response.json())
+
+    if threads == 1:
+        read = [get(name) for name in names]
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            read = list(pool.map(get, names))
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "requests": {"GET": len(read)}, "lists": len(read), "rss0": rss}
+
+
+def child_plan(args: JSON) -> JSON:
+    """listsync plan through the library, as the CLI does it: load, lint, plan, render."""
+    from listsync import render
+    from listsync.load import load_valid_site
+    from listsync.mailman import MailmanBackend
+    from listsync.policy import lint
+    from listsync.reconcile import compute_plan
+
+    url, user, password = _env()
+    names: list[str] | None = args.get("names")
+    rss = _rss_kb()
+    start = time.perf_counter()
+    site, _ = load_valid_site(Path(args["root"]), names)
+    lint(site)
+    loaded = time.perf_counter()
+    backend = MailmanBackend(url, user, password)
+    plan = compute_plan(site, backend, names)
+    planned = time.perf_counter()
+    text = render.render_plan(plan, "text")
+    end = time.perf_counter()
+    backend.close()
+    return {
+        "seconds": end - start,
+        "phases": {"load": loaded - start, "plan": planned - loaded, "render": end - planned},
+        "requests": dict(backend.requests.by_method),
+        "summary": {action.value: count for action, count in plan.counts().items()},
+        "has_changes": plan.has_changes,
+        "output_bytes": len(text),
+        "rss0": rss,
+    }
+
+
+def child_apply(args: JSON) -> JSON:
+    """listsync apply through the library: load, lint, plan, apply."""
+    from listsync.apply import apply_plan
+    from listsync.load import load_valid_site
+    from listsync.mailman import MailmanBackend
+    from listsync.policy import lint
+    from listsync.reconcile import compute_plan
+
+    url, user, password = _env()
+    rss = _rss_kb()
+    start = time.perf_counter()
+    site, _ = load_valid_site(Path(args["root"]))
+    lint(site)
+    loaded = time.perf_counter()
+    kwargs = {"workers": int(args["workers"])} if args.get("workers") else {}
+    backend = MailmanBackend(url, user, password, **kwargs)
+    plan = compute_plan(site, backend)
+    planned = time.perf_counter()
+    result = apply_plan(backend, plan)
+    end = time.perf_counter()
+    backend.close()
+    if not result.ok:
+        failures = "; ".join(f"{r.name}: {r.error}" for r in result.failed[:5])
+        raise RuntimeError(f"apply failed for {len(result.failed)} list(s): {failures}")
+    return {
+        "seconds": end - start,
+        "phases": {"load": loaded - start, "plan": planned - loaded, "apply": end - planned},
+        "requests": dict(backend.requests.by_method),
+        "lists": len(result.results),
+        "rss0": rss,
+    }
+
+
+def child_naive_apply(args: JSON) -> JSON:
+    """What most admin scripts do to create lists: create, configure, add owners, one by one."""
+    from urllib.error import HTTPError
+
+    from mailmanclient import Client
+
+    url, user, password = _env()
+    data = json.loads(Path(args["desired_file"]).read_text())
+    hook = _Hook()
+    rss = _rss_kb()
+    start = time.perf_counter()
+    client = Client(url, user, password, request_hooks=[hook])
+    try:
+        domain = client.get_domain(data["domain"])
+    except HTTPError:
+        domain = client.create_domain(data["domain"])
+    for item in data["lists"]:
+        mlist = domain.create_list(item["name"])
+        settings = mlist.settings
+        for key, value in item["settings"].items():
+            settings[key] = "" if value == [] else value
+        settings.save()
+        for address in item["owners"]:
+            mlist.add_owner(address)
+        for address in item["moderators"]:
+            mlist.add_moderator(address)
+        for pattern in item["bans"]:
+            mlist.bans.add(pattern)
+    seconds = time.perf_counter() - start
+    return {
+        "seconds": seconds,
+        "requests": dict(hook.counts),
+        "lists": len(data["lists"]),
+        "rss0": rss,
+    }
+
+
+def child_drift(args: JSON) -> JSON:
+    """Change some lists by hand, as an admin in Postorius would (not measured)."""
+    from listsync.mailman import MailmanBackend
+
+    url, user, password = _env()
+    backend = MailmanBackend(url, user, password)
+    for k, name in enumerate(args["names"]):
+        fqdn = f"{name}@{DOMAIN}"
+        if k % 2:
+            backend.add_member(fqdn, "owner", "intruder@example.org")
+        else:
+            backend.update_settings(fqdn, {"archive_policy": "never", "max_message_size": 1})
+    return {"seconds": 0.0, "requests": dict(backend.requests.by_method), "rss0": _rss_kb()}
+
+
+CHILDREN: dict[str, Callable[[JSON], JSON]] = {
+    "naive_read": child_naive_read,
+    "floor": child_floor,
+    "plan": child_plan,
+    "apply": child_apply,
+    "naive_apply": child_naive_apply,
+    "drift": child_drift,
+    "desired": child_desired,
+}
+
+
+# -- running children --------------------------------------------------------------
+
+
+@dataclass
+class Sample:
+    """One measurement: the operation's own figures, its wall time, its peak memory."""
+
+    op: str
+    round: int
+    seconds: float
+    wall: float
+    peak_rss_kb: int
+    load_before: float
+    detail: JSON = field(default_factory=dict)
+
+    def as_json(self) -> JSON:
+        return {
+            "op": self.op,
+            "round": self.round,
+            "seconds": round(self.seconds, 4),
+            "wall": round(self.wall, 4),
+            "peak_rss_kb": self.peak_rss_kb,
+            "load_before": round(self.load_before, 2),
+            **self.detail,
+        }
+
+
+def _wait(process: subprocess.Popen[bytes]) -> tuple[int, int]:
+    """Reap `process` with wait4: its exit code and its own peak RSS in KiB."""
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return process.returncode, usage.ru_maxrss
+
+
+def run_child(op: str, kind: str, args: JSON, env: dict[str, str], rnd: int) -> Sample:
+    load = os.getloadavg()[0]
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), "_child", kind, json.dumps(args)],
+        stdout=subprocess.PIPE,
+        env={**os.environ, **env},
+    )
+    assert process.stdout is not None
+    out = process.stdout.read()
+    code, _ = _wait(process)
+    wall = time.perf_counter() - started
+    if code != 0:
+        raise RuntimeError(f"{op} (round {rnd}) failed with exit code {code}")
+    detail: JSON = json.loads(out)
+    seconds = float(detail.pop("seconds"))
+    detail["rss_before_op_kb"] = int(detail.pop("rss0"))
+    return Sample(op, rnd, seconds, wall, int(detail.pop("peak_kb")), load, detail)
+
+
+def run_cli(op: str, argv: list[str], env: dict[str, str], rnd: int, expect: int) -> Sample:
+    """`listsync ARGV` as a user runs it: wall time includes Python's start-up.
+
+    Its peak memory is wait4's ru_maxrss, which cannot be below this (small)
+    process's own peak: see `parent_peak_kb` in the results.
+    """
+    listsync = Path(sys.executable).with_name("listsync")
+    load = os.getloadavg()[0]
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [str(listsync), *argv],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **env},
+    )
+    assert process.stderr is not None
+    err = process.stderr.read()
+    code, peak = _wait(process)
+    wall = time.perf_counter() - started
+    if code != expect:
+        raise RuntimeError(f"{op}: listsync exited {code}, expected {expect}: {err.decode()}")
+    return Sample(op, rnd, wall, wall, peak, load, {})
+
+
+# -- one size -------------------------------------------------------------------------
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@dataclass
+class Bench:
+    home: Path
+    work: Path
+    rounds: int
+    apply_rounds: int
+    naive_apply_max: int
+    server_workers: int
+    samples: list[Sample] = field(default_factory=list)
+    checks: JSON = field(default_factory=dict)
+
+    def core(self, label: str) -> MailmanCore:
+        return MailmanCore(self.home, self.work / "cores" / label, workers=self.server_workers)
+
+    def add(self, n: int, sample: Sample) -> Sample:
+        sample.detail["n"] = n
+        self.samples.append(sample)
+        say(
+            f"  n={n:<5} {sample.op:<12} round {sample.round}: {sample.seconds:7.2f} s"
+            f"  wall {sample.wall:7.2f} s  {sum(sample.detail.get('requests', {}).values()):>6}"
+            f" req  {sample.peak_rss_kb / 1024:6.1f} MiB  load {sample.load_before:.1f}"
+        )
+        return sample
+
+    def size(self, n: int) -> None:
+        root = self.work / f"site-{n}"
+        names = write_site(root, n)
+        names_file = self.work / f"names-{n}.json"
+        names_file.write_text(json.dumps(names))
+        desired_file = self.work / f"desired-{n}.json"
+        run_child("desired", "desired", {"root": str(root), "out": str(desired_file)}, {}, 0)
+        plan_core = self._apply_phase(n, root, desired_file)
+        try:
+            self._plan_phase(n, root, names, names_file, plan_core)
+        finally:
+            plan_core.stop()
+
+    def _apply_phase(self, n: int, root: Path, desired_file: Path) -> MailmanCore:
+        """(d): apply of n new lists vs the naive loop, each round on a fresh core.
+
+        Returns the core of the last listsync round, running: the plan phase's site.
+        """
+        compare = n <= self.naive_apply_max
+        rounds = self.apply_rounds if compare else 1
+        kept: MailmanCore | None = None
+        for rnd in range(rounds):
+            sides = ["naive_apply", "apply"] if rnd % 2 == 0 else ["apply", "naive_apply"]
+            for op in sides if compare else ["apply"]:
+                core = self.core(f"{n}-{op}-{rnd}").start()
+                try:
+                    args: JSON = (
+                        {"desired_file": str(desired_file)}
+                        if op == "naive_apply"
+                        else {"root": str(root)}
+                    )
+                    self.add(n, run_child(op, op, args, core.env(), rnd))
+                    if op == "naive_apply" and rnd == 0:
+                        self._check_converged(n, "naive_apply", root, core)
+                finally:
+                    if op == "apply":
+                        if kept is not None:
+                            kept.stop()
+                        kept = core
+                    else:
+                        core.stop()
+        assert kept is not None
+        return kept
+
+    def _check_converged(self, n: int, who: str, root: Path, core: MailmanCore) -> None:
+        """listsync sees no change after `who` ran: both loops did the same work."""
+        sample = run_child("check", "plan", {"root": str(root)}, core.env(), 0)
+        self.checks[f"{who}_converged_n{n}"] = not sample.detail["has_changes"]
+        if sample.detail["has_changes"]:
+            say(f"  WARNING: after {who}, listsync still plans {sample.detail['summary']}")
+
+    def _plan_phase(
+        self, n: int, root: Path, names: list[str], names_file: Path, core: MailmanCore
+    ) -> None:
+        env = core.env()
+        self._check_converged(n, "apply", root, core)
+        one = names[len(names) // 2 + 1]
+        drifted = [list_name(i) for i in range(0, n, 100)]  # 1%, none of them disabled
+        ops: list[tuple[str, Callable[[int], Sample]]] = [
+            ("naive_read", lambda r: run_child("naive_read", "naive_read", {}, env, r)),
+            (
+                "floor",
+                lambda r: run_child("floor", "floor", {"names_file": str(names_file)}, env, r),
+            ),
+            (
+                "floor_pool",
+                lambda r: run_child(
+                    "floor_pool",
+                    "floor",
+                    {"names_file": str(names_file), "threads": CLIENT_THREADS},
+                    env,
+                    r,
+                ),
+            ),
+            ("plan", lambda r: run_child("plan", "plan", {"root": str(root)}, env, r)),
+            (
+                "plan_cli",
+                lambda r: run_cli("plan_cli", ["--root", str(root), "plan"], env, r, expect=0),
+            ),
+            (
+                "plan_one",
+                lambda r: run_child(
+                    "plan_one", "plan", {"root": str(root), "names": [one]}, env, r
+                ),
+            ),
+            (
+                "plan_one_cli",
+                lambda r: run_cli(
+                    "plan_one_cli", ["--root", str(root), "plan", "--list", one], env, r, expect=0
+                ),
+            ),
+        ]
+        for rnd in range(self.rounds):
+            shift = rnd % len(ops)
+            for _, measure in ops[shift:] + ops[:shift]:
+                self.add(n, measure(rnd))
+            # (c): 1% of the lists changed by hand, planned, then repaired by apply.
+            run_child("drift", "drift", {"names": drifted}, env, rnd)
+            self.add(n, run_child("plan_drift", "plan", {"root": str(root)}, env, rnd))
+            self.add(
+                n,
+                run_cli(
+                    "plan_drift_cli",
+                    ["--root", str(root), "plan", "--detailed-exitcode"],
+                    env,
+                    rnd,
+                    expect=2,
+                ),
+            )
+            self.add(n, run_child("apply_drift", "apply", {"root": str(root)}, env, rnd))
+
+    def verify_counts(self, n: int) -> None:
+        """An untimed round through tests/proxy.py: the counters tell the truth."""
+        from proxy import recording_proxy
+
+        root = self.work / f"verify-{n}"
+        names = write_site(root, n)
+        names_file = self.work / f"verify-names-{n}.json"
+        names_file.write_text(json.dumps(names))
+        core = self.core(f"verify-{n}").start()
+        try:
+            run_child("setup", "apply", {"root": str(root)}, core.env(), 0)
+            with recording_proxy(core.url) as proxy:
+                env = {**core.env(), "MAILMAN_REST_URL": proxy.url}
+                cases: list[tuple[str, str, JSON]] = [
+                    ("naive_read", "naive_read", {}),
+                    ("floor", "floor", {"names_file": str(names_file)}),
+                    ("plan", "plan", {"root": str(root)}),
+                    ("plan_one", "plan", {"root": str(root), "names": [names[1]]}),
+                ]
+                for op, kind, args in cases:
+                    proxy.recorder.clear()
+                    sample = run_child(op, kind, args, env, 0)
+                    counted = sum(sample.detail["requests"].values())
+                    seen = len(proxy.recorder.requests)
+                    self.checks[f"proxy_count_{op}_n{n}"] = {"own": counted, "proxy": seen}
+                    if counted != seen:
+                        say(f"  WARNING: {op} counted {counted} requests, the proxy saw {seen}")
+        finally:
+            core.stop()
+
+    def probe_server(self, workers: int, n: int) -> JSON:
+        """GET config throughput of a core with `workers` REST workers, by client threads."""
+        core = MailmanCore(self.home, self.work / "cores" / f"probe-{workers}", workers=workers)
+        root = self.work / f"probe-site-{workers}"
+        names = write_site(root, n)
+        names_file = self.work / f"probe-names-{workers}.json"
+        names_file.write_text(json.dumps(names))
+        core.start()
+        rates: JSON = {}
+        try:
+            # one client thread: no concurrent writes, which SQLite with 2 workers races on
+            run_child("setup", "apply", {"root": str(root), "workers": 1}, core.env(), 0)
+            for threads in (1, 2, 4, 8):
+                rate = []
+                for rnd in range(self.rounds):
+                    args = {"names_file": str(names_file), "threads": threads}
+                    sample = run_child("probe", "floor", args, core.env(), rnd)
+                    rate.append(n / sample.seconds)
+                rates[str(threads)] = round(statistics.median(rate), 1)
+                say(f"  server workers={workers} client threads={threads}: {rates[str(threads)]}/s")
+        finally:
+            core.stop()
+        return rates
+
+
+# -- summary ---------------------------------------------------------------------------
+
+
+def _median(samples: Sequence[Sample], attr: str = "seconds") -> float:
+    return statistics.median(float(getattr(s, attr)) for s in samples)
+
+
+def summarise(samples: list[Sample], n: int) -> JSON:
+    by_op: dict[str, list[Sample]] = {}
+    for sample in samples:
+        if sample.detail.get("n") == n:
+            by_op.setdefault(sample.op, []).append(sample)
+    ops: JSON = {}
+    for op, group in by_op.items():
+        requests = [sum(s.detail.get("requests", {}).values()) for s in group]
+        ops[op] = {
+            "median_s": round(_median(group), 3),
+            "min_s": round(min(s.seconds for s in group), 3),
+            "max_s": round(max(s.seconds for s in group), 3),
+            "median_wall_s": round(_median(group, "wall"), 3),
+            "rounds": len(group),
+            "requests": max(requests) if any(requests) else None,
+            "requests_by_method": group[0].detail.get("requests"),
+            "peak_rss_mib": round(max(s.peak_rss_kb for s in group) / 1024, 1),
+            "rss_before_op_mib": round(
+                min(s.detail.get("rss_before_op_kb", 0) for s in group) / 1024, 1
+            ),
+        }
+        phases = [s.detail["phases"] for s in group if "phases" in s.detail]
+        if phases:
+            ops[op]["median_phases_s"] = {
+                k: round(statistics.median(p[k] for p in phases), 3) for k in phases[0]
+            }
+    ratios: JSON = {}
+
+    def ratio(a: str, b: str) -> float | None:
+        if a in ops and b in ops and ops[b]["median_s"]:
+            return round(float(ops[a]["median_s"]) / float(ops[b]["median_s"]), 2)
+        return None
+
+    for op in ("plan", "plan_cli", "plan_drift", "plan_drift_cli", "floor", "floor_pool"):
+        ratios[f"naive_read/{op}"] = ratio("naive_read", op)
+    for op in ("plan", "plan_cli", "plan_drift"):
+        ratios[f"{op}/floor"] = ratio(op, "floor")
+        ratios[f"{op}/floor_pool"] = ratio(op, "floor_pool")
+    ratios["naive_apply/apply"] = ratio("naive_apply", "apply")
+    server: JSON = {}
+    if "floor_pool" in ops:
+        server["get_config_per_s_4_threads"] = round(n / ops["floor_pool"]["median_s"], 1)
+    if "floor" in ops:
+        server["get_config_per_s_sequential"] = round(n / ops["floor"]["median_s"], 1)
+    if "plan" in ops and ops["plan"]["requests"]:
+        server["plan_requests_per_s"] = round(
+            ops["plan"]["requests"] / ops["plan"]["median_phases_s"]["plan"], 1
+        )
+    return {"n": n, "operations": ops, "ratios": ratios, "server": server}
+
+
+def targets(result: JSON) -> JSON:
+    """The issue's targets, at 1,000 lists (and 5,000 for linearity), met or not."""
+    sizes = result["sizes"]
+    out: JSON = {}
+    if "1000" in sizes:
+        at = sizes["1000"]
+        ops, ratios = at["operations"], at["ratios"]
+        if "naive_read/plan" in ratios and ratios["naive_read/plan"] is not None:
+            r = ratios["naive_read/plan"]
+            out["plan at least 3x faster than naive"] = {"ratio": r, "met": r >= 3}
+        if ratios.get("plan/floor") is not None:
+            r = ratios["plan/floor"]
+            out["plan within 1.5x of the floor"] = {"ratio": r, "met": r <= 1.5}
+        if "plan" in ops:
+            req = ops["plan"]["requests"]
+            out["plan requests at most 1 a list plus a constant"] = {
+                "requests": req,
+                "per_list": round(req / 1000, 3),
+                "beyond_one_a_list": req - 1000,
+            }
+        if ratios.get("naive_apply/apply") is not None:
+            r = ratios["naive_apply/apply"]
+            out["apply at least 2x faster than naive"] = {"ratio": r, "met": r >= 2}
+    scoped = {
+        n: at["operations"][op]["median_s"]
+        for n, at in sizes.items()
+        for op in ("plan_one_cli",)
+        if op in at["operations"]
+    }
+    if scoped:
+        out["one-list plan under 2 s whatever N (CLI wall)"] = {
+            "seconds": scoped,
+            "met": all(s < 2 for s in scoped.values()),
+        }
+    if "1000" in sizes and "5000" in sizes:
+        a = sizes["1000"]["operations"]["plan"]["median_s"]
+        b = sizes["5000"]["operations"]["plan"]["median_s"]
+        out["5000 within 6x of 1000"] = {"ratio": round(b / a, 2), "met": b / a <= 6}
+    return out
+
+
+def print_table(result: JSON) -> None:
+    for n, at in result["sizes"].items():
+        print(f"\nN = {n}")
+        print(f"{'operation':<16}{'median s':>10}{'wall s':>9}{'requests':>10}{'peak MiB':>10}")
+        for op, figures in at["operations"].items():
+            req = figures["requests"] if figures["requests"] is not None else "-"
+            print(
+                f"{op:<16}{figures['median_s']:>10.2f}{figures['median_wall_s']:>9.2f}"
+                f"{req:>10}{figures['peak_rss_mib']:>10.1f}"
+            )
+        for name, value in at["ratios"].items():
+            if value is not None:
+                print(f"  {name}: {value}")
+        for name, value in at["server"].items():
+            print(f"  server {name}: {value}")
+    print("\nTargets")
+    for name, value in result["targets"].items():
+        print(f"  {name}: {value}")
+
+
+# -- main ------------------------------------------------------------------------------
+
+
+def busy_processes() -> list[str]:
+    """The processes using the CPU (name and share), to tell what else loaded the machine."""
+    try:
+        out = subprocess.run(
+            ["ps", "-eo", "pcpu,comm", "--sort=-pcpu", "--no-headers"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return []
+    return [" ".join(line.split()) for line in out.splitlines()[:8]]
+
+
+def machine() -> JSON:
+    cpu = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_avg_start": [round(x, 2) for x in os.getloadavg()],
+        "busy_at_start": busy_processes(),
+    }
+
+
+@contextlib.contextmanager
+def workdir(keep: Path | None) -> Iterator[Path]:
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        yield keep
+        return
+    path = Path(tempfile.mkdtemp(prefix="listsync-bench-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--sizes",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=list(DEFAULT_SIZES),
+        help="list counts, comma separated (default 100,1000)",
+    )
+    parser.add_argument("--large", action="store_true", help=f"add N = {LARGE_SIZE} (slow)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of each plan measurement")
+    parser.add_argument("--apply-rounds", type=int, default=2, help="rounds of apply vs naive")
+    parser.add_argument(
+        "--naive-apply-max",
+        type=int,
+        default=1000,
+        help="compare apply with the naive loop up to this N; above, apply runs once as setup",
+    )
+    parser.add_argument("--server-workers", type=int, default=1, help="Mailman REST workers")
+    parser.add_argument(
+        "--probe-server-workers",
+        type=int,
+        default=0,
+        metavar="W",
+        help="also measure GET config throughput with W REST workers (vs 1)",
+    )
+    parser.add_argument("--no-verify", action="store_true", help="skip the proxy count check")
+    parser.add_argument("--mailman-home", type=Path, default=REPO / ".mailman")
+    parser.add_argument("--work", type=Path, help="keep sites and cores here (default: temp)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=REPO / "benchmarks" / "results" / f"plan_scale-{date.today().isoformat()}.json",
+    )
+    args = parser.parse_args(argv)
+    sizes = sorted(set(args.sizes + ([LARGE_SIZE] if args.large else [])))
+    install(args.mailman_home, log=say)
+    result: JSON = {
+        "benchmark": "plan_scale",
+        "date": date.today().isoformat(),
+        "machine": machine(),
+        "config": {
+            "sizes": sizes,
+            "rounds": args.rounds,
+            "apply_rounds": args.apply_rounds,
+            "naive_apply_max": args.naive_apply_max,
+            "server_workers": args.server_workers,
+            "client_threads_floor_pool": CLIENT_THREADS,
+        },
+    }
+    started = time.perf_counter()
+    with workdir(args.work) as work:
+        bench = Bench(
+            args.mailman_home,
+            work,
+            args.rounds,
+            args.apply_rounds,
+            args.naive_apply_max,
+            args.server_workers,
+        )
+        if not args.no_verify:
+            say(f"checking request counters through the recording proxy (n={sizes[0]})")
+            bench.verify_counts(sizes[0])
+        for n in sizes:
+            say(f"n = {n}")
+            bench.size(n)
+        if args.probe_server_workers:
+            probe_n = 300
+            result["server_workers_probe"] = {
+                "n": probe_n,
+                "get_config_per_s_by_client_threads": {
+                    "1": bench.probe_server(1, probe_n),
+                    str(args.probe_server_workers): bench.probe_server(
+                        args.probe_server_workers, probe_n
+                    ),
+                },
+            }
+    result["machine"]["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
+    result["machine"]["busy_at_end"] = busy_processes()
+    result["parent_peak_kb"] = _status_kb("VmHWM")
+    result["duration_s"] = round(time.perf_counter() - started, 1)
+    result["checks"] = bench.checks
+    result["sizes"] = {str(n): summarise(bench.samples, n) for n in sizes}
+    result["targets"] = targets(result)
+    result["samples"] = [s.as_json() for s in bench.samples]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    print_table(result)
+    say(f"\nwrote {args.out} ({result['duration_s']} s)")
+    return 0
+
+
+def child_main(kind: str, raw: str) -> int:
+    result = CHILDREN[kind](json.loads(raw))
+    result["peak_kb"] = _status_kb("VmHWM")
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "_child":
+        sys.exit(child_main(sys.argv[2], sys.argv[3]))
+    sys.exit(main())
