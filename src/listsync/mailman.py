@@ -265,8 +265,9 @@ class MailmanBackend:
         unmanaged: tuple[str, ...] = ()
         if everything:
             present = self.list_names(domain)
-            unmanaged = tuple(n for n in present if n not in set(wanted))
-            wanted = [n for n in wanted if n in set(present)]
+            wanted_set, present_set = set(wanted), set(present)
+            unmanaged = tuple(n for n in present if n not in wanted_set)
+            wanted = [n for n in wanted if n in present_set]
         rosters: dict[str, dict[str, set[str]]] | None = None
         if len(wanted) > BULK_ROSTER_THRESHOLD:
             rosters = self._all_rosters()
