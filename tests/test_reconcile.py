@@ -310,3 +310,41 @@ def test_plan_out_to_an_unwritable_place_is_one_line(
     assert result.err.strip().splitlines()[-1] == (
         f"error: cannot write {target}: No such file or directory"
     )
+
+
+def _many_lists(site: Path, count: int) -> list[str]:
+    names = [f"bulk-{i:02d}" for i in range(count)]
+    for i, name in enumerate(names):
+        moderators = f"[Mod{i}@Example.org]" if i % 2 else "[]"
+        (site / "lists" / f"{name}.yaml").write_text(
+            f"owners: ['Owner {i} <owner{i}@example.org>', shared@example.org]\n"
+            f"moderators: {moderators}\n"
+        )
+    return names
+
+
+def test_a_full_plan_reads_each_list_once_and_rosters_in_bulk(
+    run: Run, site: Path, domain: str, connected: Proxy, mailman_client: Client
+) -> None:
+    names = _many_lists(site, 10)
+    assert apply(run, site).status == 0
+    connected.recorder.clear()
+    assert plan(run, site).status == 0
+    paths = [path for _, path in connected.recorder.requests]
+    configs = [p for p in paths if p.endswith("/config")]
+    assert len(configs) == len(names) + 3
+    assert len([p for p in paths if "members/find" in p]) == 2
+    assert not any("/roster/" in p for p in paths)
+
+    mlist = mailman_client.get_list(f"bulk-03@{domain}")
+    mlist.add_owner("Intruder@Example.org")
+    mlist.remove_moderator("mod3@example.org")
+    drift = plan(run, site)
+    assert drift.status == 2
+    body = plan_lines(drift)
+    start = body.index(f"~ bulk-03@{domain} (update)")
+    assert body[start + 1 : start + 3] == [
+        "+ moderator mod3@example.org",
+        "- owner intruder@example.org",
+    ]
+    assert "Plan: 0 to create, 1 to update" in drift.out
