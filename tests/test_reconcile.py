@@ -335,6 +335,8 @@ def test_a_full_plan_reads_each_list_once_and_rosters_in_bulk(
     assert len(configs) == len(names) + 3
     assert len([p for p in paths if "members/find" in p]) == 2
     assert not any("/roster/" in p for p in paths)
+    assert not any(p.rstrip("/").endswith(f"domains/{domain}") for p in paths)
+    assert len(paths) == len(configs) + 2 + 1  # and the domain's list of lists
 
     mlist = mailman_client.get_list(f"bulk-03@{domain}")
     mlist.add_owner("Intruder@Example.org")
@@ -348,3 +350,29 @@ def test_a_full_plan_reads_each_list_once_and_rosters_in_bulk(
         "- owner intruder@example.org",
     ]
     assert "Plan: 0 to create, 1 to update" in drift.out
+
+
+def test_planning_a_named_list_sends_only_its_own_reads(
+    run: Run, site: Path, domain: str, connected: Proxy
+) -> None:
+    assert apply(run, site).status == 0
+    connected.recorder.clear()
+    assert plan(run, site, "--list", "tor-dev").status == 0
+    paths = sorted(path.split("?")[0].split("/3.1/")[1] for _, path in connected.recorder.requests)
+    lid = f"tor-dev.{domain}"
+    assert paths == [
+        f"lists/{lid}/config",
+        f"lists/{lid}/roster/moderator",
+        f"lists/{lid}/roster/owner",
+    ]
+
+
+def test_planning_a_named_list_of_a_new_domain(
+    run: Run, site: Path, domain: str, connected: Proxy
+) -> None:
+    result = plan(run, site, "--list", "tor-dev")
+    assert result.status == 2
+    assert f"+ domain {domain} (create)" in result.out
+    assert f"+ tor-dev@{domain} (create)" in result.out
+    assert apply(run, site, "--list", "tor-dev").status == 0
+    assert plan(run, site, "--list", "tor-dev").status == 0

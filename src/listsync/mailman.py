@@ -239,13 +239,15 @@ class MailmanBackend:
     def domain_exists(self, domain: str) -> bool:
         return self._get_or_none(f"domains/{quote(domain, safe='')}") is not None
 
-    def list_names(self, domain: str) -> list[str]:
+    def list_names(self, domain: str) -> list[str] | None:
+        """The names of the domain's lists, or None when there is no such domain."""
         names: list[str] = []
         page = 1
         while True:
-            body = self.call(
-                f"domains/{quote(domain, safe='')}/lists?count={PAGE_SIZE}&page={page}"
-            )
+            path = f"domains/{quote(domain, safe='')}/lists?count={PAGE_SIZE}&page={page}"
+            body = self._get_or_none(path) if page == 1 else self.call(path)
+            if body is None:
+                return None
             entries = body.get("entries", [])
             names.extend(str(entry["list_name"]) for entry in entries)
             if len(names) >= int(body.get("total_size", 0)) or not entries:
@@ -257,17 +259,19 @@ class MailmanBackend:
     ) -> LiveSite:
         """Live state of the named lists in `domain`.
 
-        With `everything`, also lists the domain's other lists as unmanaged.
+        With `everything`, also lists the domain's other lists as unmanaged;
+        the listing tells whether the domain exists. Without, the domain is
+        asked about only when none of the named lists exists.
         Bans are read for the lists in `bans_for` and for every list in
         emergency moderation (the disable procedure's mark); the others are
         taken to carry no ban listsync manages.
         """
         wanted = sorted(set(names))
-        if not self.domain_exists(domain):
-            return LiveSite(domain_exists=False, lists={})
         unmanaged: tuple[str, ...] = ()
         if everything:
             present = self.list_names(domain)
+            if present is None:
+                return LiveSite(domain_exists=False, lists={})
             wanted_set, present_set = set(wanted), set(present)
             unmanaged = tuple(n for n in present if n not in wanted_set)
             wanted = [n for n in wanted if n in present_set]
@@ -284,6 +288,8 @@ class MailmanBackend:
         lists = {
             name: state for name, state in zip(wanted, states, strict=True) if state is not None
         }
+        if not everything and not lists and not self.domain_exists(domain):
+            return LiveSite(domain_exists=False, lists={})
         return LiveSite(domain_exists=True, lists=lists, unmanaged=unmanaged)
 
     def _all_rosters(self) -> dict[str, dict[str, set[str]]]:
