@@ -55,13 +55,12 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO / "tools"), str(REPO / "tests")]
 
-from mailman_core import MailmanCore, install  # noqa: E402
+from mailman_core import MailmanCore, group_members, install  # noqa: E402
 
 DOMAIN = "bench.example.org"
 DEVNULL_OWNER = "devnull@example.org"
 DEFAULT_SIZES = (100, 1000)
 LARGE_SIZE = 5000
-CLIENT_THREADS = 4
 CATEGORIES = ("discussion", "notification", "administrative", "team")
 POSTING = ("open", "members", "moderated", "announce")
 SUBSCRIPTION = ("open", "moderated", "closed")
@@ -159,7 +158,18 @@ def _status_kb(key: str) -> int:
     return 0
 
 
-def _rss_kb() -> int:
+_CPU0 = 0.0
+
+
+def _cpu_s() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def _begin() -> int:
+    """Mark the start of the measured operation; returns the RSS at that point."""
+    global _CPU0
+    _CPU0 = _cpu_s()
     return _status_kb("VmRSS")
 
 
@@ -180,7 +190,7 @@ def child_naive_read(args: JSON) -> JSON:
 
     url, user, password = _env()
     hook = _Hook()
-    rss = _rss_kb()
+    rss = _begin()
     start = time.perf_counter()
     client = Client(url, user, password, request_hooks=[hook])
     state = {}
@@ -200,7 +210,7 @@ def child_floor(args: JSON) -> JSON:
     url, user, password = _env()
     names: list[str] = json.loads(Path(args["names_file"]).read_text())
     threads = int(args.get("threads", 1))
-    rss = _rss_kb()
+    rss = _begin()
     start = time.perf_counter()
     session = requests.Session()
     session.auth = (user, password)
@@ -231,7 +241,7 @@ def child_plan(args: JSON) -> JSON:
 
     url, user, password = _env()
     names: list[str] | None = args.get("names")
-    rss = _rss_kb()
+    rss = _begin()
     start = time.perf_counter()
     site, _ = load_valid_site(Path(args["root"]), names)
     lint(site)
@@ -262,14 +272,15 @@ def child_apply(args: JSON) -> JSON:
     from listsync.reconcile import compute_plan
 
     url, user, password = _env()
-    rss = _rss_kb()
+    names: list[str] | None = args.get("names")
+    rss = _begin()
     start = time.perf_counter()
-    site, _ = load_valid_site(Path(args["root"]))
+    site, _ = load_valid_site(Path(args["root"]), names)
     lint(site)
     loaded = time.perf_counter()
     kwargs = {"workers": int(args["workers"])} if args.get("workers") else {}
     backend = MailmanBackend(url, user, password, **kwargs)
-    plan = compute_plan(site, backend)
+    plan = compute_plan(site, backend, names)
     planned = time.perf_counter()
     result = apply_plan(backend, plan)
     end = time.perf_counter()
@@ -295,7 +306,7 @@ def child_naive_apply(args: JSON) -> JSON:
     url, user, password = _env()
     data = json.loads(Path(args["desired_file"]).read_text())
     hook = _Hook()
-    rss = _rss_kb()
+    rss = _begin()
     start = time.perf_counter()
     client = Client(url, user, password, request_hooks=[hook])
     try:
@@ -335,7 +346,7 @@ def child_drift(args: JSON) -> JSON:
             backend.add_member(fqdn, "owner", "intruder@example.org")
         else:
             backend.update_settings(fqdn, {"archive_policy": "never", "max_message_size": 1})
-    return {"seconds": 0.0, "requests": dict(backend.requests.by_method), "rss0": _rss_kb()}
+    return {"seconds": 0.0, "requests": dict(backend.requests.by_method), "rss0": _begin()}
 
 
 CHILDREN: dict[str, Callable[[JSON], JSON]] = {
@@ -376,15 +387,34 @@ class Sample:
         }
 
 
-def _wait(process: subprocess.Popen[bytes]) -> tuple[int, int]:
-    """Reap `process` with wait4: its exit code and its own peak RSS in KiB."""
+def _wait(process: subprocess.Popen[bytes]) -> tuple[int, int, float]:
+    """Reap `process` with wait4: its exit code, peak RSS in KiB and CPU seconds."""
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
-    return process.returncode, usage.ru_maxrss
+    return process.returncode, usage.ru_maxrss, usage.ru_utime + usage.ru_stime
 
 
-def run_child(op: str, kind: str, args: JSON, env: dict[str, str], rnd: int) -> Sample:
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_s(core: MailmanCore | None) -> float:
+    """CPU seconds used so far by the core's processes (master, runner, REST worker)."""
+    if core is None or core.pid is None:
+        return 0.0
+    total = 0
+    for pid in group_members(core.pid):
+        with contextlib.suppress(OSError):
+            raw = Path(f"/proc/{pid}/stat").read_text()
+            fields = raw[raw.rfind(")") + 2 :].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / _TICK
+
+
+def run_child(
+    op: str, kind: str, args: JSON, env: dict[str, str], rnd: int, core: MailmanCore | None = None
+) -> Sample:
     load = os.getloadavg()[0]
+    server0 = server_cpu_s(core)
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, str(Path(__file__).resolve()), "_child", kind, json.dumps(args)],
@@ -393,17 +423,26 @@ def run_child(op: str, kind: str, args: JSON, env: dict[str, str], rnd: int) -> 
     )
     assert process.stdout is not None
     out = process.stdout.read()
-    code, _ = _wait(process)
+    code, _, _ = _wait(process)
     wall = time.perf_counter() - started
     if code != 0:
         raise RuntimeError(f"{op} (round {rnd}) failed with exit code {code}")
     detail: JSON = json.loads(out)
+    if core is not None:
+        detail["server_cpu_s"] = round(server_cpu_s(core) - server0, 3)
     seconds = float(detail.pop("seconds"))
     detail["rss_before_op_kb"] = int(detail.pop("rss0"))
     return Sample(op, rnd, seconds, wall, int(detail.pop("peak_kb")), load, detail)
 
 
-def run_cli(op: str, argv: list[str], env: dict[str, str], rnd: int, expect: int) -> Sample:
+def run_cli(
+    op: str,
+    argv: list[str],
+    env: dict[str, str],
+    rnd: int,
+    expect: int,
+    core: MailmanCore | None = None,
+) -> Sample:
     """`listsync ARGV` as a user runs it: wall time includes Python's start-up.
 
     Its peak memory is wait4's ru_maxrss, which cannot be below this (small)
@@ -411,6 +450,7 @@ def run_cli(op: str, argv: list[str], env: dict[str, str], rnd: int, expect: int
     """
     listsync = Path(sys.executable).with_name("listsync")
     load = os.getloadavg()[0]
+    server0 = server_cpu_s(core)
     started = time.perf_counter()
     process = subprocess.Popen(
         [str(listsync), *argv],
@@ -420,11 +460,14 @@ def run_cli(op: str, argv: list[str], env: dict[str, str], rnd: int, expect: int
     )
     assert process.stderr is not None
     err = process.stderr.read()
-    code, peak = _wait(process)
+    code, peak, cpu = _wait(process)
     wall = time.perf_counter() - started
     if code != expect:
         raise RuntimeError(f"{op}: listsync exited {code}, expected {expect}: {err.decode()}")
-    return Sample(op, rnd, wall, wall, peak, load, {})
+    detail: JSON = {"cpu_s": round(cpu, 3)}
+    if core is not None:
+        detail["server_cpu_s"] = round(server_cpu_s(core) - server0, 3)
+    return Sample(op, rnd, wall, wall, peak, load, detail)
 
 
 # -- one size -------------------------------------------------------------------------
@@ -454,7 +497,8 @@ class Bench:
         say(
             f"  n={n:<5} {sample.op:<12} round {sample.round}: {sample.seconds:7.2f} s"
             f"  wall {sample.wall:7.2f} s  {sum(sample.detail.get('requests', {}).values()):>6}"
-            f" req  {sample.peak_rss_kb / 1024:6.1f} MiB  load {sample.load_before:.1f}"
+            f" req  {sample.peak_rss_kb / 1024:6.1f} MiB  cpu {sample.detail.get('cpu_s', 0):6.2f}"
+            f" server {sample.detail.get('server_cpu_s', 0):6.2f}  load {sample.load_before:.1f}"
         )
         return sample
 
@@ -489,7 +533,7 @@ class Bench:
                         if op == "naive_apply"
                         else {"root": str(root)}
                     )
-                    self.add(n, run_child(op, op, args, core.env(), rnd))
+                    self.add(n, run_child(op, op, args, core.env(), rnd, core))
                     if op == "naive_apply" and rnd == 0:
                         self._check_converged(n, "naive_apply", root, core)
                 finally:
@@ -516,58 +560,35 @@ class Bench:
         self._check_converged(n, "apply", root, core)
         one = names[len(names) // 2 + 1]
         drifted = [list_name(i) for i in range(0, n, 100)]  # 1%, none of them disabled
-        ops: list[tuple[str, Callable[[int], Sample]]] = [
-            ("naive_read", lambda r: run_child("naive_read", "naive_read", {}, env, r)),
-            (
-                "floor",
-                lambda r: run_child("floor", "floor", {"names_file": str(names_file)}, env, r),
-            ),
-            (
-                "floor_pool",
-                lambda r: run_child(
-                    "floor_pool",
-                    "floor",
-                    {"names_file": str(names_file), "threads": CLIENT_THREADS},
-                    env,
-                    r,
-                ),
-            ),
-            ("plan", lambda r: run_child("plan", "plan", {"root": str(root)}, env, r)),
-            (
-                "plan_cli",
-                lambda r: run_cli("plan_cli", ["--root", str(root), "plan"], env, r, expect=0),
-            ),
-            (
-                "plan_one",
-                lambda r: run_child(
-                    "plan_one", "plan", {"root": str(root), "names": [one]}, env, r
-                ),
-            ),
-            (
-                "plan_one_cli",
-                lambda r: run_cli(
-                    "plan_one_cli", ["--root", str(root), "plan", "--list", one], env, r, expect=0
-                ),
-            ),
+
+        def child(op: str, kind: str, args: JSON) -> Callable[[int], Sample]:
+            return lambda rnd: run_child(op, kind, args, env, rnd, core)
+
+        def cli(op: str, argv: list[str], expect: int = 0) -> Callable[[int], Sample]:
+            return lambda rnd: run_cli(op, ["--root", str(root), *argv], env, rnd, expect, core)
+
+        ops = [
+            child("naive_read", "naive_read", {}),
+            child("floor", "floor", {"names_file": str(names_file)}),
+            child("floor_pool", "floor", {"names_file": str(names_file), "threads": 4}),
+            child("plan", "plan", {"root": str(root)}),
+            cli("plan_cli", ["plan"]),
+            child("plan_one", "plan", {"root": str(root), "names": [one]}),
+            cli("plan_one_cli", ["plan", "--list", one]),
         ]
         for rnd in range(self.rounds):
             shift = rnd % len(ops)
-            for _, measure in ops[shift:] + ops[:shift]:
+            for measure in ops[shift:] + ops[:shift]:
                 self.add(n, measure(rnd))
-            # (c): 1% of the lists changed by hand, planned, then repaired by apply.
+            # (c): 1% of the lists changed by hand, planned, then repaired: the first
+            # time by a full apply (measured), then by an apply of those lists only.
             run_child("drift", "drift", {"names": drifted}, env, rnd)
-            self.add(n, run_child("plan_drift", "plan", {"root": str(root)}, env, rnd))
-            self.add(
-                n,
-                run_cli(
-                    "plan_drift_cli",
-                    ["--root", str(root), "plan", "--detailed-exitcode"],
-                    env,
-                    rnd,
-                    expect=2,
-                ),
-            )
-            self.add(n, run_child("apply_drift", "apply", {"root": str(root)}, env, rnd))
+            self.add(n, child("plan_drift", "plan", {"root": str(root)})(rnd))
+            if rnd == 0:
+                self.add(n, cli("plan_drift_cli", ["plan", "--detailed-exitcode"], 2)(rnd))
+                self.add(n, child("apply_drift", "apply", {"root": str(root)})(rnd))
+            else:
+                run_child("repair", "apply", {"root": str(root), "names": drifted}, env, rnd)
 
     def verify_counts(self, n: int) -> None:
         """An untimed round through tests/proxy.py: the counters tell the truth."""
@@ -615,7 +636,7 @@ class Bench:
                 rate = []
                 for rnd in range(self.rounds):
                     args = {"names_file": str(names_file), "threads": threads}
-                    sample = run_child("probe", "floor", args, core.env(), rnd)
+                    sample = run_child("probe", "floor", args, core.env(), rnd, core)
                     rate.append(n / sample.seconds)
                 rates[str(threads)] = round(statistics.median(rate), 1)
                 say(f"  server workers={workers} client threads={threads}: {rates[str(threads)]}/s")
@@ -652,6 +673,10 @@ def summarise(samples: list[Sample], n: int) -> JSON:
                 min(s.detail.get("rss_before_op_kb", 0) for s in group) / 1024, 1
             ),
         }
+        for key in ("cpu_s", "server_cpu_s"):
+            values = [float(s.detail[key]) for s in group if key in s.detail]
+            if values:
+                ops[op][f"median_{key}"] = round(statistics.median(values), 3)
         phases = [s.detail["phases"] for s in group if "phases" in s.detail]
         if phases:
             ops[op]["median_phases_s"] = {
@@ -726,12 +751,17 @@ def targets(result: JSON) -> JSON:
 def print_table(result: JSON) -> None:
     for n, at in result["sizes"].items():
         print(f"\nN = {n}")
-        print(f"{'operation':<16}{'median s':>10}{'wall s':>9}{'requests':>10}{'peak MiB':>10}")
+        print(
+            f"{'operation':<16}{'median s':>10}{'wall s':>9}{'requests':>10}{'peak MiB':>10}"
+            f"{'client cpu':>12}{'server cpu':>12}"
+        )
         for op, figures in at["operations"].items():
             req = figures["requests"] if figures["requests"] is not None else "-"
             print(
                 f"{op:<16}{figures['median_s']:>10.2f}{figures['median_wall_s']:>9.2f}"
                 f"{req:>10}{figures['peak_rss_mib']:>10.1f}"
+                f"{figures.get('median_cpu_s', 0):>12.2f}"
+                f"{figures.get('median_server_cpu_s', 0):>12.2f}"
             )
         for name, value in at["ratios"].items():
             if value is not None:
@@ -836,7 +866,7 @@ def main(argv: list[str] | None = None) -> int:
             "apply_rounds": args.apply_rounds,
             "naive_apply_max": args.naive_apply_max,
             "server_workers": args.server_workers,
-            "client_threads_floor_pool": CLIENT_THREADS,
+            "client_threads_floor_pool": 4,
         },
     }
     started = time.perf_counter()
@@ -884,6 +914,7 @@ def main(argv: list[str] | None = None) -> int:
 def child_main(kind: str, raw: str) -> int:
     result = CHILDREN[kind](json.loads(raw))
     result["peak_kb"] = _status_kb("VmHWM")
+    result["cpu_s"] = round(_cpu_s() - _CPU0, 3)
     print(json.dumps(result))
     return 0
 
