@@ -162,8 +162,9 @@ _CPU0 = 0.0
 
 
 def _cpu_s() -> float:
+    """CPU seconds of this process and its reaped children (the parse workers)."""
     times = os.times()
-    return times.user + times.system
+    return times.user + times.system + times.children_user + times.children_system
 
 
 def _begin() -> int:
@@ -443,7 +444,7 @@ def run_child(
     op: str, kind: str, args: JSON, env: dict[str, str], rnd: int, core: MailmanCore | None = None
 ) -> Sample:
     load = os.getloadavg()[0]
-    server0 = server_cpu_s(core)
+    server0, busy0 = server_cpu_s(core), _system_busy_s()
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, str(Path(__file__).resolve()), "_child", kind, json.dumps(args)],
@@ -452,13 +453,15 @@ def run_child(
     )
     assert process.stdout is not None
     out = process.stdout.read()
-    code, _, _ = _wait(process)
+    code, _, child_cpu = _wait(process)
     wall = time.perf_counter() - started
     if code != 0:
         raise RuntimeError(f"{op} (round {rnd}) failed with exit code {code}")
+    busy = _system_busy_s() - busy0
     detail: JSON = json.loads(out)
     if core is not None:
         detail["server_cpu_s"] = round(server_cpu_s(core) - server0, 3)
+        detail["others_cpu_s"] = _others(busy, child_cpu, detail["server_cpu_s"])
     seconds = float(detail.pop("seconds"))
     detail["rss_before_op_kb"] = int(detail.pop("rss0"))
     return Sample(op, rnd, seconds, wall, int(detail.pop("peak_kb")), load, detail)
@@ -479,7 +482,7 @@ def run_cli(
     """
     listsync = Path(sys.executable).with_name("listsync")
     load = os.getloadavg()[0]
-    server0 = server_cpu_s(core)
+    server0, busy0 = server_cpu_s(core), _system_busy_s()
     started = time.perf_counter()
     process = subprocess.Popen(
         [str(listsync), *argv],
@@ -493,10 +496,17 @@ def run_cli(
     wall = time.perf_counter() - started
     if code != expect:
         raise RuntimeError(f"{op}: listsync exited {code}, expected {expect}: {err.decode()}")
+    busy = _system_busy_s() - busy0
     detail: JSON = {"cpu_s": round(cpu, 3)}
     if core is not None:
         detail["server_cpu_s"] = round(server_cpu_s(core) - server0, 3)
+        detail["others_cpu_s"] = _others(busy, cpu, detail["server_cpu_s"])
     return Sample(op, rnd, wall, wall, peak, load, detail)
+
+
+def _others(busy: float, client: float, server: float) -> float:
+    """CPU seconds the rest of the machine used meanwhile (other engineers' work)."""
+    return round(max(0.0, busy - client - server), 2)
 
 
 # -- one size -------------------------------------------------------------------------
@@ -527,7 +537,8 @@ class Bench:
             f"  n={n:<5} {sample.op:<12} round {sample.round}: {sample.seconds:7.2f} s"
             f"  wall {sample.wall:7.2f} s  {sum(sample.detail.get('requests', {}).values()):>6}"
             f" req  {sample.peak_rss_kb / 1024:6.1f} MiB  cpu {sample.detail.get('cpu_s', 0):6.2f}"
-            f" server {sample.detail.get('server_cpu_s', 0):6.2f}  load {sample.load_before:.1f}"
+            f" server {sample.detail.get('server_cpu_s', 0):6.2f}"
+            f" others {sample.detail.get('others_cpu_s', 0):6.2f}  load {sample.load_before:.1f}"
         )
         return sample
 
@@ -606,8 +617,11 @@ class Bench:
             cli("plan_one_cli", ["plan", "--list", one]),
         ]
         for rnd in range(self.rounds):
+            # rotated, and reversed every other round: each operation runs early and
+            # late, after and before each other one
             shift = rnd % len(ops)
-            for measure in ops[shift:] + ops[:shift]:
+            order = ops[shift:] + ops[:shift]
+            for measure in order if rnd % 2 == 0 else order[::-1]:
                 self.add(n, measure(rnd))
             # (c): 1% of the lists changed by hand, planned, then repaired: the first
             # time by a full apply (measured), then by an apply of those lists only.
@@ -703,7 +717,7 @@ def summarise(samples: list[Sample], n: int) -> JSON:
                 min(s.detail.get("rss_before_op_kb", 0) for s in group) / 1024, 1
             ),
         }
-        for key in ("cpu_s", "server_cpu_s"):
+        for key in ("cpu_s", "server_cpu_s", "others_cpu_s"):
             values = [float(s.detail[key]) for s in group if key in s.detail]
             if values:
                 ops[op][f"median_{key}"] = round(statistics.median(values), 3)
@@ -813,18 +827,37 @@ def print_table(result: JSON) -> None:
 # -- main ------------------------------------------------------------------------------
 
 
-def busy_processes() -> list[str]:
-    """The processes using the CPU (name and share), to tell what else loaded the machine."""
-    try:
-        out = subprocess.run(
-            ["ps", "-eo", "pcpu,comm", "--sort=-pcpu", "--no-headers"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return []
-    return [" ".join(line.split()) for line in out.splitlines()[:8]]
+def _proc_ticks() -> dict[int, tuple[str, int]]:
+    ticks: dict[int, tuple[str, int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                raw = (entry / "stat").read_text()
+                fields = raw[raw.rfind(")") + 2 :].split()
+                name = raw[raw.find("(") + 1 : raw.rfind(")")]
+                ticks[int(entry.name)] = (name, int(fields[11]) + int(fields[12]))
+    return ticks
+
+
+def busy_processes(seconds: float = 2.0) -> list[str]:
+    """The processes that used the CPU over a short sample: what else loads the machine."""
+    before = _proc_ticks()
+    time.sleep(seconds)
+    after = _proc_ticks()
+    used = [
+        (ticks - before[pid][1], name)
+        for pid, (name, ticks) in after.items()
+        if pid in before and pid != os.getpid()
+    ]
+    used.sort(reverse=True)
+    return [f"{name} {100 * t / _TICK / seconds:.0f}%" for t, name in used[:6] if t > 0]
+
+
+def _system_busy_s() -> float:
+    """CPU seconds the whole machine has spent busy (all cores), from /proc/stat."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / _TICK
 
 
 def machine() -> JSON:
