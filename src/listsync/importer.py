@@ -345,10 +345,10 @@ def import_lists(
     domain = config.domain
     declared = _declared(root)
     results: list[ListImport] = []
-    if not backend.domain_exists(domain):
+    present = backend.list_names(domain)
+    if present is None:
         missing = [_no_such_list(name, domain) for name in sorted(set(names or ()))]
         return ImportResult(domain, False, tuple(missing))
-    present = backend.list_names(domain)
     wanted = (
         [name for name in present if name.casefold() not in declared]
         if names is None
