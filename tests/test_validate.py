@@ -275,3 +275,61 @@ def test_usage_errors_exit_1_never_2_which_means_changes(run: Run) -> None:
         result = run(*args)
         assert result.status == 1, args
         assert "Error:" in result.err
+
+
+# A valid file is read with ruamel's safe loader and only re-read with the
+# round-trip one when it has a problem: both must mean the same thing.
+SCALARS = """\
+description: yes
+owners: [Alice Example <Alice@Example.org>, bob@example.org]
+moderators: []
+visibility: private
+dmarc: {mitigation: none, unconditional: false}
+settings:
+  max_message_size: 0777
+  max_num_recipients: 0x1F
+  bounce_score_threshold: 5.0
+  subject_prefix: "on "
+  acceptable_aliases: ['^a-.*@example\\.org$', "b@example.org"]
+  send_welcome_message: false
+  admin_immed_notify: true
+  info: |
+    two
+    lines
+  digest_volume_frequency: monthly
+"""
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        GOOD,
+        SCALARS,
+        "# yaml-language-server: $schema=../schema/list.schema.json\n" + GOOD,
+        GOOD + "disabled: true\n",
+        "%YAML 1.2\n---\n" + GOOD + "description: >-\n  folded\n  text\n",
+    ],
+)
+def test_safe_and_round_trip_loaders_agree(tmp_path: Path, content: str) -> None:
+    from ruamel.yaml import YAML
+
+    from listsync.load import _plain, load_valid_site
+    from listsync.models import ListSpec
+
+    round_trip = ListSpec.model_validate(_plain(YAML(typ="rt", pure=True).load(content)))
+    write_site(tmp_path, {"xx": content})
+    site, _ = load_valid_site(tmp_path)
+    loaded = site.lists["xx"]
+    assert not loaded._document, "a clean file takes the safe loader"
+    assert loaded.spec == round_trip
+    assert loaded.spec.model_dump(mode="json") == round_trip.model_dump(mode="json")
+    assert loaded.position(("owners",)) == (content.count("\n", 0, content.index("owners")) + 1, 9)
+
+
+def test_a_file_with_a_problem_still_gets_positions(run: Run, tmp_path: Path) -> None:
+    # a value the safe loader refuses outright (a local tag) and a validation error
+    write_site(tmp_path, {"a": GOOD + "description: !local x\n", "b": GOOD + "posting: opne\n"})
+    result = run("--root", str(tmp_path), "validate")
+    assert result.status == 1
+    assert "lists/a.yaml:2:" in result.out
+    assert "lists/b.yaml:2:10: posting: 'opne' is not one of" in result.out

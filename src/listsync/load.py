@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -47,12 +47,19 @@ Loc = tuple[str | int, ...]
 
 @dataclass(frozen=True, slots=True)
 class ListFile:
-    """One loaded, valid list file."""
+    """One loaded, valid list file; its round-trip document is parsed on first use."""
 
     name: str
     path: str
     spec: ListSpec
-    document: CommentedMap
+    text: str
+    _document: list[CommentedMap] = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def document(self) -> CommentedMap:
+        if not self._document:
+            self._document.append(YAML(typ="rt", pure=True).load(self.text))
+        return self._document[0]
 
     def position(self, loc: Loc, *, key: bool = False) -> tuple[int, int]:
         return _position(self.document, loc, key=key)
@@ -225,34 +232,70 @@ def _load_list_text(
     text: str, shown: str, name: str, config: SiteConfig | None, problems: list[Problem]
 ) -> ListFile | None:
     _check_name(shown, name, config, problems)
+    clean = _load_clean(text, config)
+    if clean is not None:
+        return ListFile(name=name, path=shown, spec=clean, text=text)
     parsed = _parse_text(text, shown, problems)
     if parsed is None:
         return None
     spec = _validate(ListSpec, parsed, _LIST_FIELDS, problems)
     if spec is None:
         return None
-    loaded = ListFile(name=name, path=shown, spec=spec, document=parsed.document)
+    loaded = ListFile(name=name, path=shown, spec=spec, text=text, _document=[parsed.document])
     if spec.disabled and config is not None and config.disabled_owner is None:
         line, col = loaded.position(("disabled",))
         problems.append(
             Problem(shown, line, col, "disabled", f"needs 'disabled_owner:' in {SITE_FILE}")
         )
-    sole = config.disabled_owner if config is not None else None
-    if sole is not None and not spec.disabled:
-        owners = {split_address(o)[0] for o in spec.owners}
-        if owners == {split_address(sole)[0]}:
-            line, col = loaded.position(("owners",))
-            problems.append(
-                Problem(
-                    shown,
-                    line,
-                    col,
-                    "owners",
-                    f"{split_address(sole)[0]} is the site's disabled_owner: it cannot be the"
-                    " only owner of an enabled list",
-                )
+    if config is not None and config.disabled_owner and _disabled_owner_alone(spec, config):
+        line, col = loaded.position(("owners",))
+        problems.append(
+            Problem(
+                shown,
+                line,
+                col,
+                "owners",
+                f"{split_address(config.disabled_owner)[0]} is the site's disabled_owner:"
+                " it cannot be the only owner of an enabled list",
             )
+        )
     return loaded
+
+
+_SAFE = YAML(typ="safe", pure=True)
+
+
+def _load_clean(text: str, config: SiteConfig | None) -> ListSpec | None:
+    """The file's spec when it loads with the safe loader and has no problem at all; else None.
+
+    Most of a plan's time before its first request is parsing YAML in pure
+    Python; the safe loader (same YAML 1.2 rules, no comment bookkeeping) is
+    the fast path. Any doubt (a YAML error, a tag the safe loader refuses, a
+    validation error, a cross-file rule) sends the file down the round-trip
+    path, which reports it with its position.
+    """
+    try:
+        data = _SAFE.load(text)
+    except Exception:  # whatever it is, the round-trip path reports it properly
+        return None
+    if not isinstance(data, dict):
+        return None
+    try:
+        spec = ListSpec.model_validate(data)
+    except ValidationError:
+        return None
+    if spec.disabled and config is not None and config.disabled_owner is None:
+        return None
+    if _disabled_owner_alone(spec, config):
+        return None
+    return spec
+
+
+def _disabled_owner_alone(spec: ListSpec, config: SiteConfig | None) -> bool:
+    sole = config.disabled_owner if config is not None else None
+    if sole is None or spec.disabled:
+        return False
+    return {split_address(o)[0] for o in spec.owners} == {split_address(sole)[0]}
 
 
 def _parse(path: Path, shown: str, problems: list[Problem]) -> _Parsed | None:
