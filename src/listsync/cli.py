@@ -219,6 +219,11 @@ redact_option = click.option(
 )
 
 
+def _as_shown(the_plan: Plan, site: Site, redact: bool) -> Plan:
+    """The plan as printed: addresses redacted on --redact or the site's redact_addresses."""
+    return render.redacted(the_plan) if redact or site.config.redact_addresses else the_plan
+
+
 def _load(obj: Context, names: tuple[str, ...]) -> Site:
     return _load_selected(obj, names or None)
 
@@ -304,7 +309,7 @@ def plan(
     site = _load_selected(obj, selected)
     reading = read_states(site, conn.backend(), selected)
     the_plan = explained_plan(site, reading, scope, repo, uncommitted)
-    shown = render.redacted(the_plan) if redact or site.config.redact_addresses else the_plan
+    shown = _as_shown(the_plan, site, redact)
 
     if not formats:
         click.echo(render.render_plan(shown, fmt), nl=False)
@@ -451,7 +456,7 @@ def apply(
         else:
             site = _load(obj, names)
             the_plan = compute_plan(site, backend, names or None)
-        shown = render.redacted(the_plan) if redact or site.config.redact_addresses else the_plan
+        shown = _as_shown(the_plan, site, redact)
         click.echo(render.to_text(shown), nl=False)
         if not the_plan.has_changes:
             return

@@ -121,14 +121,6 @@ def load_valid_site(root: Path, names: Iterable[str] | None = None) -> tuple[Sit
     return site, problems
 
 
-def count_list_files(root: Path) -> int:
-    """How many list files the site has, without reading them."""
-    directory = root / LISTS_DIR
-    if not directory.is_dir():
-        return 0
-    return sum(1 for p in directory.iterdir() if p.suffix in LIST_SUFFIXES)
-
-
 def load_config(root: Path) -> SiteConfig:
     """`listsync.yaml` alone, raising `InvalidSiteError` when it is unusable."""
     problems: list[Problem] = []

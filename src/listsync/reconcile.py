@@ -15,7 +15,7 @@ from pathlib import Path
 
 from listsync.errors import ListsyncError
 from listsync.gitinfo import SiteRepo, list_name
-from listsync.load import LIST_SUFFIXES, LISTS_DIR, SITE_FILE, Site, count_list_files
+from listsync.load import LIST_SUFFIXES, LISTS_DIR, SITE_FILE, Site, list_file_paths
 from listsync.mailman import LiveSite, MailmanBackend
 from listsync.plan import Plan, make_plan
 from listsync.policy import ListState, broken_invariants, desired_state
@@ -60,7 +60,7 @@ def plan_from(site: Site, reading: Reading, scope: str | None = None) -> Plan:
         domain_exists=reading.live.domain_exists,
         unmanaged=reading.live.unmanaged,
         scope=scope,
-        managed=len(site.lists) if reading.everything else count_list_files(site.root),
+        managed=len(site.lists) if reading.everything else len(list_file_paths(site.root)),
     )
 
 
