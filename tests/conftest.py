@@ -1,25 +1,33 @@
 """Shared pytest fixtures.
 
-Mailman: the suite runs against a real GNU Mailman core 3.3.10 (see
-``tools/mailman_core.py``), installed once into ``<repo>/.mailman/`` (or
+Mailman: the suite runs against real GNU Mailman cores (see
+``tools/mailman_core.py``) shaped like our users' servers: by default
+Mailman 3.3.10 on PostgreSQL with Mailman's stock two REST workers.
+``LISTSYNC_TEST_MAILMAN`` (3.3.8, 3.3.9, 3.3.10), ``LISTSYNC_TEST_DATABASE``
+(postgresql, sqlite) and ``LISTSYNC_TEST_WORKERS`` choose another shape; the
+cores are installed once into ``<repo>/.mailman/`` (or
 ``$LISTSYNC_MAILMAN_HOME``) and started fresh for each test session on
-127.0.0.1 with its own SQLite database under pytest's tmp directory.
+127.0.0.1, each with a database of its own (in the session's own PostgreSQL
+cluster, or SQLite under pytest's tmp directory).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import socket
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from mailmanclient import Client
 
-from helpers import Result, Run
+from helpers import Result, Run, StartCore
 from listsync.cli import main
-from mailman_core import CoreError, MailmanCore, install
+from mailman_core import DEFAULT_VERSION, STOCK_WORKERS, VERSIONS, CoreError, MailmanCore, install
+from postgres_cluster import ClusterError, PostgresCluster
 from proxy import Proxy, recording_proxy
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -28,31 +36,111 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # -- Mailman core ---------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class CoreShape:
+    """The Mailman release, database and REST worker count the suite runs against."""
+
+    version: str
+    database: str
+    workers: int
+
+    @classmethod
+    def from_env(cls) -> CoreShape:
+        shape = cls(
+            os.environ.get("LISTSYNC_TEST_MAILMAN") or DEFAULT_VERSION,
+            os.environ.get("LISTSYNC_TEST_DATABASE") or "postgresql",
+            int(os.environ.get("LISTSYNC_TEST_WORKERS") or STOCK_WORKERS),
+        )
+        if shape.version not in VERSIONS or shape.database not in ("postgresql", "sqlite"):
+            raise pytest.UsageError(f"no such core shape: {shape}")
+        return shape
+
+    def __str__(self) -> str:
+        return f"GNU Mailman {self.version}, {self.database}, {self.workers} REST worker(s)"
+
+
+SHAPE = CoreShape.from_env()
+
+
+def pytest_report_header() -> str:
+    return f"mailman core: {SHAPE}"
+
+
+@pytest.fixture(scope="session")
+def core_shape() -> CoreShape:
+    return SHAPE
+
+
 @pytest.fixture(scope="session")
 def mailman_home() -> Path:
-    """Directory holding the installed core (``venv/``); installs it on first use."""
+    """Directory holding the installed cores (``VERSION/venv/``); installs on first use."""
     home = Path(os.environ.get("LISTSYNC_MAILMAN_HOME") or REPO_ROOT / ".mailman")
     try:
-        install(home)
+        install(home, SHAPE.version)
     except CoreError as exc:
         pytest.fail(f"cannot install Mailman core into {home}: {exc}", pytrace=False)
     return home
 
 
 @pytest.fixture(scope="session")
-def mailman_core(
-    mailman_home: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[MailmanCore]:
-    """A running core for the whole session, stopped at the end."""
-    core = MailmanCore(mailman_home, tmp_path_factory.mktemp("mailman-core"))
+def start_core(mailman_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartCore]:
+    """Start a core of the session's shape (or another `version`, `workers` or `database`).
+
+    Each core gets a new database: on PostgreSQL, in the session's own cluster
+    on 127.0.0.1, started with the first core that needs it. Every core still
+    running is stopped at the end of the session (stop one earlier with its
+    own stop()), then the cluster.
+    """
+    started: list[MailmanCore] = []
+    numbers = itertools.count(1)
+    clusters: list[PostgresCluster] = []
+
+    def new_database(name: str) -> str:
+        try:
+            if not clusters:
+                clusters.append(PostgresCluster().start())
+            return clusters[0].create_database(name)
+        except ClusterError as exc:
+            pytest.fail(f"cannot start PostgreSQL: {exc}", pytrace=False)
+
+    def start(
+        *, version: str | None = None, workers: int | None = None, database: str | None = None
+    ) -> MailmanCore:
+        number = next(numbers)
+        if version is not None and version != SHAPE.version:
+            try:
+                install(mailman_home, version)
+            except CoreError as exc:
+                pytest.fail(f"cannot install Mailman core {version}: {exc}", pytrace=False)
+        database_url = None
+        if (database or SHAPE.database) == "postgresql":
+            database_url = new_database(f"mailman_{number}")
+        core = MailmanCore(
+            mailman_home,
+            tmp_path_factory.mktemp(f"mailman-core-{number}"),
+            version=version or SHAPE.version,
+            workers=workers or SHAPE.workers,
+            database_url=database_url,
+        )
+        started.append(core)
+        try:
+            return core.start()
+        except CoreError as exc:
+            pytest.fail(f"cannot start Mailman core ({core!r}): {exc}", pytrace=False)
+
     try:
-        core.start()
-    except CoreError as exc:
-        pytest.fail(f"cannot start Mailman core: {exc}", pytrace=False)
-    try:
-        yield core
+        yield start
     finally:
-        core.stop()
+        for core in started:
+            core.stop()
+        for cluster in clusters:
+            cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def mailman_core(start_core: StartCore) -> MailmanCore:
+    """A running core of the session's shape for the whole session."""
+    return start_core()
 
 
 @pytest.fixture(scope="session")

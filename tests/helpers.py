@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from email.utils import parseaddr
 from pathlib import Path
 
+from mailman_core import MailmanCore
+
 REPO = Path(__file__).resolve().parent.parent
 
 SITE_CONFIG = """\
@@ -25,6 +27,9 @@ class Result:
 
 
 Run = Callable[..., Result]
+StartCore = Callable[..., MailmanCore]
+"""The `start_core` fixture: a new core of the session's shape, or with `version=`,
+`workers=`, `database=` of its own."""
 
 
 def write_site(root: Path, lists: dict[str, str], config: str = SITE_CONFIG) -> Path:

@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 from mailmanclient import Client
 
-from helpers import Result, Run, write_site
+from helpers import Result, Run, StartCore, write_site
 from listsync.apply import lock_path
 from mailman_core import MailmanCore
 from proxy import DROP, STALL, Action, Fault, Proxy, recording_proxy
+
+pytestmark = pytest.mark.compat
 
 FAST = ("--retries", "1", "--timeout", "2")
 
@@ -151,9 +153,8 @@ def test_a_stalled_server_times_out_and_the_next_apply_converges(
 
 
 @pytest.fixture
-def own_core(mailman_home: Path, tmp_path: Path) -> Iterator[MailmanCore]:
-    core = MailmanCore(mailman_home, tmp_path / "core")
-    core.start()
+def own_core(start_core: StartCore) -> Iterator[MailmanCore]:
+    core = start_core()
     try:
         yield core
     finally:

@@ -1,20 +1,24 @@
-"""Install and run a real GNU Mailman core 3.3.10 on loopback, for tests and demos.
+"""Install and run real GNU Mailman cores (3.3.8 to 3.3.10) on loopback, for tests and demos.
 
-This module owns everything about the throwaway Mailman core that listsync is
-tested and demonstrated against:
+This module owns everything about the throwaway Mailman cores that listsync is
+tested and demonstrated against, shaped like the servers our users run:
 
-* ``install(home)`` puts ``mailman==3.3.10`` (with ``sqlalchemy<2.1``; 3.3.10
-  breaks with SQLAlchemy 2.1) into its own virtualenv ``home/venv``, separate
-  from the project's environment.  It is idempotent: a marker file records the
-  pinned requirements, and nothing is done when it matches.
-* ``MailmanCore(home, run_dir)`` starts one core from that venv with its
-  configuration, SQLite database and logs all under ``run_dir``: REST API only
-  (every other runner is off, the MTA is ``NullMTA``), bound to 127.0.0.1 on
-  free ports, with a random REST password.  ``stop()`` ends the master and
-  every runner it started.
+* ``install(home, version)`` puts one Mailman release, with the libraries it
+  is known to run with (``VERSIONS``; 3.3.8 with Debian bookworm's), into its
+  own virtualenv ``home/VERSION/venv``, separate from the project's
+  environment.  It is idempotent: a marker file records the pinned
+  requirements, and nothing is done when it matches.
+* ``MailmanCore(home, run_dir, version=..., workers=..., database_url=...)``
+  starts one core from that venv with its configuration and logs under
+  ``run_dir``: Mailman's stock two REST workers unless told otherwise, SQLite
+  in ``run_dir`` or the PostgreSQL database ``database_url`` names (see
+  ``postgres_cluster``), REST API only (every other runner is off, the MTA is
+  ``NullMTA``), bound to 127.0.0.1 on free ports, with a random REST
+  password.  ``stop()`` ends the master and every runner it started.
 * The command line (``install``, ``start``, ``stop``, ``status``) does the same
-  from a shell; ``start`` leaves a detached core running and records it in the
-  run directory so that ``stop`` and ``status`` can find it later.
+  from a shell; ``start`` leaves a detached core (and its PostgreSQL cluster,
+  with ``--database postgresql``) running and records it in the run directory
+  so that ``stop`` and ``status`` can find it later.
 
 The master runs in the foreground of its own session (no ``mailman start``,
 which forks), with its output going to a log file, never to a pipe.
@@ -46,8 +50,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
 
+from postgres_cluster import ClusterError, PostgresCluster
+
 __all__ = [
-    "MAILMAN_REQUIREMENTS",
+    "DEFAULT_VERSION",
+    "STOCK_WORKERS",
+    "VERSIONS",
     "CoreError",
     "MailmanCore",
     "export_lines",
@@ -64,14 +72,41 @@ __all__ = [
     "venv_path",
 ]
 
-#: What ``install`` puts into the core's virtualenv.
-MAILMAN_REQUIREMENTS: tuple[str, ...] = (
-    "mailman==3.3.10",
-    "sqlalchemy<2.1",
-    # Mailman 3.3.10 caps neither; these are the releases it is tested with here.
-    "falcon==4.4.0",
-    "gunicorn==27.0.1",
-)
+#: What ``install`` puts into a core's virtualenv, by Mailman release.  Every
+#: release gets psycopg2 so that it can run on PostgreSQL as sites do.
+VERSIONS: dict[str, tuple[str, ...]] = {
+    # SQLAlchemy 2.1 breaks 3.3.10; it caps neither falcon nor gunicorn, and
+    # these are the releases it is tested with here.
+    "3.3.10": (
+        "mailman==3.3.10",
+        "sqlalchemy<2.1",
+        "falcon==4.4.0",
+        "gunicorn==27.0.1",
+        "psycopg2-binary==2.9.13",
+    ),
+    # With falcon >= 4, 3.3.8 and 3.3.9 answer a wrong password with 500, not 401.
+    "3.3.9": (
+        "mailman==3.3.9",
+        "sqlalchemy<2.1",
+        "falcon==3.1.3",
+        "gunicorn==27.0.1",
+        "psycopg2-binary==2.9.13",
+    ),
+    # Debian bookworm's mailman3 (the Tor Project's server) and its libraries.
+    "3.3.8": (
+        "mailman==3.3.8",
+        "falcon==3.1.1",
+        "SQLAlchemy==1.4.46",
+        "gunicorn==20.1.0",
+        "alembic==1.8.1",
+        "psycopg2-binary==2.9.5",
+        "importlib-resources==5.1.2",
+    ),
+}
+DEFAULT_VERSION = "3.3.10"
+#: Mailman's own default for ``[webservice] workers`` (mailman/config/schema.cfg),
+#: kept by Debian's packages and docker-mailman.
+STOCK_WORKERS = 2
 
 #: REST user name of every core started here (the password is random).
 REST_USER = "restadmin"
@@ -82,7 +117,8 @@ CONFIG_NAME = "mailman.cfg"
 LOG_NAME = "master.log"
 PID_NAME = "core.pid"
 ENV_NAME = "core.env"
-_RUN_ENTRIES = ("var", "etc", CONFIG_NAME, LOG_NAME, PID_NAME, ENV_NAME)
+POSTGRES_NAME = "postgres.dir"
+_RUN_ENTRIES = ("var", "etc", CONFIG_NAME, LOG_NAME, PID_NAME, ENV_NAME, POSTGRES_NAME)
 
 _MARKER_NAME = ".listsync-requirements"
 _HAVE_PROCFS = Path("/proc/self/stat").exists()
@@ -93,7 +129,9 @@ _RUNNERS_OFF = (
 # Options for the REST runner's gunicorn (replacing Mailman's own gunicorn.cfg).
 # gunicorn >= 25.1, which mailman 3.3.10 happily installs, otherwise opens a
 # control socket at $HOME/.gunicorn/gunicorn.ctl: one path shared by every core
-# on the machine.  A shorter graceful_timeout keeps stop() well within bounds.
+# on the machine (older gunicorns ignore the unknown key: Mailman passes on
+# only the settings the installed gunicorn has).  A shorter graceful_timeout
+# keeps stop() well within bounds.
 _GUNICORN_CONFIG = """\
 [gunicorn]
 timeout = 360
@@ -111,65 +149,76 @@ class CoreError(RuntimeError):
 # -- installing --------------------------------------------------------------
 
 
-def venv_path(home: Path) -> Path:
-    """The virtualenv that ``install(home)`` creates."""
-    return Path(home).absolute() / "venv"
+def _requirements(version: str) -> tuple[str, ...]:
+    try:
+        return VERSIONS[version]
+    except KeyError:
+        raise CoreError(f"no recipe for Mailman {version}; known: {', '.join(VERSIONS)}") from None
 
 
-def _marker_text() -> str:
-    return "\n".join(MAILMAN_REQUIREMENTS) + "\n"
+def venv_path(home: Path, version: str = DEFAULT_VERSION) -> Path:
+    """The virtualenv that ``install(home, version)`` creates."""
+    _requirements(version)
+    return Path(home).absolute() / version / "venv"
 
 
-def is_installed(home: Path) -> bool:
-    """True when ``home/venv`` holds a working install of ``MAILMAN_REQUIREMENTS``."""
-    venv = venv_path(home)
+def _marker_text(version: str) -> str:
+    return "\n".join(_requirements(version)) + "\n"
+
+
+def is_installed(home: Path, version: str = DEFAULT_VERSION) -> bool:
+    """True when ``home/VERSION/venv`` holds a working install of that release's pins."""
+    venv = venv_path(home, version)
     marker = venv / _MARKER_NAME
     return (
         (venv / "bin" / "python").exists()  # follows the symlink: base Python still there
         and (venv / "bin" / "master").is_file()
         and marker.is_file()
-        and marker.read_text(encoding="utf-8") == _marker_text()
+        and marker.read_text(encoding="utf-8") == _marker_text(version)
     )
 
 
 def install(
     home: Path,
+    version: str = DEFAULT_VERSION,
     *,
     python: str | None = None,
     log: Callable[[str], None] | None = None,
 ) -> Path:
-    """Make sure ``home/venv`` has Mailman core 3.3.10 installed; return that venv.
+    """Make sure ``home/VERSION/venv`` has that Mailman release installed; return the venv.
 
-    Does nothing when the marker file in the venv names exactly
-    ``MAILMAN_REQUIREMENTS``; otherwise (re)creates the venv from scratch with
-    ``python`` (default: the running interpreter) and pip-installs them, with
-    pip's output in ``home/install.log``.  Safe to call from several processes
-    at once (a lock file serialises them).  Raises ``CoreError`` on failure.
+    Does nothing when the marker file in the venv names exactly the release's
+    requirements (``VERSIONS``); otherwise (re)creates the venv from scratch
+    with ``python`` (default: the running interpreter) and pip-installs them,
+    with pip's output in ``home/VERSION/install.log``.  Safe to call from
+    several processes at once (a lock file serialises them).  Raises
+    ``CoreError`` on failure.
     """
     say = log or (lambda _msg: None)
-    home = Path(home).absolute()
-    venv = venv_path(home)
-    home.mkdir(parents=True, exist_ok=True)
-    with _locked(home / ".install.lock"):
-        if is_installed(home):
-            say(f"Mailman core already installed in {venv}")
+    requirements = _requirements(version)
+    venv = venv_path(home, version)
+    release_dir = venv.parent
+    release_dir.mkdir(parents=True, exist_ok=True)
+    with _locked(release_dir / ".install.lock"):
+        if is_installed(home, version):
+            say(f"Mailman core {version} already installed in {venv}")
             return venv
-        install_log = home / "install.log"
-        say(f"installing {' '.join(MAILMAN_REQUIREMENTS)} into {venv} (log: {install_log})")
+        install_log = release_dir / "install.log"
+        say(f"installing {' '.join(requirements)} into {venv} (log: {install_log})")
         (venv / _MARKER_NAME).unlink(missing_ok=True)
         interpreter = python or sys.executable
         with install_log.open("w", encoding="utf-8") as out:
             _run_logged([interpreter, "-m", "venv", "--clear", str(venv)], out, install_log)
             _run_logged(
                 [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                 "--disable-pip-version-check", *MAILMAN_REQUIREMENTS],
+                 "--disable-pip-version-check", *requirements],
                 out,
                 install_log,
             )  # fmt: skip
         if not (venv / "bin" / "master").is_file():
             raise CoreError(f"pip finished but {venv / 'bin' / 'master'} is missing")
-        (venv / _MARKER_NAME).write_text(_marker_text(), encoding="utf-8")
-        say(f"Mailman core installed in {venv}")
+        (venv / _MARKER_NAME).write_text(_marker_text(version), encoding="utf-8")
+        say(f"Mailman core {version} installed in {venv}")
         return venv
 
 
@@ -335,11 +384,14 @@ def _terminate_group(pid: int, timeout: float, reap: Callable[[], object] | None
 
 
 class MailmanCore:
-    """One Mailman core: REST API on 127.0.0.1, SQLite and logs in ``run_dir``.
+    """One Mailman core: REST API on 127.0.0.1, config and logs in ``run_dir``.
 
     ``home`` is the directory given to ``install``; ``run_dir`` is where this
-    core's config, database and logs go (created if missing; whatever an
-    earlier core left there is removed on ``start``, so each start is fresh).
+    core's config, logs and (without ``database_url``) SQLite database go
+    (created if missing; whatever an earlier core left there is removed on
+    ``start``, so each start is fresh).  ``database_url`` is a PostgreSQL
+    database of its own (``PostgresCluster.create_database``): start() uses it
+    as it is, so the caller hands each core a new one.
 
     Use as a context manager, or call ``start()`` and ``stop()``.
     """
@@ -349,16 +401,20 @@ class MailmanCore:
         home: Path,
         run_dir: Path,
         *,
-        workers: int = 1,
+        version: str = DEFAULT_VERSION,
+        workers: int = STOCK_WORKERS,
+        database_url: str | None = None,
         startup_timeout: float = 60.0,
         stop_timeout: float = 30.0,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
         self.home = Path(home).absolute()
-        self.venv = venv_path(self.home)
+        self.version = version
+        self.venv = venv_path(self.home, version)
         self.run_dir = Path(run_dir).absolute()
         self.workers = workers
+        self.database_url = database_url
         self.startup_timeout = startup_timeout
         self.stop_timeout = stop_timeout
         self.user = REST_USER
@@ -476,9 +532,15 @@ class MailmanCore:
     ) -> None:
         self.stop()
 
+    @property
+    def database(self) -> str:
+        """``postgresql`` or ``sqlite``."""
+        return "sqlite" if self.database_url is None else "postgresql"
+
     def __repr__(self) -> str:
         state = f"pid {self.pid}, {self.url}" if self.is_running() else "stopped"
-        return f"<MailmanCore {self.run_dir} ({state})>"
+        shape = f"{self.version}, {self.database}, {self.workers} worker(s)"
+        return f"<MailmanCore {shape} {self.run_dir} ({state})>"
 
     # internals
 
@@ -511,8 +573,17 @@ class MailmanCore:
             f"pid_file: {var / 'master.pid'}",
             "",
             "[database]",
-            "class: mailman.database.sqlite.SQLiteDatabase",
-            f"url: sqlite:///{var / 'data' / 'mailman.db'}",
+            *(
+                [
+                    "class: mailman.database.sqlite.SQLiteDatabase",
+                    f"url: sqlite:///{var / 'data' / 'mailman.db'}",
+                ]
+                if self.database_url is None
+                else [
+                    "class: mailman.database.postgresql.PostgreSQLDatabase",
+                    f"url: {self.database_url}",
+                ]
+            ),
             "",
             "[mta]",
             "incoming: mailman.mta.null.NullMTA",
@@ -549,9 +620,11 @@ class MailmanCore:
             except OSError as exc:
                 last = str(exc)
             else:
-                if status == 200:
+                # Ready once every REST worker has booted, not just the first.
+                booted = len(group_members(self._process.pid))
+                if status == 200 and (not _HAVE_PROCFS or booted >= 2 + self.workers):
                     return
-                last = f"HTTP {status}"
+                last = f"HTTP {status}, {max(booted - 2, 0)} of {self.workers} worker(s) booted"
             if time.monotonic() >= deadline:
                 raise CoreError(
                     f"Mailman REST at {versions} not ready after {self.startup_timeout:g} s "
@@ -594,11 +667,44 @@ def read_env(run_dir: Path) -> dict[str, str]:
     return env
 
 
-def start_detached(home: Path, run_dir: Path, *, workers: int = 1) -> MailmanCore:
-    """Start a core that outlives this process; record its pid and env in ``run_dir``."""
-    core = MailmanCore(home, run_dir, workers=workers).start()
+def start_detached(
+    home: Path,
+    run_dir: Path,
+    *,
+    version: str = DEFAULT_VERSION,
+    workers: int = STOCK_WORKERS,
+    database: str = "sqlite",
+) -> MailmanCore:
+    """Start a core that outlives this process; record its pid and env in ``run_dir``.
+
+    With ``database="postgresql"`` it gets a PostgreSQL cluster of its own,
+    recorded in ``run_dir`` too and stopped with the core.
+    """
+    cluster = None
+    database_url = None
+    if database == "postgresql":
+        try:
+            cluster = PostgresCluster().start()
+            database_url = cluster.create_database("mailman")
+        except ClusterError as exc:
+            if cluster is not None:
+                cluster.stop()
+            raise CoreError(f"PostgreSQL: {exc}") from exc
+    elif database != "sqlite":
+        raise CoreError(f"unknown database {database!r}: sqlite or postgresql")
+    core = MailmanCore(home, run_dir, version=version, workers=workers, database_url=database_url)
+    try:
+        core.start()
+    except BaseException:
+        if cluster is not None:
+            cluster.stop()
+        raise
     core.detach()
     assert core.pid is not None
+    if cluster is not None:
+        assert cluster.base is not None
+        cluster.detach()
+        (core.run_dir / POSTGRES_NAME).write_text(f"{cluster.base}\n", encoding="utf-8")
     env_file = core.run_dir / ENV_NAME
     env_file.touch(mode=0o600)
     env_file.write_text(export_lines(core.env()), encoding="utf-8")
@@ -607,19 +713,21 @@ def start_detached(home: Path, run_dir: Path, *, workers: int = 1) -> MailmanCor
 
 
 def stop_recorded(run_dir: Path, *, timeout: float = 30.0) -> int | None:
-    """Stop the core ``start_detached`` recorded in ``run_dir``.
+    """Stop the core ``start_detached`` recorded in ``run_dir``, and its PostgreSQL.
 
     Returns the pid that was stopped, or None when no core was running there.
     """
     run_dir = Path(run_dir).absolute()
     pid = read_pid(run_dir)
-    if pid is None:
-        return None
     stopped = None
-    if _is_our_master(pid, run_dir / CONFIG_NAME):
+    if pid is not None and _is_our_master(pid, run_dir / CONFIG_NAME):
         _terminate_group(pid, timeout)
         stopped = pid
     (run_dir / PID_NAME).unlink(missing_ok=True)
+    postgres = run_dir / POSTGRES_NAME
+    if postgres.is_file():
+        PostgresCluster.recorded(Path(postgres.read_text(encoding="utf-8").strip())).stop()
+        postgres.unlink()
     return stopped
 
 
@@ -631,18 +739,24 @@ def _err(message: str) -> None:
 
 
 def _cmd_install(args: argparse.Namespace) -> int:
-    install(args.home, log=_err)
+    for version in args.version or [DEFAULT_VERSION]:
+        install(args.home, version, log=_err)
     return 0
 
 
 def _cmd_start(args: argparse.Namespace) -> int:
-    if not is_installed(args.home):
+    if not is_installed(args.home, args.version):
         raise CoreError(
-            f"no Mailman core installed in {args.home}; "
-            f"run: python {sys.argv[0]} install --home {shlex.quote(str(args.home))}"
+            f"no Mailman core {args.version} installed in {args.home}; run: python"
+            f" {sys.argv[0]} install --home {shlex.quote(str(args.home))} --version {args.version}"
         )
-    core = start_detached(args.home, args.run, workers=args.workers)
-    _err(f"Mailman core running: pid {core.pid}, {core.url}, log {core.log_path}")
+    core = start_detached(
+        args.home, args.run, version=args.version, workers=args.workers, database=args.database
+    )
+    _err(
+        f"Mailman core {args.version} running: pid {core.pid}, {core.url},"
+        f" {core.workers} REST worker(s), {core.database}, log {core.log_path}"
+    )
     print(export_lines(core.env()), end="")
     return 0
 
@@ -681,18 +795,33 @@ def _cmd_status(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="mailman_core.py",
-        description="Install and run a throwaway GNU Mailman 3.3.10 core on 127.0.0.1.",
+        description="Install and run a throwaway GNU Mailman 3.3 core on 127.0.0.1.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("install", help="install Mailman core into HOME/venv (idempotent)")
+    p = sub.add_parser("install", help="install Mailman core into HOME/VERSION/venv (idempotent)")
     p.add_argument("--home", type=Path, required=True)
+    p.add_argument(
+        "--version", action="append", choices=sorted(VERSIONS),
+        help=f"release to install (repeatable; default {DEFAULT_VERSION})",
+    )  # fmt: skip
     p.set_defaults(func=_cmd_install)
     p = sub.add_parser(
         "start", help="start a detached core; print `export MAILMAN_REST_*=...` lines"
     )
     p.add_argument("--home", type=Path, required=True, help="directory given to install")
     p.add_argument("--run", type=Path, required=True, help="config, data and logs go here")
-    p.add_argument("--workers", type=int, default=1, help="REST worker processes (default 1)")
+    p.add_argument(
+        "--version", choices=sorted(VERSIONS), default=DEFAULT_VERSION,
+        help=f"Mailman release (default {DEFAULT_VERSION})",
+    )  # fmt: skip
+    p.add_argument(
+        "--workers", type=int, default=STOCK_WORKERS,
+        help=f"REST worker processes (default {STOCK_WORKERS}, Mailman's own)",
+    )  # fmt: skip
+    p.add_argument(
+        "--database", choices=("sqlite", "postgresql"), default="sqlite",
+        help="sqlite in RUN, or a PostgreSQL cluster of the core's own (default sqlite)",
+    )  # fmt: skip
     p.set_defaults(func=_cmd_start)
     p = sub.add_parser("stop", help="stop the core recorded in RUN")
     p.add_argument("--run", type=Path, required=True)
@@ -703,7 +832,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code: int = args.func(args)
-    except (CoreError, OSError) as exc:
+    except (CoreError, ClusterError, OSError) as exc:
         _err(str(exc))
         return 1
     except KeyboardInterrupt:
