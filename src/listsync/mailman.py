@@ -4,16 +4,18 @@ Owns the connection (mailmanclient's `Connection` on one pooled
 `requests.Session`, with a timeout and a request counter), reading live
 state into `ListState` in bulk (rosters of all lists in one call each,
 per-list configuration concurrently with a bounded pool), and the few
-writes `apply` needs. Errors come out as `MailmanError` with Mailman's own
-words and never the credentials.
+writes `apply` needs, made safe to send concurrently to any number of REST
+workers (`AddressGate`). Errors come out as `MailmanError` with Mailman's
+own words and never the credentials.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -59,6 +61,40 @@ def redact_url(url: str) -> str:
     if parts.port is not None:
         host = f"{host}:{parts.port}"
     return urlunsplit(parts._replace(netloc=host))
+
+
+class AddressGate:
+    """Lets one subscription at a time create an address Mailman has not seen yet.
+
+    Mailman's `POST /members` looks the address up and, when it is missing,
+    creates it, in the request's one transaction, committed before the answer
+    is sent. Two such requests for the same new address served at once by two
+    REST workers both insert it, and one fails at commit with a unique
+    violation (HTTP 500) - every version, SQLite and PostgreSQL alike. So the
+    first subscription of each address holds that address's lock until it is
+    answered with success; from then on the address exists, committed, and
+    every later subscription only looks it up and runs freely. However many
+    workers serve the API, no two requests of ours can insert one address.
+    An address once subscribed with success pays nothing more.
+    """
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self._known: set[str] = set()
+
+    @contextmanager
+    def first_use(self, address: str) -> Iterator[None]:
+        key = address.lower()
+        with self._guard:
+            lock = None if key in self._known else self._locks.setdefault(key, threading.Lock())
+        if lock is None:
+            yield
+            return
+        with lock:
+            yield
+            with self._guard:
+                self._known.add(key)
 
 
 @dataclass
@@ -184,6 +220,7 @@ class MailmanBackend:
         self.attempts = max(1, attempts)
         self.backoff = backoff
         self.connection = PooledConnection(url, user, password, timeout=timeout, pool_size=workers)
+        self.addresses = AddressGate()
 
     @property
     def requests(self) -> RequestCounter:
@@ -353,7 +390,8 @@ class MailmanBackend:
         }
         if display_name:
             data["display_name"] = display_name
-        self.call("members", data, done_already=_status(409))
+        with self.addresses.first_use(address):
+            self.call("members", data, done_already=_status(409))
 
     def remove_member(self, fqdn: str, role: str, address: str) -> None:
         path = list_path(fqdn, role, address)
