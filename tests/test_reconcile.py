@@ -12,6 +12,8 @@ from helpers import Result, Run, write_site
 from mailman_core import MailmanCore
 from proxy import Proxy
 
+pytestmark = pytest.mark.compat
+
 TOR_DEV = """\
 description: Development related discussion list.
 owners: [teor@example.org, pili@example.org]
@@ -336,7 +338,7 @@ def test_a_full_plan_reads_each_list_once_and_rosters_in_bulk(
     assert len([p for p in paths if "members/find" in p]) == 2
     assert not any("/roster/" in p for p in paths)
     assert not any(p.rstrip("/").endswith(f"domains/{domain}") for p in paths)
-    assert len(paths) == len(configs) + 2 + 1  # and the domain's list of lists
+    assert len(paths) == len(configs) + 2 + 1 + 1  # and the list of lists, the server's version
 
     mlist = mailman_client.get_list(f"bulk-03@{domain}")
     mlist.add_owner("Intruder@Example.org")
@@ -364,6 +366,7 @@ def test_planning_a_named_list_sends_only_its_own_reads(
         f"lists/{lid}/config",
         f"lists/{lid}/roster/moderator",
         f"lists/{lid}/roster/owner",
+        "system/versions",
     ]
 
 

@@ -43,12 +43,15 @@ class ListsyncError(Exception):
 
 
 class InvalidSiteError(ListsyncError):
-    """The site's files do not validate; nothing was sent to Mailman."""
+    """The site's files do not validate (or ask for what the server lacks); nothing was written."""
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], against: str = "") -> None:
         self.problems = problems
         errors = sum(1 for p in problems if p.severity is Severity.ERROR)
-        super().__init__(f"{errors} error(s) in the site's files; nothing was sent to Mailman")
+        where = f" for {against}" if against else ""
+        super().__init__(
+            f"{errors} error(s) in the site's files{where}; nothing was written to Mailman"
+        )
 
 
 _SECRETS: set[str] = set()

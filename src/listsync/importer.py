@@ -345,6 +345,7 @@ def import_lists(
     domain = config.domain
     declared = _declared(root)
     results: list[ListImport] = []
+    backend.server()  # a URL that is not Mailman's API is an error, not "no such domain"
     present = backend.list_names(domain)
     if present is None:
         missing = [_no_such_list(name, domain) for name in sorted(set(names or ()))]

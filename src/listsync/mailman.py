@@ -1,16 +1,18 @@
 """The Mailman backend: every request listsync sends to a Mailman core goes through here.
 
 Owns the connection (mailmanclient's `Connection` on one pooled
-`requests.Session`, with a timeout and a request counter), reading live
-state into `ListState` in bulk (rosters of all lists in one call each,
-per-list configuration concurrently with a bounded pool), and the few
-writes `apply` needs, made safe to send concurrently to any number of REST
-workers (`AddressGate`). Errors come out as `MailmanError` with Mailman's
-own words and never the credentials.
+`requests.Session`, with a timeout and a request counter), what the server
+is (`ServerInfo`: read once per run, refused when the URL does not answer
+like Mailman's REST API), reading live state into `ListState` in bulk
+(rosters of all lists in one call each, per-list configuration concurrently
+with a bounded pool), and the few writes `apply` needs, made safe to send
+concurrently to any number of REST workers (`AddressGate`). Errors come out
+as `MailmanError` with Mailman's own words and never the credentials.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -54,13 +56,57 @@ class MailmanUnreachable(MailmanError):
     """No answer from Mailman at all."""
 
 
-def redact_url(url: str) -> str:
-    """The URL without any user:password@ part."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=host))
+class NotJSONError(MailmanError):
+    """An answer that is not JSON: whatever answered is not Mailman's REST API."""
+
+
+class NotMailmanError(ListsyncError):
+    """The URL answers, but not as Mailman's REST API does."""
+
+
+# Versions listsync is tested against; others are used, with a warning.
+TESTED_VERSIONS = ((3, 3, 8), (3, 3, 10))
+API_VERSION = "3.1"
+_VERSION_TEXT = re.compile(r"^GNU Mailman (\d+)\.(\d+)\.(\d+)")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerInfo:
+    """What `GET /system/versions` says about the server."""
+
+    version: tuple[int, int, int]
+    text: str  # Mailman's own words, e.g. "GNU Mailman 3.3.8 (Tom Sawyer)"
+
+    @property
+    def release(self) -> str:
+        return ".".join(map(str, self.version))
+
+    @property
+    def tested(self) -> bool:
+        return TESTED_VERSIONS[0] <= self.version <= TESTED_VERSIONS[1]
+
+
+def _expected_api(url: str) -> str:
+    return (
+        f"expected Mailman's REST API {API_VERSION} at {redact_url(url)}"
+        f" (a URL such as http://localhost:8001/{API_VERSION})"
+    )
+
+
+def server_info(body: Any, url: str) -> ServerInfo:
+    """Check the versions resource's answer; say what was expected when it is not Mailman's."""
+    expected = _expected_api(url)
+    if not isinstance(body, dict) or not isinstance(body.get("mailman_version"), str):
+        raise NotMailmanError(f"{expected}, but system/versions did not answer as Mailman does")
+    match = _VERSION_TEXT.match(body["mailman_version"])
+    if match is None:
+        raise NotMailmanError(f"{expected}, but it says it is {body['mailman_version']!r}")
+    if body.get("api_version") != API_VERSION:
+        raise NotMailmanError(
+            f"{expected}, but this URL serves API version {body.get('api_version')!r}"
+        )
+    major, minor, patch = (int(part) for part in match.groups())
+    return ServerInfo((major, minor, patch), body["mailman_version"])
 
 
 class AddressGate:
@@ -95,6 +141,15 @@ class AddressGate:
             yield
             with self._guard:
                 self._known.add(key)
+
+
+def redact_url(url: str) -> str:
+    """The URL without any user:password@ part."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=host))
 
 
 @dataclass
@@ -155,7 +210,7 @@ class PooledConnection(Connection):  # type: ignore[misc]
         try:
             return response, response.json()
         except ValueError:
-            raise MailmanError(
+            raise NotJSONError(
                 f"Mailman answered {params['method']} {redact_url(params['url'])} with something"
                 " that is not JSON; is MAILMAN_REST_URL the REST API (e.g. .../3.1)?",
                 response.status_code,
@@ -169,6 +224,8 @@ def _reason(response: requests.Response) -> str:
         return response.text.strip() or response.reason
     if isinstance(body, dict) and "description" in body:
         return str(body["description"])
+    if isinstance(body, dict) and "title" in body:
+        return str(body["title"])
     return response.text.strip()
 
 
@@ -221,6 +278,7 @@ class MailmanBackend:
         self.backoff = backoff
         self.connection = PooledConnection(url, user, password, timeout=timeout, pool_size=workers)
         self.addresses = AddressGate()
+        self._server: ServerInfo | None = None
 
     @property
     def requests(self) -> RequestCounter:
@@ -270,8 +328,21 @@ class MailmanBackend:
 
     # reading
 
-    def version(self) -> str:
-        return str(self.call("system/versions")["mailman_version"])
+    def server(self) -> ServerInfo:
+        """The server's version, asked once per backend; `NotMailmanError` if it is not Mailman."""
+        if self._server is None:
+            try:
+                body = self.call("system/versions")
+            except NotJSONError:
+                body = None  # server_info says what was expected
+            except MailmanError as exc:
+                if isinstance(exc, MailmanUnreachable) or exc.status == 401:
+                    raise
+                raise NotMailmanError(
+                    f"{_expected_api(self.url)}, but system/versions answered: {exc}"
+                ) from None
+            self._server = server_info(body, self.url)
+        return self._server
 
     def domain_exists(self, domain: str) -> bool:
         return self._get_or_none(f"domains/{quote(domain, safe='')}") is not None

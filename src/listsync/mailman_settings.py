@@ -14,6 +14,12 @@ It was generated from ``mailman/rest/listconf.py`` of Mailman 3.3.10
 a scratch list created on a live 3.3.10 core.  Regenerate rather than hand-edit
 when the supported Mailman version changes.
 
+Older releases accept less (``listconf.py`` diffed between 3.3.8, 3.3.9 and
+3.3.10; the rest of the REST list API is the same): ``Setting.since`` names
+the release a setting came in, and :func:`unsupported` says what a given
+server would refuse.  3.3.8 has no ``dmarc_addresses``; ``@listname``
+entries of ``accept_these_nonmembers`` came in 3.3.10.
+
 Notes on the wire format (checked against 3.3.10):
 
 * Durations: PATCH takes ``lazr.config.as_timedelta`` strings (``"7d"``,
@@ -35,6 +41,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
+Release = tuple[int, int, int]
+
 SettingKind = Literal[
     "bool", "int", "float", "str", "enum", "list", "timedelta", "language", "uri", "readonly"
 ]
@@ -48,6 +56,7 @@ class Setting:
     kind: SettingKind
     choices: tuple[str, ...] = ()  # for enum: the exact strings Mailman accepts
     secret: bool = False  # never accepted from files, never printed
+    since: Release | None = None  # the release it came in; None: every 3.3 release
 
 
 # Enum choices: the member names Mailman's enum_validator looks up (case-sensitive).
@@ -140,7 +149,7 @@ _ALL: tuple[Setting, ...] = (
     Setting("digests_enabled", "bool"),
     Setting("discard_these_nonmembers", "list"),
     Setting("display_name", "str"),
-    Setting("dmarc_addresses", "list"),
+    Setting("dmarc_addresses", "list", since=(3, 3, 9)),
     Setting("dmarc_mitigate_action", "enum", _DMARC_MITIGATE_ACTION),
     Setting("dmarc_mitigate_unconditionally", "bool"),
     Setting("dmarc_moderation_notice", "str"),
@@ -497,6 +506,39 @@ def _check_float(value: object) -> str | None:
             return message
     if not isinstance(value, (int, float)) or not math.isfinite(value):
         return message  # nan is stored but reads back as null
+    return None
+
+
+ATLIST_SINCE: Release = (3, 3, 10)
+"""The release whose accept_these_nonmembers takes ``@list@example.org`` entries."""
+
+
+def release_text(release: Release) -> str:
+    return ".".join(map(str, release))
+
+
+def unsupported(name: str, value: object, server: Release) -> str | None:
+    """Why Mailman `server` refuses `name: value`, a value :func:`check_value` accepts; or None.
+
+    A whole PATCH is refused for one such key, so a list asking for it would
+    keep every other setting at Mailman's defaults.
+    """
+    setting = SETTINGS.get(name)
+    if setting is None:
+        return None
+    if setting.since is not None and server < setting.since:
+        return (
+            f"Mailman {release_text(server)} (this server) has no setting {name};"
+            f" it came in {release_text(setting.since)}"
+        )
+    if name in _EMAIL_OR_REGEXP_OR_ATLIST_LISTS and server < ATLIST_SINCE:
+        items = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+        lists = [item for item in items if isinstance(item, str) and item.startswith("@")]
+        if lists:
+            return (
+                f"Mailman {release_text(server)} (this server) does not take @list entries"
+                f" such as {lists[0]!r} in {name}; they came in {release_text(ATLIST_SINCE)}"
+            )
     return None
 
 

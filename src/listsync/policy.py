@@ -173,6 +173,18 @@ def is_disabled(state: ListState) -> bool:
     return DISABLE_BAN in state.bans and state.settings.get("emergency") is True
 
 
+def unsupported_by_server(site: Site, server: mailman_settings.Release) -> list[Problem]:
+    """Errors for `settings:` keys and values that the live server's Mailman release refuses."""
+    problems: list[Problem] = []
+    for list_file in site.lists.values():
+        for key, value in list_file.spec.settings.items():
+            reason = mailman_settings.unsupported(key, value, server)
+            if reason is not None:
+                line, col = list_file.position(("settings", key), key=True)
+                problems.append(Problem(list_file.path, line, col, f"settings.{key}", reason))
+    return sorted(problems)
+
+
 def lint(site: Site) -> list[Problem]:
     """Warnings about valid files: `settings:` keys that shadow a typed field."""
     problems: list[Problem] = []

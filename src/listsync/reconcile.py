@@ -13,12 +13,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from listsync.errors import ListsyncError
+from listsync.errors import InvalidSiteError, ListsyncError
 from listsync.gitinfo import SiteRepo, list_name
 from listsync.load import LIST_SUFFIXES, LISTS_DIR, SITE_FILE, Site, list_file_paths
-from listsync.mailman import LiveSite, MailmanBackend
+from listsync.mailman import TESTED_VERSIONS, LiveSite, MailmanBackend, ServerInfo
+from listsync.mailman_settings import release_text
 from listsync.plan import Plan, make_plan
-from listsync.policy import ListState, broken_invariants, desired_state
+from listsync.policy import ListState, broken_invariants, desired_state, unsupported_by_server
 
 
 def desired_states(site: Site, names: Iterable[str] | None = None) -> dict[str, ListState]:
@@ -35,25 +36,41 @@ class Reading:
     desired: dict[str, ListState]
     live: LiveSite
     everything: bool
+    server: ServerInfo
 
 
 def read_states(site: Site, backend: MailmanBackend, names: Iterable[str] | None = None) -> Reading:
-    """Desired states of the site's lists (or the named ones) and their live states."""
+    """Desired states of the site's lists (or the named ones) and their live states.
+
+    Asks the server what it is first: a file that needs more than its Mailman
+    release has fails here, before anything else is read or written.
+    """
     desired = desired_states(site, names)
     broken = broken_invariants(desired, site.config.disabled_owner)
     if broken:
         raise ListsyncError("refusing to plan: " + "; ".join(broken))
+    server = backend.server()
+    unsupported = unsupported_by_server(site, server.version)
+    if unsupported:
+        raise InvalidSiteError(unsupported, against=server.text)
     disabled = [name for name, state in desired.items() if state.bans]
     live = backend.read_site(
         site.config.domain, desired, everything=names is None, bans_for=disabled
     )
-    return Reading(desired, live, everything=names is None)
+    return Reading(desired, live, everything=names is None, server=server)
+
+
+def server_notes(server: ServerInfo) -> tuple[str, ...]:
+    if server.tested:
+        return ()
+    low, high = (release_text(v) for v in TESTED_VERSIONS)
+    return (f"{server.text} is not a release listsync is tested with ({low} to {high})",)
 
 
 def plan_from(site: Site, reading: Reading, scope: str | None = None) -> Plan:
     if scope is None:
         scope = "all lists" if reading.everything else f"{len(reading.desired)} named list(s)"
-    return make_plan(
+    the_plan = make_plan(
         site.config.domain,
         reading.desired,
         reading.live.lists,
@@ -62,6 +79,7 @@ def plan_from(site: Site, reading: Reading, scope: str | None = None) -> Plan:
         scope=scope,
         managed=len(site.lists) if reading.everything else len(list_file_paths(site.root)),
     )
+    return dataclasses.replace(the_plan, notes=server_notes(reading.server))
 
 
 def compute_plan(site: Site, backend: MailmanBackend, names: Iterable[str] | None = None) -> Plan:
@@ -120,7 +138,7 @@ def explained_plan(
 ) -> Plan:
     """The plan with what git says: its scope, notes, and who asked for each change."""
     the_plan = plan_from(site, reading, scope.description if scope else None)
-    notes = list(scope.notes if scope else ())
+    notes = [*the_plan.notes, *(scope.notes if scope else ())]
     pending = sorted(uncommitted)
     if pending:
         notes.insert(

@@ -1,0 +1,244 @@
+"""Knowing the server: its Mailman release decides which files it can take; not-Mailman is an error.
+
+A file that asks for a setting or value the live release lacks fails `plan`
+and `apply` before any write, with its file:LINE:COL, the setting and the
+server's version. A URL that does not answer like Mailman's REST API 3.1 is
+one clear error, never a plan.
+"""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from helpers import Result, Run, StartCore, write_site
+from listsync import mailman_settings
+from listsync.mailman import NotMailmanError, server_info
+from mailman_core import MailmanCore
+from proxy import Proxy, recording_proxy
+
+BOOKWORM = "3.3.8"
+
+
+@pytest.fixture(scope="module")
+def bookworm_core(start_core: StartCore) -> Iterator[MailmanCore]:
+    """Mailman 3.3.8 with Debian bookworm's libraries, as the Tor Project runs it."""
+    core = start_core(version=BOOKWORM)
+    try:
+        yield core
+    finally:
+        core.stop()
+
+
+def connect(monkeypatch: pytest.MonkeyPatch, core: MailmanCore, url: str, tmp: Path) -> None:
+    monkeypatch.setenv("MAILMAN_REST_URL", url)
+    monkeypatch.setenv("MAILMAN_REST_USER", core.user)
+    monkeypatch.setenv("MAILMAN_REST_PASSWORD", core.password)
+    monkeypatch.setenv("LISTSYNC_LOCK_FILE", str(tmp / "apply.lock"))
+
+
+def site_with(root: Path, domain: str, settings: str) -> Path:
+    return write_site(
+        root,
+        {
+            "plain": "owners: [alice@example.org]\n",
+            "bots": f"owners: [alice@example.org]\nsettings:\n{settings}",
+        },
+        config=f"domain: {domain}\n",
+    )
+
+
+NEWER_SETTINGS = [
+    pytest.param(
+        "  dmarc_addresses: [^.*@example\\.com$]\n",
+        "lists/bots.yaml:3:3: settings.dmarc_addresses: Mailman 3.3.8 (this server) has no"
+        " setting dmarc_addresses; it came in 3.3.9",
+        id="dmarc_addresses",
+    ),
+    pytest.param(
+        "  max_message_size: 100\n  accept_these_nonmembers: ['@announce@example.org']\n",
+        "lists/bots.yaml:4:3: settings.accept_these_nonmembers: Mailman 3.3.8 (this server) does"
+        " not take @list entries such as '@announce@example.org' in accept_these_nonmembers;"
+        " they came in 3.3.10",
+        id="at-list",
+    ),
+]
+
+
+@pytest.mark.parametrize(("settings", "message"), NEWER_SETTINGS)
+def test_a_newer_setting_is_refused_by_an_older_server_before_any_write(
+    run: Run,
+    tmp_path: Path,
+    domain: str,
+    bookworm_core: MailmanCore,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: str,
+    message: str,
+) -> None:
+    site = site_with(tmp_path / "site", domain, settings)
+    assert run("--root", str(site), "validate").status == 0, "valid for the newest release"
+    with recording_proxy(bookworm_core.url) as proxy:
+        connect(monkeypatch, bookworm_core, proxy.url, tmp_path)
+        for command in (("plan",), ("apply", "--yes")):
+            result = run("--root", str(site), *command)
+            assert result.status == 1
+            assert message in result.out
+            assert "error: 1 error(s) in the site's files for GNU Mailman 3.3.8" in result.err
+            assert "nothing was written to Mailman" in result.err
+        assert proxy.recorder.writes == []
+        assert proxy.recorder.reads == [("GET", "/3.1/system/versions")] * 2
+
+
+@pytest.mark.parametrize(("settings", "message"), NEWER_SETTINGS)
+def test_the_current_release_takes_what_3_3_8_refuses(
+    run: Run, tmp_path: Path, domain: str, connected: Proxy, settings: str, message: str
+) -> None:
+    site = site_with(tmp_path / "site", domain, settings)
+    assert run("--root", str(site), "apply", "--yes").status == 0
+    again = run("--root", str(site), "plan", "--detailed-exitcode")
+    assert again.status == 0, again.out
+
+
+def test_the_server_is_asked_once_per_run(
+    run: Run, tmp_path: Path, domain: str, connected: Proxy
+) -> None:
+    site = site_with(tmp_path / "site", domain, "  max_message_size: 100\n")
+    assert run("--root", str(site), "apply", "--yes").status == 0
+    versions = [r for r in connected.recorder.requests if r[1].endswith("/system/versions")]
+    assert versions == [("GET", "/3.1/system/versions")]
+
+
+def refused_everywhere(run: Run, site: Path, expected: str, proxy: Proxy) -> list[Result]:
+    results = [
+        run("--root", str(site), *command)
+        for command in (("plan",), ("apply", "--yes"), ("import",))
+    ]
+    for result in results:
+        assert result.status == 1
+        assert result.out == ""
+        assert result.err.strip().splitlines() == [expected]
+    assert proxy.recorder.writes == []
+    return results
+
+
+def test_a_url_without_the_api_version_is_one_clear_error(
+    run: Run,
+    tmp_path: Path,
+    domain: str,
+    mailman_core: MailmanCore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    site = site_with(tmp_path / "site", domain, "  max_message_size: 100\n")
+    with recording_proxy(mailman_core.url.removesuffix("/3.1")) as proxy:
+        connect(monkeypatch, mailman_core, proxy.url, tmp_path)
+        refused_everywhere(
+            run,
+            site,
+            f"error: expected Mailman's REST API 3.1 at {proxy.url} (a URL such as"
+            " http://localhost:8001/3.1), but system/versions answered: 404 Not Found (HTTP 404)",
+            proxy,
+        )
+        assert proxy.recorder.requests == [("GET", "/system/versions")] * 3
+
+
+def test_api_3_0_is_refused(
+    run: Run,
+    tmp_path: Path,
+    domain: str,
+    mailman_core: MailmanCore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    site = site_with(tmp_path / "site", domain, "  max_message_size: 100\n")
+    with recording_proxy(mailman_core.url.replace("/3.1", "/3.0")) as proxy:
+        connect(monkeypatch, mailman_core, proxy.url, tmp_path)
+        refused_everywhere(
+            run,
+            site,
+            f"error: expected Mailman's REST API 3.1 at {proxy.url} (a URL such as"
+            " http://localhost:8001/3.1), but this URL serves API version '3.0'",
+            proxy,
+        )
+
+
+@pytest.fixture
+def web_page() -> Iterator[str]:
+    """Some other web server on loopback: every GET answers 200 with an HTML page."""
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<html><body>It works!</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/3.1"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_web_server_that_is_not_mailman_is_one_clear_error(
+    run: Run, tmp_path: Path, domain: str, web_page: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = site_with(tmp_path / "site", domain, "  max_message_size: 100\n")
+    monkeypatch.setenv("MAILMAN_REST_URL", web_page)
+    monkeypatch.setenv("MAILMAN_REST_USER", "restadmin")
+    monkeypatch.setenv("MAILMAN_REST_PASSWORD", "secret-value")
+    for command in (("plan",), ("apply", "--yes"), ("import",)):
+        result = run("--root", str(site), *command)
+        assert result.status == 1
+        assert result.err.startswith(f"error: expected Mailman's REST API 3.1 at {web_page} (")
+        assert "but system/versions did not answer as Mailman does" in result.err
+        assert len(result.err.strip().splitlines()) == 1
+
+
+# -- the catalogue by release, without a server -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("release", "dmarc_addresses", "at_list"),
+    [((3, 3, 8), False, False), ((3, 3, 9), True, False), ((3, 3, 10), True, True)],
+)
+def test_what_each_release_takes(
+    release: tuple[int, int, int], dmarc_addresses: bool, at_list: bool
+) -> None:
+    assert (mailman_settings.unsupported("dmarc_addresses", [], release) is None) is (
+        dmarc_addresses
+    )
+    at = ["@team@example.org", "bot@example.org"]
+    assert (mailman_settings.unsupported("accept_these_nonmembers", at, release) is None) is at_list
+    plain = ["bot@example.org", "^.*@example\\.org$"]
+    assert mailman_settings.unsupported("accept_these_nonmembers", plain, release) is None
+    assert mailman_settings.unsupported("max_message_size", 100, release) is None
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"mailman_version": "GNU Mailman 3.3.8 (Tom Sawyer)", "api_version": "3.1"}, None),
+        ({"mailman_version": "GNU Mailman 3.3.8 (Tom Sawyer)"}, "serves API version None"),
+        ({"mailman_version": "Postfix 3.7", "api_version": "3.1"}, "it says it is 'Postfix 3.7'"),
+        ("<html>", "did not answer as Mailman does"),
+        ({"version": "3.3.8"}, "did not answer as Mailman does"),
+    ],
+)
+def test_the_versions_answer_is_checked(body: object, message: str | None) -> None:
+    if message is None:
+        info = server_info(body, "http://localhost:8001/3.1")
+        assert (info.version, info.release, info.tested) == ((3, 3, 8), "3.3.8", True)
+        return
+    with pytest.raises(NotMailmanError, match=message):
+        server_info(body, "http://localhost:8001/3.1")
