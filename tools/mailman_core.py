@@ -122,9 +122,10 @@ _RUN_ENTRIES = ("var", "etc", CONFIG_NAME, LOG_NAME, PID_NAME, ENV_NAME, POSTGRE
 
 _MARKER_NAME = ".listsync-requirements"
 _HAVE_PROCFS = Path("/proc/self/stat").exists()
+# (3.3.8 starts nntp by default; 3.3.10 does not.)
 _RUNNERS_OFF = (
     "archive", "bounces", "command", "digest", "in", "lmtp",
-    "out", "pipeline", "retry", "task", "virgin",
+    "nntp", "out", "pipeline", "retry", "task", "virgin",
 )  # fmt: skip
 # Options for the REST runner's gunicorn (replacing Mailman's own gunicorn.cfg).
 # gunicorn >= 25.1, which mailman 3.3.10 happily installs, otherwise opens a
