@@ -4,8 +4,10 @@ It forwards every request to the real core and records method and path, so
 a test can count what listsync sent (reads, writes) without trusting
 listsync's own bookkeeping. A test may arm a fault for chosen requests: drop
 the connection, stall without answering, answer with an HTTP status, or run
-a hook first (e.g. stop the core). When the core is down, the proxy drops
-the connection, as a refused one looks to a client.
+a hook first (e.g. stop the core); or forward the request to the core and
+then lose its answer (the write happened, the client never hears of it) or
+replace it with a gateway's 5xx. When the core is down, the proxy drops the
+connection, as a refused one looks to a client.
 """
 
 from __future__ import annotations
@@ -23,12 +25,23 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
 
 DROP = "drop"
 STALL = "stall"
+LOSE = "lose"
+
+
+@dataclass(frozen=True)
+class Replaced:
+    """Forward the request, then answer `status` instead of the core's answer."""
+
+    status: int
+
+
 # A fault: what to do with the n-th request (1-based, counted since the last
 # clear()), given its method and path: None forwards it; DROP closes the
 # connection unanswered; STALL holds it unanswered until the proxy stops; an
-# int answers with that HTTP status; a callable runs, then the request is
-# forwarded.
-Action = str | int | Callable[[], object]
+# int answers with that HTTP status; LOSE forwards it and closes the
+# connection without the answer; Replaced(status) forwards it and answers
+# status; a callable runs, then the request is forwarded.
+Action = str | int | Replaced | Callable[[], object]
 Fault = Callable[[int, str, str], Action | None]
 
 
@@ -96,6 +109,14 @@ def _handler(upstream_host: str, upstream_port: int, recorder: Recorder) -> type
                     payload = response.read()
                 except OSError:
                     self.close_connection = True
+                    return
+                if action == LOSE:
+                    self.close_connection = True
+                    return
+                if isinstance(action, Replaced):
+                    self.send_response(action.status)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
                     return
                 self.send_response(response.status, response.reason)
                 for key, value in response.getheaders():
