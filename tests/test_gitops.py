@@ -324,7 +324,11 @@ def test_apply_a_saved_plan_applies_exactly_what_was_planned(
     assert data["saved"]["revision"] == git(site, "rev-parse", "HEAD")
     assert data["saved"]["uncommitted"] == {}
     assert data["saved"]["fingerprints"] == dict.fromkeys(LISTS, "absent")
-    planned_writes = 1 + sum(len(entry["changes"]) for entry in data["lists"])
+    changes = [change for entry in data["lists"] for change in entry["changes"]]
+    creations = [change for change in changes if change["type"] == "create_list"]
+    assert len(creations) == 3
+    # the domain, then each change; a creation is the list and its lockdown
+    planned_writes = 1 + len(changes) + len(creations)
     connected.recorder.clear()
 
     applied = run("--root", str(site), "apply", str(saved_path))

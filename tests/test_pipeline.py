@@ -157,7 +157,7 @@ def test_a_scheduled_pipeline_reports_drift_or_repairs_it(
     assert report.jobs == {"validate": "PASS", "reconcile": "FAIL"}, report.output
     drift = report.artifact("reconcile", "drift.md").read_text()
     assert headings(drift) == [f"#### `tor-dev@{domain}`: update"]
-    assert '~ archive_policy: "never" -> "public"\n- owner intruder@example.org\n' in drift
+    assert '- owner intruder@example.org\n~ archive_policy: "never" -> "public"\n' in drift
     log = report.log("reconcile")
     assert f"#### `tor-dev@{domain}`: update" in log
     assert "Drift: Mailman differs from the files" in log

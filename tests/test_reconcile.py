@@ -118,10 +118,11 @@ def test_hand_made_drift_is_planned_exactly_and_repaired(
     assert drift.status == 2
     body = plan_lines(drift)
     start = body.index(f"~ tor-dev@{domain} (update)")
+    # mitigation first, the intruder out, and the archive opened last
     assert body[start + 1 : start + 4] == [
-        '~ archive_policy: "never" -> "public"',
         '~ dmarc_mitigate_action: "no_mitigation" -> "munge_from"',
         "- owner intruder@example.org",
+        '~ archive_policy: "never" -> "public"',
     ]
     assert "Plan: 0 to create, 1 to update, 0 to disable, 0 to enable, 2 unchanged" in drift.out
 
@@ -174,26 +175,38 @@ def test_disable_then_enable_restores_declared_state(
     assert plan(run, site).status == 0
 
 
-def test_a_rejected_value_fails_its_list_alone(
+def test_a_refused_change_fails_its_list_alone(
     run: Run, site: Path, domain: str, connected: Proxy, mailman_client: Client
 ) -> None:
     (site / "lists" / "broken.yaml").write_text(
-        "owners: [alice@example.org]\nsettings:\n  preferred_language: xx\n"
+        "owners: [alice@example.org]\nsettings:\n  max_message_size: 7\n"
     )
+    patches = {"broken": 0}
+
+    def refuse_broken_settings(number: int, method: str, path: str) -> int | None:
+        if method == "PATCH" and f"/lists/broken.{domain}/config" in path:
+            patches["broken"] += 1
+            return 400 if patches["broken"] > 1 else None  # after the lockdown
+        return None
+
+    connected.recorder.fault = refuse_broken_settings
     result = apply(run, site)
+    connected.recorder.fault = None
     assert result.status == 1
     assert "Applied 3 list(s), 1 failed: broken." in result.out
     failure = [line for line in result.err.splitlines() if line.startswith("failed: broken")]
     assert len(failure) == 1
-    assert "preferred_language" in failure[0]
+    assert "max_message_size" in failure[0]
     assert "HTTP 400" in failure[0]
     names = sorted(m.list_name for m in mailman_client.get_domain(domain).lists)
     assert names == ["broken", "tor-announce", "tor-dev", "tor-internal"]
     assert mailman_client.get_list(f"tor-internal@{domain}").settings["advertised"] is False
     remaining = plan(run, site)
     assert f"~ broken@{domain} (update)" in remaining.out
-    assert "+ preferred_language" not in remaining.out
-    assert '~ preferred_language: "en" -> "xx"' in remaining.out
+    assert "~ max_message_size: 40 -> 7" in remaining.out
+    assert "~ advertised: false -> true" in remaining.out, "still locked down"
+    assert apply(run, site).status == 0
+    assert plan(run, site).status == 0
 
 
 def test_unmanaged_and_removed_lists_are_left_alone(
@@ -234,7 +247,19 @@ def test_plan_formats_and_out_file(run: Run, site: Path, domain: str, connected:
     assert data["create_domain"] is True
     assert data["summary"]["create"] == 3
     dev = next(entry for entry in data["lists"] if entry["name"] == "tor-dev")
-    assert dev["changes"][0] == {"type": "create_list"}
+    assert dev["changes"][0] == {
+        "type": "create_list",
+        "locked_down": {
+            "advertised": False,
+            "emergency": True,
+            "archive_policy": "never",
+            "subscription_policy": "moderate",
+            "dmarc_mitigate_action": "munge_from",
+            "dmarc_mitigate_unconditionally": True,
+        },
+    }
+    stages = [c["stage"] for c in dev["changes"] if c["type"] == "update_settings"]
+    assert stages == ["configure", "open"]
     assert {"type": "add_member", "role": "moderator", "address": "gaba@example.org"} in (
         dev["changes"]
     )

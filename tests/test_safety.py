@@ -101,8 +101,17 @@ def test_a_client_error_is_not_retried(
 ) -> None:
     site = make_site(tmp_path, domain, 1)
     (site / "lists" / "broken.yaml").write_text(
-        "owners: [alice@example.org]\nsettings:\n  preferred_language: xx\n"
+        "owners: [alice@example.org]\nsettings:\n  max_message_size: 7\n"
     )
+    seen = {"patches": 0}
+
+    def refuse_broken_settings(number: int, method: str, path: str) -> Action | None:
+        if method == "PATCH" and "broken" in path:
+            seen["patches"] += 1
+            return 400 if seen["patches"] == 2 else None  # the first settings after the lockdown
+        return None
+
+    connected.recorder.fault = refuse_broken_settings
     result = apply(run, site)
     assert result.status == 1
     patches = [
@@ -110,7 +119,7 @@ def test_a_client_error_is_not_retried(
         for method, path in connected.recorder.requests
         if method == "PATCH" and "broken" in path
     ]
-    assert len(patches) == 1
+    assert len(patches) == 2, "the lockdown, then the refused PATCH, not retried"
 
 
 def test_connection_lost_midway_reports_and_next_apply_converges(
@@ -276,7 +285,7 @@ def test_password_never_printed_nor_written(
 ) -> None:
     site = make_site(tmp_path, domain, 3)
     (site / "lists" / "broken.yaml").write_text(
-        "owners: [alice@example.org]\nsettings:\n  preferred_language: xx\n"
+        "owners: [alice@example.org]\nsettings:\n  preferred_language: de\n"
     )
     outputs: list[str] = []
     connected.recorder.fault = after_writes(4, DROP)

@@ -288,7 +288,8 @@ dmarc: {mitigation: none, unconditional: false}
 settings:
   max_message_size: 0777
   max_num_recipients: 0x1F
-  bounce_score_threshold: 5.0
+  bounce_score_threshold: "5"
+  digest_size_threshold: 5.0
   subject_prefix: "on "
   acceptable_aliases: ['^a-.*@example\\.org$', "b@example.org"]
   send_welcome_message: false

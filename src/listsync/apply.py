@@ -1,17 +1,22 @@
 """Apply: carry out a `Plan` against Mailman, list by list.
 
-Owns the order of writes and the isolation between lists: the changes of
-one list are applied in plan order and stop at that list's first failure;
-lists are applied concurrently with a bounded pool and a failing list never
-stops the others. Nothing here deletes a list, and unmanaged lists are
-never touched: a plan has no change that could. One apply at a time runs
-against a Mailman from one host: `apply_lock`.
+Owns the isolation between lists and what a run does when things go wrong:
+the changes of one list are applied in plan order (which `plan` makes safe
+to stop after any of them) and stop at that list's first failure; lists are
+applied concurrently with a bounded pool and a refused list never stops the
+others. When Mailman is away (no answer, or 502/503/504 through the
+retries) or the run is interrupted, no further list is started, the lists
+under way finish, and the result says what was applied, what failed midway
+and what was not started. Nothing here deletes a list, and unmanaged lists
+are never touched: a plan has no change that could. One apply at a time
+runs against a Mailman server from one host: `apply_lock`.
 """
 
 from __future__ import annotations
 
 import getpass
 import hashlib
+import ipaddress
 import os
 import socket
 import tempfile
@@ -22,11 +27,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from filelock import FileLock, Timeout
 
 from listsync.errors import ListsyncError
-from listsync.mailman import MailmanBackend, MailmanUnreachable
+from listsync.mailman import MailmanBackend, MailmanUnreachable, is_outage
 from listsync.plan import (
     AddBan,
     AddMember,
@@ -39,7 +45,8 @@ from listsync.plan import (
     UpdateSettings,
 )
 
-NOT_STARTED = "not started: Mailman stopped answering"
+MAILMAN_AWAY = "Mailman stopped answering"
+INTERRUPTED = "interrupted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,15 +56,39 @@ class ListResult:
     error: str | None = None
     failed_change: Change | None = None
     started: bool = True
+    creating: bool = False
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
+    @property
+    def left_locked_down(self) -> bool:
+        """A new list whose creation stopped after the list itself was made."""
+        return self.creating and not self.ok and self.applied >= 1
+
+
+class Stop:
+    """Why no further list may start: Mailman is away, or the run was interrupted."""
+
+    def __init__(self) -> None:
+        self._reason: str | None = None
+        self._lock = threading.Lock()
+
+    def set(self, reason: str) -> None:
+        with self._lock:
+            if self._reason is None:
+                self._reason = reason
+
+    @property
+    def reason(self) -> str | None:
+        return self._reason
+
 
 @dataclass(frozen=True, slots=True)
 class ApplyResult:
     results: tuple[ListResult, ...]
+    stopped: str | None = None  # MAILMAN_AWAY or INTERRUPTED
 
     @property
     def ok(self) -> bool:
@@ -78,10 +109,10 @@ class ApplyResult:
 
 def _write(backend: MailmanBackend, fqdn: str, change: Change) -> None:
     match change:
-        case CreateList():
-            backend.create_list(fqdn)
-        case AddMember(role, address):
-            backend.add_member(fqdn, role.value, address)
+        case CreateList(settings):
+            backend.create_list(fqdn, dict(settings))
+        case AddMember(role, address, display_name):
+            backend.add_member(fqdn, role.value, address, display_name)
         case RemoveMember(role, address):
             backend.remove_member(fqdn, role.value, address)
         case UpdateSettings():
@@ -93,29 +124,28 @@ def _write(backend: MailmanBackend, fqdn: str, change: Change) -> None:
 
 
 def apply_list(
-    backend: MailmanBackend, list_plan: ListPlan, gone: threading.Event | None = None
+    backend: MailmanBackend, list_plan: ListPlan, stop: Stop | None = None
 ) -> ListResult:
     """Apply one list's changes in order; stop at its first failure.
 
-    `gone` is set when Mailman stops answering, so that the lists not yet
-    started are left for the next run instead of each waiting out retries.
+    `stop` is set when Mailman is away, so that the lists not yet started are
+    left for the next run instead of each waiting out retries.
     """
-    if gone is not None and gone.is_set():
+    creating = bool(list_plan.changes) and isinstance(list_plan.changes[0], CreateList)
+    if stop is not None and stop.reason is not None:
         return ListResult(
-            list_plan.name, 0, "not started: Mailman stopped answering", started=False
+            list_plan.name, 0, f"not started: {stop.reason}", started=False, creating=creating
         )
     applied = 0
     for change in list_plan.changes:
         try:
             _write(backend, list_plan.fqdn, change)
-        except MailmanUnreachable as exc:
-            if gone is not None:
-                gone.set()
-            return ListResult(list_plan.name, applied, str(exc), change)
         except ListsyncError as exc:
-            return ListResult(list_plan.name, applied, str(exc), change)
+            if stop is not None and is_outage(exc):
+                stop.set(MAILMAN_AWAY)
+            return ListResult(list_plan.name, applied, str(exc), change, creating=creating)
         applied += 1
-    return ListResult(list_plan.name, applied)
+    return ListResult(list_plan.name, applied, creating=creating)
 
 
 def apply_plan(
@@ -132,18 +162,49 @@ def apply_plan(
         except ListsyncError as exc:
             raise ListsyncError(f"cannot create domain {plan.domain}: {exc}") from None
     todo = [lp for lp in plan.lists if lp.changes]
-
-    gone = threading.Event()
+    stop = Stop()
 
     def run(list_plan: ListPlan) -> ListResult:
-        result = apply_list(backend, list_plan, gone)
+        result = apply_list(backend, list_plan, stop)
         if on_done is not None:
             on_done(result)
         return result
 
     with ThreadPoolExecutor(max_workers=backend.workers) as pool:
-        results = tuple(pool.map(run, todo))
-    return ApplyResult(results)
+        futures = [pool.submit(run, list_plan) for list_plan in todo]
+        try:
+            results = tuple(future.result() for future in futures)
+        except KeyboardInterrupt:
+            # No further list starts; the ones under way finish the change they are at
+            # and the rest of theirs, so that none is left between its safe steps.
+            stop.set(INTERRUPTED)
+            results = tuple(future.result() for future in futures)
+    return ApplyResult(results, stop.reason)
+
+
+def server_identity(url: str) -> str:
+    """One name for one Mailman REST API, however its URL is spelled.
+
+    Scheme, the host resolved to an address (every loopback address is one),
+    the port (the scheme's default when none is given) and the API path;
+    never the user:password part. A name that does not resolve stands for
+    itself, lower case.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    port = parts.port or (443 if scheme == "https" else 80)
+    try:
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+        addresses = sorted({ipaddress.ip_address(info[4][0]) for info in infos}, key=str)
+    except (OSError, ValueError):
+        addresses = []
+    if addresses and all(address.is_loopback for address in addresses):
+        host = "loopback"
+    elif addresses:
+        host = str(addresses[0])
+    path = "/" + "/".join(segment for segment in parts.path.split("/") if segment)
+    return f"{scheme}://{host}:{port}{path}"
 
 
 def lock_path(url: str) -> Path:
@@ -151,7 +212,7 @@ def lock_path(url: str) -> Path:
     override = os.environ.get("LISTSYNC_LOCK_FILE")
     if override:
         return Path(override)
-    digest = hashlib.sha256(url.rstrip("/").encode()).hexdigest()[:16]
+    digest = hashlib.sha256(server_identity(url).encode()).hexdigest()[:16]
     return Path(tempfile.gettempdir()) / f"listsync-apply-{digest}.lock"
 
 

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from listsync import catalog, gitinfo, render, savedplan, schema
-from listsync.apply import ApplyResult, ListResult, apply_lock, apply_plan
+from listsync.apply import INTERRUPTED, ApplyResult, ListResult, apply_lock, apply_plan
 from listsync.errors import (
     InvalidSiteError,
     ListsyncError,
@@ -398,9 +398,25 @@ def _report(result: ApplyResult) -> None:
             f"failed: {failure.name}{done}: {failure.error}" + (f" [{what}]" if what else ""),
             err=True,
         )
+        if failure.left_locked_down:
+            click.echo(
+                f"    {failure.name} was created but not finished: it is left locked down"
+                " (not advertised, emergency moderation, no archive, subscriptions"
+                " moderated); the next apply finishes it",
+                err=True,
+            )
+        elif failure.creating:
+            click.echo(
+                f"    if Mailman made {failure.name}, it is in its private style (not advertised,"
+                " subscriptions moderated, non-members held) with no owner or member;"
+                " the next apply finishes it",
+                err=True,
+            )
+    if result.stopped == INTERRUPTED:
+        click.echo("interrupted: no further list was started", err=True)
     if result.not_started:
         waiting = ", ".join(r.name for r in result.not_started)
-        click.echo(f"not started (Mailman stopped answering): {waiting}", err=True)
+        click.echo(f"not started ({result.stopped}): {waiting}", err=True)
     if result.failed:
         click.echo(f"applied: {', '.join(r.name for r in result.succeeded) or 'none'}", err=True)
         click.echo(

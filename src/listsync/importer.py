@@ -20,7 +20,6 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ from listsync.models import (
     Visibility,
     effective,
 )
-from listsync.plan import ListPlan, plan_list, same_value
+from listsync.plan import ListPlan, plan_list
 from listsync.policy import (
     ARCHIVE_POLICY,
     DISABLED_PREFIX,
@@ -204,38 +203,15 @@ def settings_overrides(
     desired = desired_state(effective(live.name, spec, config), config.disabled_owner)
     overrides: dict[str, Any] = {}
     for key, value in desired.settings.items():
-        if key in live.settings and not same_value(key, live.settings[key], value):
+        if key in live.settings and not mailman_settings.same(key, live.settings[key], value):
             overrides[key] = live.settings[key]
     for key in mailman_settings.WRITABLE - desired.settings.keys():
         if key not in live.settings:
             continue
         default = mailman_settings.NEW_LIST_DEFAULTS.get(key, _NO_DEFAULT)
-        if default is _NO_DEFAULT or not same_value(key, live.settings[key], default):
+        if default is _NO_DEFAULT or not mailman_settings.same(key, live.settings[key], default):
             overrides[key] = live.settings[key]
-    return {key: _file_value(key, overrides[key]) for key in sorted(overrides)}
-
-
-def _duration(value: timedelta) -> str:
-    """A duration the way a person writes it (`7d`, `1d12h`), or Mailman's form."""
-    if value.microseconds:
-        return mailman_settings.format_duration(value)
-    hours, rest = divmod(value.seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    parts = [(value.days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s")]
-    return "".join(f"{n}{unit}" for n, unit in parts if n) or "0d"
-
-
-def _file_value(key: str, value: Any) -> Any:
-    """A live setting value as a list file states it."""
-    setting = mailman_settings.SETTINGS.get(key)
-    if setting is not None and setting.kind == "timedelta" and isinstance(value, str):
-        try:
-            return _duration(mailman_settings.parse_duration(value))
-        except ValueError:
-            return value
-    if setting is not None and setting.kind == "list" and value in (None, ""):
-        return []
-    return value
+    return {key: mailman_settings.file_value(key, overrides[key]) for key in sorted(overrides)}
 
 
 def list_document(live: ListState, config: SiteConfig) -> CommentedMap:

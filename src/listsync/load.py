@@ -114,10 +114,25 @@ def load_site(root: Path, names: Iterable[str] | None = None) -> tuple[Site | No
 
 
 def load_valid_site(root: Path, names: Iterable[str] | None = None) -> tuple[Site, list[Problem]]:
-    """Load the site, raising `InvalidSiteError` on any error; returns the warnings too."""
-    site, problems = load_site(root, names)
+    """The site with every list, or only the named ones (maybe none); returns the warnings too.
+
+    Every file of the site is checked whatever `names` selects, so that no
+    command writes to Mailman while any file is invalid; raises
+    `InvalidSiteError` on any error, or when a named list has no file.
+    """
+    site, problems = load_site(root)
+    if names is not None:
+        wanted = set(names)
+        present = {path.stem for path in list_file_paths(root)}
+        problems += [
+            Problem(f"{LISTS_DIR}/{name}.yaml", 1, 1, "", "no such list file")
+            for name in sorted(wanted - present)
+        ]
+        problems.sort()
     if site is None or any(p.severity is Severity.ERROR for p in problems):
         raise InvalidSiteError(problems)
+    if names is not None:
+        site = Site(site.root, site.config, {n: f for n, f in site.lists.items() if n in wanted})
     return site, problems
 
 

@@ -26,6 +26,7 @@ import requests
 from mailmanclient.restbase.connection import Connection
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from listsync import mailman_settings
 from listsync.errors import ListsyncError
 from listsync.policy import ListState
 
@@ -229,14 +230,33 @@ def _reason(response: requests.Response) -> str:
     return response.text.strip()
 
 
-def _transient(exc: BaseException) -> bool:
+def is_outage(exc: BaseException) -> bool:
+    """No answer, or a gateway's 502/503/504: Mailman is away, not refusing."""
     if isinstance(exc, MailmanUnreachable):
         return True
     return isinstance(exc, MailmanError) and exc.status in RETRY_STATUSES
 
 
-def _status(*statuses: int) -> Callable[[MailmanError], bool]:
-    return lambda exc: exc.status in statuses
+def _answered(status: int, *words: str) -> Callable[[MailmanError], bool]:
+    """Mailman's answer when a write meets its own earlier effect (its words, 3.3.8 to 3.3.10)."""
+    return lambda exc: exc.status == status and all(word in str(exc) for word in words)
+
+
+def _any(*tests: Callable[[MailmanError], bool]) -> Callable[[MailmanError], bool]:
+    return lambda exc: any(test(exc) for test in tests)
+
+
+# A retried write that finds its first attempt's effect counts as done. Only
+# these answers do: any other 400 is a real refusal.
+DOMAIN_EXISTS = _answered(400, "Duplicate email host")
+LIST_EXISTS = _answered(400, "Mailing list exists")
+# An owner or moderator: 400 "x is already an owner of y" ("an moderator" too;
+# rest/members.py, 3.3.8 to 3.3.10); a regular member: 409 "Member already subscribed".
+ALREADY_MEMBER = _any(
+    _answered(400, " is already an ", " of "), _answered(409, "Member already subscribed")
+)
+ALREADY_BANNED = _answered(400, "Address is already banned")
+GONE = _answered(404)
 
 
 def list_id(fqdn: str) -> str:
@@ -302,7 +322,7 @@ class MailmanBackend:
         `done_already` recognises that answer, and it then counts as success.
         """
         retrying = Retrying(
-            retry=retry_if_exception(_transient),
+            retry=retry_if_exception(is_outage),
             stop=stop_after_attempt(self.attempts),
             wait=wait_exponential(multiplier=self.backoff, max=self.backoff * 8),
             reraise=True,
@@ -343,6 +363,13 @@ class MailmanBackend:
                 ) from None
             self._server = server_info(body, self.url)
         return self._server
+
+    def languages(self) -> frozenset[str]:
+        """The language codes the server has (its `[language.*]` configuration sections)."""
+        body = self.call("system/configuration")
+        sections = body.get("sections", []) if isinstance(body, dict) else []
+        prefix = "language."
+        return frozenset(s[len(prefix) :] for s in sections if str(s).startswith(prefix))
 
     def domain_exists(self, domain: str) -> bool:
         return self._get_or_none(f"domains/{quote(domain, safe='')}") is not None
@@ -442,13 +469,17 @@ class MailmanBackend:
     # writing
 
     def create_domain(self, domain: str) -> None:
-        self.call("domains", {"mail_host": domain}, done_already=_status(400))
+        self.call("domains", {"mail_host": domain}, done_already=DOMAIN_EXISTS)
 
-    def create_list(self, fqdn: str) -> None:
-        self.call("lists", {"fqdn_listname": fqdn}, done_already=_status(400))
+    def create_list(self, fqdn: str, locked_down: Mapping[str, Any]) -> None:
+        """Create the list private (Mailman's private style), then lock it down at once."""
+        data = {"fqdn_listname": fqdn, "style_name": mailman_settings.NEW_LIST_STYLE}
+        self.call("lists", data, done_already=LIST_EXISTS)
+        self.update_settings(fqdn, locked_down)
 
     def update_settings(self, fqdn: str, settings: Mapping[str, Any]) -> None:
-        self.call(list_path(fqdn, "config"), _form(settings), method="PATCH")
+        form = {key: mailman_settings.wire_value(key, value) for key, value in settings.items()}
+        self.call(list_path(fqdn, "config"), form, method="PATCH")
 
     def add_member(self, fqdn: str, role: str, address: str, display_name: str = "") -> None:
         data = {
@@ -462,31 +493,14 @@ class MailmanBackend:
         if display_name:
             data["display_name"] = display_name
         with self.addresses.first_use(address):
-            self.call("members", data, done_already=_status(409))
+            self.call("members", data, done_already=ALREADY_MEMBER)
 
     def remove_member(self, fqdn: str, role: str, address: str) -> None:
         path = list_path(fqdn, role, address)
-        self.call(path, method="DELETE", done_already=_status(404))
+        self.call(path, method="DELETE", done_already=GONE)
 
     def add_ban(self, fqdn: str, pattern: str) -> None:
-        self.call(list_path(fqdn, "bans"), {"email": pattern}, done_already=_status(400))
+        self.call(list_path(fqdn, "bans"), {"email": pattern}, done_already=ALREADY_BANNED)
 
     def remove_ban(self, fqdn: str, pattern: str) -> None:
-        self.call(list_path(fqdn, "bans", pattern), method="DELETE", done_already=_status(404))
-
-
-def _form(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """Settings as Mailman's form encoding needs them.
-
-    Booleans as 'true'/'false'; an empty list as '' (an empty list would be
-    dropped by the form encoding and silently change nothing).
-    """
-    form: dict[str, Any] = {}
-    for key, value in settings.items():
-        if isinstance(value, bool):
-            form[key] = "true" if value else "false"
-        elif isinstance(value, list | tuple) and not value:
-            form[key] = ""
-        else:
-            form[key] = value
-    return form
+        self.call(list_path(fqdn, "bans", pattern), method="DELETE", done_already=GONE)

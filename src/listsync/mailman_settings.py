@@ -3,9 +3,11 @@
 This module owns the names of the mailing-list settings that GNU Mailman 3.3
 exposes at ``GET/PATCH /3.1/lists/<list_id>/config``, the kind of value each one
 takes, which of them a PATCH may change, the values a freshly created list
-starts with, and a loose, offline value check (:func:`check_value`) that
-mirrors Mailman's REST validators without ever rejecting a value Mailman
-stores as given.
+starts with, and the one place that knows, for each kind of value, what
+Mailman accepts (:func:`check_value`), the form listsync holds and sends
+(:func:`desired_value`, :func:`wire_value`), how a value Mailman reads back
+compares with it (:func:`same`) and how an imported value is written in a
+file (:func:`file_value`).
 
 It was generated from ``mailman/rest/listconf.py`` of Mailman 3.3.10
 (``ATTRIBUTES``, ``TEMPLATE_ATTRIBUTES`` and the validators they use, from
@@ -380,6 +382,7 @@ NEW_LIST_DEFAULTS: dict[str, object] = {
     "unsubscription_policy": "confirm",
 }
 
+_LANGUAGE_CODE = re.compile(r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$")
 _DURATION_PART = re.compile(r"([\d.]+[smhdw])")
 _DURATION_UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
 _DURATION_ORDER = "wdhms"
@@ -416,7 +419,7 @@ def format_duration(value: timedelta) -> str:
     return f"{value.days}d"
 
 
-def _is_email(text: str) -> bool:
+def is_email(text: str) -> bool:
     """Mailman 3.3's own address check (mailman.email.validate.Validator.is_valid)."""
     if not text:
         return False
@@ -447,8 +450,8 @@ def _check_list_item(name: str, item: str) -> bool:
         if item.startswith("^"):
             return _is_regexp(item)
         if item.startswith("@") and name in _EMAIL_OR_REGEXP_OR_ATLIST_LISTS:
-            return _is_email(item[1:])
-        return _is_email(item)
+            return is_email(item[1:])
+        return is_email(item)
     return True  # list_of_strings_validator: any string
 
 
@@ -477,36 +480,181 @@ def _check_list(name: str, value: object) -> str | None:
     return None
 
 
-def _check_int(value: object) -> str | None:
-    message = "expected a whole number >= 0"
-    if isinstance(value, bool):  # Mailman would store 1/0
-        return message
-    if isinstance(value, float):  # Mailman truncates 5.7 to 5
-        if not value.is_integer():
-            return message
-        value = int(value)
+# -- one place for each kind: check, the form compared, the form sent, the form filed --
+
+_TRUE = frozenset({"true", "yes", "1", "on", "enabled", "enable"})
+_FALSE = frozenset({"false", "no", "0", "off", "disabled", "disable"})  # lazr.config.as_boolean
+
+
+def _as_int(value: object) -> int | None:
+    """What Mailman's ``int()`` makes of a form value; None for what it refuses (or < 0)."""
+    if isinstance(value, (bool, float)):
+        return None  # 100.0 is sent as "100.0", which int() refuses
     if isinstance(value, str):
         try:
             value = int(value)
         except ValueError:
-            return message
+            return None
     if not isinstance(value, int) or value < 0:
-        return message
-    return None
+        return None
+    return value
 
 
-def _check_float(value: object) -> str | None:
-    message = "expected a number"
-    if isinstance(value, bool):  # Mailman would store 1.0/0.0
-        return message
+def _as_float(value: object) -> float | None:
+    """What Mailman's ``float()`` makes of a form value; None for what it refuses."""
+    if isinstance(value, bool):
+        return None  # Mailman would store 1.0/0.0
     if isinstance(value, str):
         try:
             value = float(value)
         except ValueError:
-            return message
+            return None
     if not isinstance(value, (int, float)) or not math.isfinite(value):
-        return message  # nan is stored but reads back as null
+        return None  # nan is stored but reads back as null
+    return float(value)
+
+
+def _as_bool(value: object) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
+        return value.lower() in _TRUE
     return None
+
+
+def _as_list(name: str, value: object) -> list[str] | None:
+    """A list setting as Mailman stores it: one string is one item, '' and null are none."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        items: list[object] = [value]
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        return None
+    if not all(isinstance(item, str) for item in items):
+        return None
+    strings = [str(item) for item in items]
+    if name == "acceptable_aliases":  # stored lower case, read back sorted
+        return sorted(item.lower() for item in strings)
+    return strings
+
+
+def desired_value(name: str, value: object) -> object:
+    """A checked value as listsync holds, shows and sends it: the JSON type Mailman reads
+    back (``"100"`` is 100, ``"yes"`` is true, one string is a one-item list). Durations
+    stay as written (``"1w"``; Mailman reads back ``"7d"``): :func:`same` compares them."""
+    setting = SETTINGS.get(name)
+    if setting is None:
+        return value
+    converted: object = None
+    if setting.kind == "bool":
+        converted = _as_bool(value)
+    elif setting.kind == "int":
+        converted = _as_int(value)
+    elif setting.kind == "float":
+        converted = _as_float(value)
+    elif setting.kind == "list":
+        converted = _as_list(name, value)
+    return value if converted is None else converted
+
+
+def same(name: str, live: object, desired: object) -> bool:
+    """Mailman's JSON value of setting `name` is the desired one, up to how it is written."""
+    setting = SETTINGS.get(name)
+    if setting is None:
+        return live == desired
+    if setting.kind == "timedelta":
+        try:
+            return parse_duration(str(live)) == parse_duration(str(desired))
+        except ValueError:
+            return False
+    if setting.kind == "float":
+        a, b = _as_float(live), _as_float(desired)
+        return a is not None and b is not None and math.isclose(a, b)
+    if setting.kind == "list":
+        a_list, b_list = _as_list(name, live), _as_list(name, desired)
+        return a_list is not None and b_list is not None and sorted(a_list) == sorted(b_list)
+    return type(desired_value(name, live)) is type(desired_value(name, desired)) and (
+        desired_value(name, live) == desired_value(name, desired)
+    )
+
+
+def wire_value(name: str, value: object) -> object:
+    """A desired value as Mailman's form-encoded PATCH needs it.
+
+    Booleans as 'true'/'false'; an empty list as '' (an empty list would be
+    dropped by the form encoding and silently change nothing).
+    """
+    value = desired_value(name, value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)) and not value:
+        return ""
+    return value
+
+
+def file_value(name: str, live: object) -> object:
+    """A live value as a person writes it in a list file (``7d``, ``1d12h``, ``[]``)."""
+    setting = SETTINGS.get(name)
+    if setting is not None and setting.kind == "timedelta" and isinstance(live, str):
+        try:
+            return _person_duration(parse_duration(live))
+        except ValueError:
+            return live
+    if setting is not None and setting.kind == "list" and live in (None, ""):
+        return []
+    return live
+
+
+def _person_duration(value: timedelta) -> str:
+    if value.microseconds:
+        return format_duration(value)
+    hours, rest = divmod(value.seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [(value.days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s")]
+    return "".join(f"{n}{unit}" for n, unit in parts if n) or "0d"
+
+
+# -- exposure: who can see, join and reach a list -------------------------------------
+
+OPENNESS: dict[str, dict[object, int]] = {
+    "advertised": {False: 0, True: 1},
+    "emergency": {True: 0, False: 1},
+    "archive_policy": {"never": 0, "private": 1, "public": 2},
+    "subscription_policy": {"moderate": 0, "confirm_then_moderate": 1, "confirm": 2, "open": 3},
+    "default_member_action": {"discard": 0, "reject": 0, "hold": 1, "defer": 2, "accept": 3},
+    "default_nonmember_action": {"discard": 0, "reject": 0, "hold": 1, "defer": 2, "accept": 3},
+}
+"""For the settings that decide who sees, joins and reaches a list: how open each value
+leaves it (0 is closed). A change that opens a list is applied last, one that closes it
+first, so that a run that stops midway never leaves a list more open than either end."""
+
+MITIGATION: frozenset[str] = frozenset({"dmarc_mitigate_action", "dmarc_mitigate_unconditionally"})
+"""Applied before anything else: a list is never reachable unmitigated on the way."""
+
+NEW_LIST_STYLE = "private-default"
+"""The stock style a list is created with: not advertised, private archive,
+subscriptions confirmed then moderated (mailman/styles/default.py, 3.3.8 on)."""
+
+LOCKED_DOWN: dict[str, object] = {
+    "advertised": False,
+    "emergency": True,
+    "archive_policy": "never",
+    "subscription_policy": "moderate",
+}
+"""What a new list is set to in the request right after its creation, before its owners
+and settings: nobody sees it, joins it without an owner's approval, or gets a post
+through without a moderator; nothing is archived. Opened up as the last step."""
+
+
+def openness(name: str, value: object) -> int | None:
+    """How open `value` of exposure setting `name` leaves a list; None for other settings."""
+    ranks = OPENNESS.get(name)
+    value = desired_value(name, value)
+    if ranks is None or not isinstance(value, (bool, str)):
+        return None
+    return ranks.get(value)
 
 
 ATLIST_SINCE: Release = (3, 3, 10)
@@ -548,12 +696,14 @@ def check_value(name: str, value: object) -> str | None:
     Return None when acceptable, else a short message such as
     ``"expected one of: never, private, public"`` or ``"expected true or false"``.
 
-    Mirrors the 3.3.10 REST validators and never rejects what Mailman stores
-    as given.  It does reject values Mailman would only take by silently
-    changing them: ``str()`` of a non-string (``None`` becomes ``"None"``), a
-    bool or fractional float for an integer (``5.7`` becomes ``5``), a bool
-    or non-finite number for a float, and ints/null for booleans (Mailman
-    answers 500 to those).
+    Accepts only what the 3.3.10 REST validators accept (what older releases
+    lack is :func:`unsupported`; which languages a site has, only the server
+    knows), in every form they accept it: ``"100"`` for an integer, ``"yes"``
+    for a boolean, one string for a list. It also rejects values Mailman
+    would only take by silently changing them: ``str()`` of a non-string
+    (``None`` becomes ``"None"``), a bool for a number, a float for an
+    integer (``100.0`` is refused over the form encoding, ``5.7`` truncated),
+    a negative integer, and a non-finite float.
     """
     setting = SETTINGS.get(name)
     if setting is None:
@@ -564,15 +714,17 @@ def check_value(name: str, value: object) -> str | None:
     if kind == "readonly":
         return "read-only setting (Mailman computes it)"
     if kind == "bool":
-        # Only YAML's true/false: a word such as "yes" would be stored as
-        # a boolean and then never compare equal to the file's string.
-        if isinstance(value, bool):
-            return None
-        return "expected true or false"
+        if _as_bool(value) is None:
+            return "expected true or false"
+        return None
     if kind == "int":
-        return _check_int(value)
+        if _as_int(value) is None:
+            return "expected a whole number >= 0 (such as 100, not 100.0)"
+        return None
     if kind == "float":
-        return _check_float(value)
+        if _as_float(value) is None:
+            return "expected a number"
+        return None
     if kind == "enum":
         if isinstance(value, str) and value in setting.choices:
             return None
@@ -589,9 +741,12 @@ def check_value(name: str, value: object) -> str | None:
             return message
         return None
     if kind == "language":
-        if isinstance(value, str) and value and not any(c.isspace() for c in value):
-            return None
-        return "expected a language code such as en or pt_BR"
+        if not isinstance(value, str) or not _LANGUAGE_CODE.match(value):
+            return "expected a language code such as en or pt_BR"
+        underscored = value.replace("-", "_")
+        if value not in STOCK_LANGUAGES and underscored in STOCK_LANGUAGES:
+            return f"Mailman has no language {value!r}; did you mean '{underscored}'?"
+        return None
     # str and uri
     if not isinstance(value, str):
         return "expected a string"

@@ -96,6 +96,12 @@ def _normalise_address(value: str) -> str:
         validate_email(addr, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise ValueError(f"{value!r} is not a valid e-mail address: {exc}") from None
+    if not mailman_settings.is_email(addr):
+        raise ValueError(
+            f"{value!r} is an address Mailman refuses (its local part may hold only letters,"
+            " digits and !#$%&'*+-./=?_`{}~; its domain only ASCII letters, digits and"
+            " hyphens: write an international domain in its xn-- form)"
+        )
     addr = addr.lower()
     return f"{display} <{addr}>" if display else addr
 

@@ -1,16 +1,20 @@
 """Diff and plan: desired vs existing `ListState`s as a value of typed changes.
 
-Owns the one diff function and the `Plan` it produces. A plan is rendered
-and applied without re-reading Mailman: every change carries what it needs.
-Only the settings the desired side controls are compared, so Mailman's
-bookkeeping (`created_at`, `last_post_at`, ...) never shows as drift;
-addresses compare case-insensitively (both sides are lower case).
+Owns the one diff function and the `Plan` it produces, and the order of a
+list's changes: every prefix of them leaves the list no more exposed than
+either its state before or the one planned (a new list is created locked
+down, mitigation and closing changes come first, opening ones last, owners
+are added before any is removed). A plan is rendered and applied without
+re-reading Mailman: every change carries what it needs. Only the settings
+the desired side controls are compared, so Mailman's bookkeeping
+(`created_at`, `last_post_at`, ...) never shows as drift; addresses compare
+case-insensitively (both sides are lower case).
 """
 
 from __future__ import annotations
 
-import math
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -48,8 +52,9 @@ class Role(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class CreateList:
-    """Create the list (its settings and roster follow as their own changes)."""
+    """Create the list locked down (`LOCKED_DOWN`); its roster and settings follow."""
 
+    settings: tuple[tuple[str, Any], ...] = tuple(mailman_settings.LOCKED_DOWN.items())
     order = 0
 
 
@@ -57,6 +62,7 @@ class CreateList:
 class AddMember:
     role: Role
     address: str
+    display_name: str = ""
     order = 2
 
 
@@ -67,12 +73,27 @@ class SettingChange:
     desired: Any
 
 
+class Stage(StrEnum):
+    """When a settings change is applied, by what it does to the list's exposure."""
+
+    RESTRICT = "restrict"  # DMARC mitigation and closing changes: before the roster
+    CONFIGURE = "configure"  # everything else
+    OPEN = "open"  # opening changes: last, once owners and settings are in
+
+
+STAGE_ORDER = {Stage.RESTRICT: 1.5, Stage.CONFIGURE: 3, Stage.OPEN: 4.5}
+
+
 @dataclass(frozen=True, slots=True)
 class UpdateSettings:
-    """One PATCH of every setting that differs."""
+    """One PATCH of the settings that differ, of one stage."""
 
     changes: tuple[SettingChange, ...]
-    order = 3
+    stage: Stage = Stage.CONFIGURE
+
+    @property
+    def order(self) -> float:
+        return STAGE_ORDER[self.stage]
 
     def as_patch(self) -> dict[str, Any]:
         return {c.key: c.desired for c in self.changes}
@@ -182,50 +203,48 @@ def unsafe_reason(plan: Plan, max_fraction: float, min_managed: int) -> str | No
     )
 
 
-def same_value(key: str, existing: Any, desired: Any) -> bool:
-    """Mailman's JSON value of setting `key` equals the desired one, up to representation."""
-    setting = mailman_settings.SETTINGS.get(key)
-    if setting is not None and setting.kind == "timedelta":
-        try:
-            return mailman_settings.parse_duration(str(existing)) == (
-                mailman_settings.parse_duration(str(desired))
-            )
-        except ValueError:
-            return False
-    if isinstance(existing, bool) or isinstance(desired, bool):
-        return existing is desired
-    if isinstance(existing, int | float) and isinstance(desired, int | float):
-        return math.isclose(existing, desired)
-    if isinstance(existing, list | tuple) and isinstance(desired, list | tuple):
-        return sorted(map(str, existing)) == sorted(map(str, desired))
-    if existing in (None, "") and isinstance(desired, list | tuple) and not desired:
-        return True
-    return bool(existing == desired)
+def stage_of(change: SettingChange) -> Stage:
+    if change.key in mailman_settings.MITIGATION:
+        return Stage.RESTRICT
+    before = mailman_settings.openness(change.key, change.existing)
+    after = mailman_settings.openness(change.key, change.desired)
+    if before is None or after is None or before == after:
+        return Stage.CONFIGURE
+    return Stage.RESTRICT if after < before else Stage.OPEN
 
 
 def diff_settings(existing: dict[str, Any], desired: dict[str, Any]) -> tuple[SettingChange, ...]:
     return tuple(
         SettingChange(key, existing.get(key), value)
         for key, value in sorted(desired.items())
-        if key not in existing or not same_value(key, existing[key], value)
+        if key not in existing or not mailman_settings.same(key, existing[key], value)
     )
 
 
-def _roster_changes(role: Role, existing: frozenset[str], desired: frozenset[str]) -> list[Change]:
-    added: list[Change] = [AddMember(role, a) for a in sorted(desired - existing)]
+def _roster_changes(
+    role: Role, existing: frozenset[str], desired: frozenset[str], names: Mapping[str, str]
+) -> list[Change]:
+    added: list[Change] = [AddMember(role, a, names.get(a, "")) for a in sorted(desired - existing)]
     removed: list[Change] = [RemoveMember(role, a) for a in sorted(existing - desired)]
     return added + removed
 
 
 def plan_list(desired: ListState, existing: ListState | None) -> ListPlan:
     """The changes that take one list from `existing` (None: absent) to `desired`."""
-    base = existing or ListState(fqdn=desired.fqdn, settings={})
-    changes: list[Change] = [CreateList()] if existing is None else []
-    changes += _roster_changes(Role.OWNER, base.owners, desired.owners)
-    changes += _roster_changes(Role.MODERATOR, base.moderators, desired.moderators)
+    # A new list is created locked down and mitigated as the file says, in one step.
+    locked = dict(mailman_settings.LOCKED_DOWN)
+    locked.update((k, v) for k, v in desired.settings.items() if k in mailman_settings.MITIGATION)
+    base = existing or ListState(fqdn=desired.fqdn, settings=locked)
+    changes: list[Change] = [CreateList(tuple(locked.items()))] if existing is None else []
+    changes += _roster_changes(Role.OWNER, base.owners, desired.owners, desired.display_names)
+    changes += _roster_changes(
+        Role.MODERATOR, base.moderators, desired.moderators, desired.display_names
+    )
     settings = diff_settings(base.settings, desired.settings)
-    if settings:
-        changes.append(UpdateSettings(settings))
+    for stage in Stage:
+        staged = tuple(c for c in settings if stage_of(c) is stage)
+        if staged:
+            changes.append(UpdateSettings(staged, stage))
     if DISABLE_BAN in desired.bans and DISABLE_BAN not in base.bans:
         changes.append(AddBan(DISABLE_BAN))
     if DISABLE_BAN in base.bans and DISABLE_BAN not in desired.bans:

@@ -70,6 +70,7 @@ class ListState:
     `settings` holds REST names and JSON values; only the keys listsync
     controls are present on the desired side. Addresses are lower case.
     `bans` holds only the ban patterns listsync manages (the disable ban).
+    `display_names` (desired side only) are sent when an address is added.
     """
 
     fqdn: str
@@ -77,6 +78,7 @@ class ListState:
     owners: frozenset[str] = field(default_factory=frozenset)
     moderators: frozenset[str] = field(default_factory=frozenset)
     bans: frozenset[str] = field(default_factory=frozenset)
+    display_names: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def name(self) -> str:
@@ -85,6 +87,15 @@ class ListState:
 
 def _emails(addresses: tuple[str, ...]) -> frozenset[str]:
     return frozenset(split_address(a)[0].lower() for a in addresses)
+
+
+def _display_names(*addresses: str) -> dict[str, str]:
+    names = {}
+    for address in addresses:
+        email, name = split_address(address)
+        if name:
+            names[email.lower()] = name
+    return names
 
 
 def declared_settings(lst: EffectiveList) -> dict[str, Any]:
@@ -104,23 +115,10 @@ def declared_settings(lst: EffectiveList) -> dict[str, Any]:
         "subject_prefix": f"[{lst.name}] ",
         "subscription_policy": SUBSCRIPTION_POLICY[lst.subscription],
     }
-    settings.update({key: canonical(key, value) for key, value in lst.settings.items()})
+    settings.update(
+        {key: mailman_settings.desired_value(key, value) for key, value in lst.settings.items()}
+    )
     return settings
-
-
-def canonical(key: str, value: Any) -> Any:
-    """A `settings:` value as Mailman will read it back, so that it compares equal.
-
-    A list setting given as one string is a one-item list ('' is empty);
-    Mailman stores acceptable_aliases lower case.
-    """
-    setting = mailman_settings.SETTINGS.get(key)
-    if setting is None or setting.kind != "list":
-        return value
-    items = ([value] if value else []) if isinstance(value, str) else list(value)
-    if key == "acceptable_aliases":
-        items = [str(item).lower() for item in items]
-    return items
 
 
 def desired_state(lst: EffectiveList, disabled_owner: str | None) -> ListState:
@@ -132,6 +130,7 @@ def desired_state(lst: EffectiveList, disabled_owner: str | None) -> ListState:
             settings=settings,
             owners=_emails(lst.owners),
             moderators=_emails(lst.moderators),
+            display_names=_display_names(*lst.owners, *lst.moderators),
         )
     if disabled_owner is None:
         raise ValueError(f"{lst.name}: disabling a list needs the site's disabled_owner")
@@ -151,6 +150,7 @@ def desired_state(lst: EffectiveList, disabled_owner: str | None) -> ListState:
         owners=_emails((disabled_owner,)),
         moderators=frozenset(),
         bans=frozenset({DISABLE_BAN}),
+        display_names=_display_names(disabled_owner),
     )
 
 
@@ -173,12 +173,26 @@ def is_disabled(state: ListState) -> bool:
     return DISABLE_BAN in state.bans and state.settings.get("emergency") is True
 
 
-def unsupported_by_server(site: Site, server: mailman_settings.Release) -> list[Problem]:
-    """Errors for `settings:` keys and values that the live server's Mailman release refuses."""
+def sets_language(site: Site) -> bool:
+    return any("preferred_language" in f.spec.settings for f in site.lists.values())
+
+
+def unsupported_by_server(
+    site: Site, server: mailman_settings.Release, languages: frozenset[str] | None = None
+) -> list[Problem]:
+    """Errors for `settings:` keys and values that the live server refuses.
+
+    What its Mailman release lacks, and (given the server's `languages`) a
+    `preferred_language` it does not have.
+    """
     problems: list[Problem] = []
     for list_file in site.lists.values():
         for key, value in list_file.spec.settings.items():
             reason = mailman_settings.unsupported(key, value, server)
+            if key == "preferred_language" and languages is not None and value not in languages:
+                reason = (
+                    f"this server has no language {value!r}; it has: {', '.join(sorted(languages))}"
+                )
             if reason is not None:
                 line, col = list_file.position(("settings", key), key=True)
                 problems.append(Problem(list_file.path, line, col, f"settings.{key}", reason))

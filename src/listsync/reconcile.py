@@ -19,7 +19,13 @@ from listsync.load import LIST_SUFFIXES, LISTS_DIR, SITE_FILE, Site, list_file_p
 from listsync.mailman import TESTED_VERSIONS, LiveSite, MailmanBackend, ServerInfo
 from listsync.mailman_settings import release_text
 from listsync.plan import Plan, make_plan
-from listsync.policy import ListState, broken_invariants, desired_state, unsupported_by_server
+from listsync.policy import (
+    ListState,
+    broken_invariants,
+    desired_state,
+    sets_language,
+    unsupported_by_server,
+)
 
 
 def desired_states(site: Site, names: Iterable[str] | None = None) -> dict[str, ListState]:
@@ -50,7 +56,8 @@ def read_states(site: Site, backend: MailmanBackend, names: Iterable[str] | None
     if broken:
         raise ListsyncError("refusing to plan: " + "; ".join(broken))
     server = backend.server()
-    unsupported = unsupported_by_server(site, server.version)
+    languages = backend.languages() if sets_language(site) else None
+    unsupported = unsupported_by_server(site, server.version, languages)
     if unsupported:
         raise InvalidSiteError(unsupported, against=server.text)
     disabled = [name for name, state in desired.items() if state.bans]

@@ -56,12 +56,13 @@ def _redact_change(change: Change) -> Change:
             return AddMember(role, redact(address))
         case RemoveMember(role, address):
             return RemoveMember(role, redact(address))
-        case UpdateSettings(changes):
+        case UpdateSettings(changes, stage):
             return UpdateSettings(
                 tuple(
                     SettingChange(c.key, _redact_value(c.existing), _redact_value(c.desired))
                     for c in changes
-                )
+                ),
+                stage,
             )
     return change
 
@@ -128,8 +129,21 @@ def list_heading(lp: ListPlan) -> str:
 
 
 def list_body(lp: ListPlan) -> list[str]:
-    creating = lp.action is Action.CREATE
-    return [line for change in lp.changes for line in change_lines(change, creating=creating)]
+    if lp.action is not Action.CREATE:
+        return [line for change in lp.changes for line in change_lines(change)]
+    # A new list: its roster, then every setting once, with the value it ends with
+    # (it is created locked down and opened up as its last step).
+    final: dict[str, Any] = {}
+    lines: list[str] = []
+    for change in lp.changes:
+        match change:
+            case CreateList(settings):
+                final.update(settings)
+            case UpdateSettings(changes):
+                final.update((c.key, c.desired) for c in changes)
+            case _:
+                lines += change_lines(change)
+    return lines + [f"+ {key}: {value(final[key])}" for key in sorted(final)]
 
 
 def _shown(plan: Plan) -> list[ListPlan]:
@@ -181,15 +195,16 @@ def _markdown_commit(commit: CommitInfo) -> str:
 
 def _change_json(change: Change) -> dict[str, Any]:
     match change:
-        case CreateList():
-            return {"type": "create_list"}
+        case CreateList(settings):
+            return {"type": "create_list", "locked_down": dict(settings)}
         case AddMember(role, address):
             return {"type": "add_member", "role": role.value, "address": address}
         case RemoveMember(role, address):
             return {"type": "remove_member", "role": role.value, "address": address}
-        case UpdateSettings(changes):
+        case UpdateSettings(changes, stage):
             return {
                 "type": "update_settings",
+                "stage": stage.value,
                 "settings": [
                     {"key": c.key, "existing": c.existing, "desired": c.desired} for c in changes
                 ],

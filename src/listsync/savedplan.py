@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from listsync import mailman_settings
 from listsync.errors import ListsyncError
 from listsync.plan import (
     Action,
@@ -41,6 +42,7 @@ from listsync.plan import (
     RemoveMember,
     Role,
     SettingChange,
+    Stage,
     UpdateSettings,
 )
 from listsync.policy import DISABLE_BAN, ListState
@@ -155,10 +157,23 @@ def _role(value: Any) -> Role:
     return Role(str(value))
 
 
+def _locked_down(data: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """A new list's first settings: always `LOCKED_DOWN`, plus only a valid mitigation."""
+    settings: dict[str, Any] = dict(mailman_settings.LOCKED_DOWN)
+    for key, value in data.items():
+        if key in mailman_settings.LOCKED_DOWN and value == mailman_settings.LOCKED_DOWN[key]:
+            continue
+        if key in mailman_settings.MITIGATION and mailman_settings.check_value(key, value) is None:
+            settings[key] = value
+            continue
+        raise ValueError(f"a new list is not created with {key}: {value!r}")
+    return tuple(settings.items())
+
+
 def _change(data: Mapping[str, Any]) -> Change:
     kind = data["type"]
     if kind == "create_list":
-        return CreateList()
+        return CreateList(_locked_down(data.get("locked_down", {})))
     if kind == "add_member":
         return AddMember(_role(data["role"]), str(data["address"]))
     if kind == "remove_member":
@@ -167,7 +182,8 @@ def _change(data: Mapping[str, Any]) -> Change:
         return UpdateSettings(
             tuple(
                 SettingChange(str(s["key"]), s["existing"], s["desired"]) for s in data["settings"]
-            )
+            ),
+            Stage(data.get("stage", Stage.CONFIGURE.value)),
         )
     if kind == "add_ban":
         return AddBan(str(data["pattern"]))
