@@ -254,6 +254,8 @@ def test_plan_formats_and_out_file(run: Run, site: Path, domain: str, connected:
             "emergency": True,
             "archive_policy": "never",
             "subscription_policy": "moderate",
+            "default_member_action": "hold",
+            "default_nonmember_action": "hold",
             "dmarc_mitigate_action": "munge_from",
             "dmarc_mitigate_unconditionally": True,
         },

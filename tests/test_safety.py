@@ -127,9 +127,10 @@ def test_connection_lost_midway_reports_and_next_apply_converges(
 ) -> None:
     site = make_site(tmp_path, domain, 8)
     names = [f"list-{i:02d}" for i in range(8)]
-    # 8 lists of 4 writes each (create, owner, moderator, settings), 4 at a time:
-    # after 19 writes (one creates the domain) at least one list is complete.
-    connected.recorder.fault = after_writes(19, DROP)
+    # 8 lists of 6 writes each (create, lock down, owner, moderator, settings,
+    # open up), 4 at a time: 4 lists can take 20 writes without one finishing,
+    # so after 25 (one creates the domain) at least one list is complete.
+    connected.recorder.fault = after_writes(25, DROP)
     broken = apply(run, site, *FAST)
     assert broken.status == 1
     finished, unfinished = finished_and_unfinished(broken, names)

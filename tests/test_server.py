@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import http.server
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -125,43 +125,40 @@ def refused_everywhere(run: Run, site: Path, expected: str, proxy: Proxy) -> lis
     return results
 
 
-def test_a_url_without_the_api_version_is_one_clear_error(
+@pytest.mark.parametrize(
+    ("spoil", "says"),
+    [
+        (
+            lambda url: url.removesuffix("/3.1"),
+            "but system/versions answered: 404 Not Found (HTTP 404)",
+        ),
+        (
+            lambda url: url.replace("/3.1", "/3.0"),
+            "but this URL serves API version '3.0'",
+        ),
+    ],
+    ids=["no-api-version", "api-3.0"],
+)
+def test_a_url_that_is_not_the_api_3_1_is_one_clear_error(
     run: Run,
     tmp_path: Path,
     domain: str,
     mailman_core: MailmanCore,
     monkeypatch: pytest.MonkeyPatch,
+    spoil: Callable[[str], str],
+    says: str,
 ) -> None:
     site = site_with(tmp_path / "site", domain, "  max_message_size: 100\n")
-    with recording_proxy(mailman_core.url.removesuffix("/3.1")) as proxy:
+    with recording_proxy(spoil(mailman_core.url)) as proxy:
         connect(monkeypatch, mailman_core, proxy.url, tmp_path)
         refused_everywhere(
             run,
             site,
             f"error: expected Mailman's REST API 3.1 at {proxy.url} (a URL such as"
-            " http://localhost:8001/3.1), but system/versions answered: 404 Not Found (HTTP 404)",
+            f" http://localhost:8001/3.1), {says}",
             proxy,
         )
-        assert proxy.recorder.requests == [("GET", "/system/versions")] * 3
-
-
-def test_api_3_0_is_refused(
-    run: Run,
-    tmp_path: Path,
-    domain: str,
-    mailman_core: MailmanCore,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    site = site_with(tmp_path / "site", domain, "  max_message_size: 100\n")
-    with recording_proxy(mailman_core.url.replace("/3.1", "/3.0")) as proxy:
-        connect(monkeypatch, mailman_core, proxy.url, tmp_path)
-        refused_everywhere(
-            run,
-            site,
-            f"error: expected Mailman's REST API 3.1 at {proxy.url} (a URL such as"
-            " http://localhost:8001/3.1), but this URL serves API version '3.0'",
-            proxy,
-        )
+        assert len(proxy.recorder.requests) == 3, "one GET system/versions per command"
 
 
 @pytest.fixture

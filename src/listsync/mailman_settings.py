@@ -642,10 +642,13 @@ LOCKED_DOWN: dict[str, object] = {
     "emergency": True,
     "archive_policy": "never",
     "subscription_policy": "moderate",
+    "default_member_action": "hold",
+    "default_nonmember_action": "hold",
 }
-"""What a new list is set to in the request right after its creation, before its owners
-and settings: nobody sees it, joins it without an owner's approval, or gets a post
-through without a moderator; nothing is archived. Opened up as the last step."""
+"""What a new list is set to in the request right after its creation (with its DMARC
+mitigation), before its owners and settings: every exposure setting closed, so nobody
+sees it, joins it without an owner's approval, or gets a post through without a
+moderator; nothing is archived. Opened up as the last step."""
 
 
 def openness(name: str, value: object) -> int | None:
