@@ -62,6 +62,19 @@ class CoreShape:
 SHAPE = CoreShape.from_env()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def valid_files_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """listsync's cache of files found valid: the session's own, never the user's."""
+    directory = tmp_path_factory.mktemp("valid-files")
+    before = os.environ.get("LISTSYNC_CACHE_DIR")
+    os.environ["LISTSYNC_CACHE_DIR"] = str(directory)
+    yield directory
+    if before is None:
+        del os.environ["LISTSYNC_CACHE_DIR"]
+    else:
+        os.environ["LISTSYNC_CACHE_DIR"] = before
+
+
 def pytest_report_header() -> str:
     return f"mailman core: {SHAPE}"
 

@@ -479,6 +479,27 @@ def test_a_scoped_plan_still_validates_every_file(
     assert connected.recorder.requests == []
 
 
+def test_a_scoped_run_parses_again_only_files_it_has_not_found_valid(
+    run: Run, tmp_path: Path, domain: str, connected: Proxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("LISTSYNC_CACHE_DIR", str(cache))
+    site = make_site(tmp_path / "site", domain, {"public": PUBLIC, "other": BOARD})
+    assert run("--root", str(site), "plan", "--list", "public").status == 0
+    remembered = sorted(cache.iterdir())
+    assert len(remembered) == 1, "other.yaml, checked but not planned"
+    assert run("--root", str(site), "plan", "--list", "public").status == 0
+    assert sorted(cache.iterdir()) == remembered
+    (site / "lists" / "other.yaml").write_text(BOARD.replace("bob@example.org", "bob"))
+    broken = run("--root", str(site), "plan", "--list", "public")
+    assert broken.status == 1, "a changed file is checked again"
+    assert "lists/other.yaml:" in broken.out
+    (site / "listsync.yaml").write_text(f"domain: {domain}\n")  # no disabled_owner now
+    (site / "lists" / "other.yaml").write_text(BOARD)
+    assert run("--root", str(site), "plan", "--list", "public").status == 0
+    assert len(list(cache.iterdir())) == 2, "another listsync.yaml is another key"
+
+
 # -- display names ----------------------------------------------------------------------------
 
 

@@ -10,8 +10,11 @@ every problem reported; nothing here talks to Mailman.
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
+import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -86,11 +89,72 @@ class _Parsed:
     document: Any
 
 
-def load_site(root: Path, names: Iterable[str] | None = None) -> tuple[Site | None, list[Problem]]:
+class ValidFiles:
+    """List files this listsync has found valid before, by content: a scoped run checks
+    every file of the site, and need not parse again those it already found valid.
+
+    One empty file per key under the user's cache directory ($LISTSYNC_CACHE_DIR,
+    else $XDG_CACHE_HOME/listsync or ~/.cache/listsync). The key covers the list
+    file's name and bytes, listsync.yaml's bytes, and listsync's own code and the
+    versions of the libraries that validate, so any change to either is a miss. A
+    file is remembered only when it had no problem at all, warnings included.
+    Without a usable directory nothing is remembered.
+    """
+
+    def __init__(self, directory: Path | None) -> None:
+        self.directory = directory
+        self._code: str | None = None
+
+    @classmethod
+    def for_user(cls) -> ValidFiles:
+        base = os.environ.get("LISTSYNC_CACHE_DIR")
+        if base:
+            return cls(Path(base))
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        return cls((Path(xdg) if xdg else Path.home() / ".cache") / "listsync" / "valid")
+
+    def _code_fingerprint(self) -> str:
+        if self._code is None:
+            digest = hashlib.sha256()
+            for source in sorted(Path(__file__).parent.glob("*.py")):
+                digest.update(source.read_bytes())
+            for library in ("pydantic", "pydantic-core", "email-validator", "ruamel.yaml"):
+                digest.update(importlib.metadata.version(library).encode())
+            self._code = digest.hexdigest()
+        return self._code
+
+    def key(self, config: bytes, shown: str, content: bytes) -> str:
+        digest = hashlib.sha256(self._code_fingerprint().encode())
+        for part in (config, shown.encode(), content):
+            digest.update(len(part).to_bytes(8, "big") + part)
+        return digest.hexdigest()
+
+    def __contains__(self, key: str) -> bool:
+        return self.directory is not None and (self.directory / key).is_file()
+
+    def add(self, key: str) -> None:
+        if self.directory is None:
+            return
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            (self.directory / key).touch()
+        except OSError:
+            self.directory = None
+
+
+def load_site(
+    root: Path,
+    names: Iterable[str] | None = None,
+    *,
+    check_only: Callable[[str], bool] | None = None,
+    valid_files: ValidFiles | None = None,
+) -> tuple[Site | None, list[Problem]]:
     """Load the site at `root`; only the named lists when `names` is given.
 
     Returns the site (None when `listsync.yaml` is unusable) and every
-    problem found. A list file with an error is left out of the site.
+    problem found. A list file with an error is left out of the site, and so
+    is one for which `check_only(name)`: such files are checked (or found in
+    `valid_files`) but not kept.
     """
     problems: list[Problem] = []
     config = _load_config(root, problems)
@@ -104,6 +168,9 @@ def load_site(root: Path, names: Iterable[str] | None = None) -> tuple[Site | No
             problems.append(Problem(shown, 1, 1, "", f"declares list {name!r} again (see {other})"))
             continue
         claimed[name.casefold()] = shown
+        if check_only is not None and check_only(name):
+            _check_list_file(root, path, shown, name, config, problems, valid_files)
+            continue
         loaded = _load_list(path, shown, name, config, problems)
         if loaded is not None:
             lists[name] = loaded
@@ -120,9 +187,13 @@ def load_valid_site(root: Path, names: Iterable[str] | None = None) -> tuple[Sit
     command writes to Mailman while any file is invalid; raises
     `InvalidSiteError` on any error, or when a named list has no file.
     """
-    site, problems = load_site(root)
-    if names is not None:
-        wanted = set(names)
+    wanted = None if names is None else set(names)
+    site, problems = load_site(
+        root,
+        check_only=None if wanted is None else (lambda name: name not in wanted),
+        valid_files=ValidFiles.for_user(),
+    )
+    if wanted is not None:
         present = {path.stem for path in list_file_paths(root)}
         problems += [
             Problem(f"{LISTS_DIR}/{name}.yaml", 1, 1, "", "no such list file")
@@ -131,8 +202,6 @@ def load_valid_site(root: Path, names: Iterable[str] | None = None) -> tuple[Sit
         problems.sort()
     if site is None or any(p.severity is Severity.ERROR for p in problems):
         raise InvalidSiteError(problems)
-    if names is not None:
-        site = Site(site.root, site.config, {n: f for n, f in site.lists.items() if n in wanted})
     return site, problems
 
 
@@ -198,6 +267,30 @@ def _load_config(root: Path, problems: list[Problem]) -> SiteConfig | None:
     if parsed is None:
         return None
     return _validate(SiteConfig, parsed, _SITE_FIELDS, problems)
+
+
+def _check_list_file(
+    root: Path,
+    path: Path,
+    shown: str,
+    name: str,
+    config: SiteConfig | None,
+    problems: list[Problem],
+    valid_files: ValidFiles | None,
+) -> None:
+    key = None
+    if valid_files is not None and config is not None:
+        try:
+            key = valid_files.key((root / SITE_FILE).read_bytes(), shown, path.read_bytes())
+        except OSError:
+            key = None
+        if key is not None and key in valid_files:
+            return
+    found: list[Problem] = []
+    _load_list(path, shown, name, config, found)
+    problems.extend(found)
+    if key is not None and valid_files is not None and not found:
+        valid_files.add(key)
 
 
 def _load_list(
