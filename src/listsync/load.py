@@ -5,7 +5,8 @@ carries `file:LINE:COL`), turning pydantic's errors into `Problem`s at the
 right position, and the checks that need more than one file: list names
 against the site's naming pattern, two files declaring one list, and a
 disabled list without a site `disabled_owner`. Every file is checked and
-every problem reported; nothing here talks to Mailman.
+every problem reported; nothing here talks to Mailman. Scoped loads remember
+files found valid (`ValidFiles`), so as not to parse them again.
 """
 
 from __future__ import annotations
@@ -101,31 +102,36 @@ class ValidFiles:
     Without a usable directory nothing is remembered.
     """
 
-    def __init__(self, directory: Path | None) -> None:
+    def __init__(self, directory: Path | None, site_config: bytes) -> None:
         self.directory = directory
-        self._code: str | None = None
+        self._site_config = site_config
+        self._prefix: str | None = None
 
     @classmethod
-    def for_user(cls) -> ValidFiles:
+    def for_user(cls, root: Path) -> ValidFiles:
+        """The user's cache, for the site at `root` (its listsync.yaml read once, here)."""
+        try:
+            site_config = (root / SITE_FILE).read_bytes()
+        except OSError:
+            return cls(None, b"")
         base = os.environ.get("LISTSYNC_CACHE_DIR")
         if base:
-            return cls(Path(base))
+            return cls(Path(base), site_config)
         xdg = os.environ.get("XDG_CACHE_HOME")
-        return cls((Path(xdg) if xdg else Path.home() / ".cache") / "listsync" / "valid")
+        directory = (Path(xdg) if xdg else Path.home() / ".cache") / "listsync" / "valid"
+        return cls(directory, site_config)
 
-    def _code_fingerprint(self) -> str:
-        if self._code is None:
+    def key(self, shown: str, content: bytes) -> str:
+        if self._prefix is None:  # listsync's code, its validators, listsync.yaml: once a run
             digest = hashlib.sha256()
             for source in sorted(Path(__file__).parent.glob("*.py")):
                 digest.update(source.read_bytes())
             for library in ("pydantic", "pydantic-core", "email-validator", "ruamel.yaml"):
                 digest.update(importlib.metadata.version(library).encode())
-            self._code = digest.hexdigest()
-        return self._code
-
-    def key(self, config: bytes, shown: str, content: bytes) -> str:
-        digest = hashlib.sha256(self._code_fingerprint().encode())
-        for part in (config, shown.encode(), content):
+            digest.update(self._site_config)
+            self._prefix = digest.hexdigest()
+        digest = hashlib.sha256(self._prefix.encode())
+        for part in (shown.encode(), content):
             digest.update(len(part).to_bytes(8, "big") + part)
         return digest.hexdigest()
 
@@ -169,7 +175,7 @@ def load_site(
             continue
         claimed[name.casefold()] = shown
         if check_only is not None and check_only(name):
-            _check_list_file(root, path, shown, name, config, problems, valid_files)
+            _check_list_file(path, shown, name, config, problems, valid_files)
             continue
         loaded = _load_list(path, shown, name, config, problems)
         if loaded is not None:
@@ -191,7 +197,7 @@ def load_valid_site(root: Path, names: Iterable[str] | None = None) -> tuple[Sit
     site, problems = load_site(
         root,
         check_only=None if wanted is None else (lambda name: name not in wanted),
-        valid_files=ValidFiles.for_user(),
+        valid_files=ValidFiles.for_user(root),
     )
     if wanted is not None:
         present = {path.stem for path in list_file_paths(root)}
@@ -270,7 +276,6 @@ def _load_config(root: Path, problems: list[Problem]) -> SiteConfig | None:
 
 
 def _check_list_file(
-    root: Path,
     path: Path,
     shown: str,
     name: str,
@@ -281,7 +286,7 @@ def _check_list_file(
     key = None
     if valid_files is not None and config is not None:
         try:
-            key = valid_files.key((root / SITE_FILE).read_bytes(), shown, path.read_bytes())
+            key = valid_files.key(shown, path.read_bytes())
         except OSError:
             key = None
         if key is not None and key in valid_files:

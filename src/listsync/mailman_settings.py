@@ -465,14 +465,21 @@ def _list_expectation(name: str) -> str:
     return "expected a list of strings"
 
 
+def _items(value: object) -> list[object] | None:
+    """A list setting's items as Mailman's list validators see them: one string is one
+    item, '' is none; None when `value` is no list at all."""
+    if value == "":
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return None
+
+
 def _check_list(name: str, value: object) -> str | None:
-    if value == "":  # Mailman's spelling of the empty list
-        return None
-    if isinstance(value, str):  # a single item becomes a one-item list
-        items: list[object] = [value]
-    elif isinstance(value, (list, tuple)):
-        items = list(value)
-    else:
+    items = _items(value)
+    if items is None:
         return _list_expectation(name)
     for item in items:
         if not isinstance(item, str) or not _check_list_item(name, item):
@@ -524,15 +531,8 @@ def _as_bool(value: object) -> bool | None:
 
 def _as_list(name: str, value: object) -> list[str] | None:
     """A list setting as Mailman stores it: one string is one item, '' and null are none."""
-    if value is None or value == "":
-        return []
-    if isinstance(value, str):
-        items: list[object] = [value]
-    elif isinstance(value, (list, tuple)):
-        items = list(value)
-    else:
-        return None
-    if not all(isinstance(item, str) for item in items):
+    items = [] if value is None else _items(value)  # Mailman may read an empty one as null
+    if items is None or not all(isinstance(item, str) for item in items):
         return None
     strings = [str(item) for item in items]
     if name == "acceptable_aliases":  # stored lower case, read back sorted
@@ -575,9 +575,8 @@ def same(name: str, live: object, desired: object) -> bool:
     if setting.kind == "list":
         a_list, b_list = _as_list(name, live), _as_list(name, desired)
         return a_list is not None and b_list is not None and sorted(a_list) == sorted(b_list)
-    return type(desired_value(name, live)) is type(desired_value(name, desired)) and (
-        desired_value(name, live) == desired_value(name, desired)
-    )
+    live, desired = desired_value(name, live), desired_value(name, desired)
+    return type(live) is type(desired) and live == desired
 
 
 def wire_value(name: str, value: object) -> object:
@@ -683,7 +682,7 @@ def unsupported(name: str, value: object, server: Release) -> str | None:
             f" it came in {release_text(setting.since)}"
         )
     if name in _EMAIL_OR_REGEXP_OR_ATLIST_LISTS and server < ATLIST_SINCE:
-        items = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+        items = _items(value) or []
         lists = [item for item in items if isinstance(item, str) and item.startswith("@")]
         if lists:
             return (

@@ -231,11 +231,15 @@ def _roster_changes(
 
 def plan_list(desired: ListState, existing: ListState | None) -> ListPlan:
     """The changes that take one list from `existing` (None: absent) to `desired`."""
-    # A new list is created locked down and mitigated as the file says, in one step.
-    locked = dict(mailman_settings.LOCKED_DOWN)
-    locked.update((k, v) for k, v in desired.settings.items() if k in mailman_settings.MITIGATION)
-    base = existing or ListState(fqdn=desired.fqdn, settings=locked)
-    changes: list[Change] = [CreateList(tuple(locked.items()))] if existing is None else []
+    base = existing
+    changes: list[Change] = []
+    if base is None:  # created locked down and mitigated as the file says, in one step
+        locked = dict(mailman_settings.LOCKED_DOWN)
+        locked.update(
+            (k, v) for k, v in desired.settings.items() if k in mailman_settings.MITIGATION
+        )
+        base = ListState(fqdn=desired.fqdn, settings=locked)
+        changes.append(CreateList(tuple(locked.items())))
     changes += _roster_changes(Role.OWNER, base.owners, desired.owners, desired.display_names)
     changes += _roster_changes(
         Role.MODERATOR, base.moderators, desired.moderators, desired.display_names
