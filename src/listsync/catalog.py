@@ -4,7 +4,9 @@ Owns what the index of lists shows and what it never shows, from the files
 alone (no Mailman): lists grouped by category in a fixed order and sorted by
 name, disabled lists only under "Retired lists", private lists only with
 `include_private` (an internal page), and maintainers by display name or
-local part, never by full address (these pages are scraped by spammers).
+local part (masked with `redact_addresses`), never by full address (these
+pages are scraped by spammers);
+an address in a description is masked.
 Whether a list is advertised and how it is archived come from
 `policy.declared_settings`, so a `settings:` override counts here exactly as
 it does in Mailman. Three forms: Markdown tables like the Tor wiki's, one
@@ -30,6 +32,7 @@ import jinja2
 from listsync.load import Site
 from listsync.models import Archive, Category, EffectiveList, split_address
 from listsync.policy import ARCHIVE_POLICY, declared_settings
+from listsync.redaction import mask_local_part, redact
 
 FORMATS = ("markdown", "html", "json")
 JSON_FORMAT_VERSION = 1
@@ -103,13 +106,15 @@ class Catalog:
         return [entry for section in self.sections for entry in section.entries]
 
 
-def maintainer(address: str) -> str:
-    """How an owner is shown: the display name the file gives, else the local part."""
+def maintainer(address: str, *, redact_addresses: bool = False) -> str:
+    """How an owner is shown: the display name the file gives, else the local part
+    (masked, `a***`, on a site with `redact_addresses`)."""
     email, display = split_address(address)
     display = " ".join(display.split())
     if display and "@" not in display:
         return display
-    return email.split("@", 1)[0]
+    local = email.split("@", 1)[0]
+    return mask_local_part(local) if redact_addresses else local
 
 
 def _url_part(text: str) -> str:
@@ -126,7 +131,9 @@ def archive_url(web_root: str, name: str, domain: str) -> str:
     return f"{web_root}/hyperkitty/list/{_url_part(f'{name}@{domain}')}/"
 
 
-def _entry(lst: EffectiveList, web_root: str, *, include_private: bool) -> Entry:
+def _entry(
+    lst: EffectiveList, web_root: str, *, include_private: bool, redact_addresses: bool
+) -> Entry:
     settings = declared_settings(lst)
     public = settings.get("advertised") is True
     archive = ARCHIVE_BY_POLICY.get(str(settings.get("archive_policy")), Archive.NONE)
@@ -137,8 +144,10 @@ def _entry(lst: EffectiveList, web_root: str, *, include_private: bool) -> Entry
         public=public,
         archive=archive,
         retired=lst.disabled,
-        description=str(settings.get("description", "")),
-        maintainers=tuple(maintainer(owner) for owner in lst.owners),
+        description=redact(str(settings.get("description", ""))),
+        maintainers=tuple(
+            maintainer(owner, redact_addresses=redact_addresses) for owner in lst.owners
+        ),
         subscribe_url=None if lst.disabled else subscribe_url(web_root, lst.name, lst.domain),
         archive_url=archive_url(web_root, lst.name, lst.domain) if linked_archive else None,
     )
@@ -150,7 +159,13 @@ def build(site: Site, *, include_private: bool = False) -> Catalog:
     entries = [
         entry
         for entry in (
-            _entry(lst, web_root, include_private=include_private) for lst in site.effective_lists()
+            _entry(
+                lst,
+                web_root,
+                include_private=include_private,
+                redact_addresses=site.config.redact_addresses,
+            )
+            for lst in site.effective_lists()
         )
         if entry.public or include_private
     ]

@@ -12,7 +12,7 @@ import sys
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -27,11 +27,12 @@ from listsync.errors import (
     ListsyncError,
     Problem,
     Severity,
+    hide_addresses,
     register_secret,
     scrub,
 )
 from listsync.importer import ImportResult, Outcome, import_lists
-from listsync.load import Site, load_config, load_site, load_valid_site
+from listsync.load import Site, list_file_paths, load_config, load_site, load_valid_site
 from listsync.mailman import DEFAULT_ATTEMPTS, DEFAULT_TIMEOUT, MailmanBackend, redact_url
 from listsync.plan import Plan, unsafe_reason
 from listsync.policy import lint
@@ -219,9 +220,32 @@ redact_option = click.option(
 )
 
 
-def _as_shown(the_plan: Plan, site: Site, redact: bool) -> Plan:
-    """The plan as printed: addresses redacted on --redact or the site's redact_addresses."""
-    return render.redacted(the_plan) if redact or site.config.redact_addresses else the_plan
+def _redacting(site: Site, redact: bool) -> bool:
+    """Whether this run masks addresses (--redact or redact_addresses); if so, everywhere."""
+    hidden = redact or site.config.redact_addresses
+    if hidden:
+        hide_addresses()
+    return hidden
+
+
+def _as_shown(the_plan: Plan, hidden: bool) -> Plan:
+    return render.redacted(the_plan) if hidden else the_plan
+
+
+FORCE_ROUTE = (
+    "review it and pass --force to apply it anyway"
+    " (in the pipeline: the manual apply-force job, for maintainers)"
+)
+
+
+def _with_blast_radius_note(the_plan: Plan, site: Site) -> Plan:
+    """The plan, with a note when apply will refuse it without --force."""
+    safety = site.config.safety
+    unsafe = unsafe_reason(the_plan, safety.max_changed_fraction, safety.min_managed_lists)
+    if unsafe is None:
+        return the_plan
+    note = f"{unsafe}: apply refuses it without --force; {FORCE_ROUTE}"
+    return replace(the_plan, notes=(*the_plan.notes, note))
 
 
 def _load(obj: Context, names: tuple[str, ...]) -> Site:
@@ -307,18 +331,22 @@ def plan(
         scope = changed_scope(repo, obj.root, changed_since, uncommitted)
         selected = scope.names
     site = _load_selected(obj, selected)
+    hidden = _redacting(site, redact)
     reading = read_states(site, conn.backend(), selected)
     the_plan = explained_plan(site, reading, scope, repo, uncommitted)
-    shown = _as_shown(the_plan, site, redact)
+    the_plan = _with_blast_radius_note(the_plan, site)
+    shown = _as_shown(the_plan, hidden)
 
     if not formats:
         click.echo(render.render_plan(shown, fmt), nl=False)
     for out, out_fmt in formats:
         if out_fmt == "json":
-            # A saved plan is what apply carries out: never redacted.
-            revision = repo.revision() if repo is not None else None
-            saved = savedplan.save(the_plan, reading, revision, obj.root, uncommitted)
-            write_out(out, savedplan.dumps(saved))
+            worktree = savedplan.WorkTree(
+                repo.revision() if repo is not None else None,
+                savedplan.file_hashes(obj.root, uncommitted),
+            )
+            text = savedplan.dumps(the_plan, reading, selected, worktree, redact=hidden)
+            write_out(out, text)
         else:
             write_out(out, render.render_plan(shown, out_fmt))
         click.echo(f"wrote {out}: {the_plan.summary()}", err=True)
@@ -385,6 +413,11 @@ def _confirm(yes: bool, url: str) -> None:
         raise ListsyncError("apply cancelled; nothing was changed")
 
 
+def _say(text: str, err: bool = False) -> None:
+    """Print a line that may hold what Mailman said: secrets and hidden addresses masked."""
+    click.echo(scrub(text), err=err)
+
+
 def _report(result: ApplyResult) -> None:
     """What was applied, what failed and why, what was not started."""
     started_failures = [r for r in result.failed if r.started]
@@ -394,40 +427,38 @@ def _report(result: ApplyResult) -> None:
         if change is not None:
             what = "; ".join(render.change_lines(change)) or type(change).__name__
         done = f" after {failure.applied} change(s)" if failure.applied else ""
-        click.echo(
+        _say(
             f"failed: {failure.name}{done}: {failure.error}" + (f" [{what}]" if what else ""),
             err=True,
         )
         if failure.left_locked_down:
-            click.echo(
+            _say(
                 f"    {failure.name} was created but not finished: it is left locked down"
                 " (not advertised, emergency moderation, no archive, subscriptions"
                 " moderated); the next apply finishes it",
                 err=True,
             )
         elif failure.creating:
-            click.echo(
+            _say(
                 f"    if Mailman made {failure.name}, it is in its private style (not advertised,"
                 " subscriptions moderated, non-members held) with no owner or member;"
                 " the next apply finishes it",
                 err=True,
             )
     if result.stopped == INTERRUPTED:
-        click.echo("interrupted: no further list was started", err=True)
+        _say("interrupted: no further list was started", err=True)
     if result.not_started:
         waiting = ", ".join(r.name for r in result.not_started)
-        click.echo(f"not started ({result.stopped}): {waiting}", err=True)
+        _say(f"not started ({result.stopped}): {waiting}", err=True)
     if result.failed:
-        click.echo(f"applied: {', '.join(r.name for r in result.succeeded) or 'none'}", err=True)
-        click.echo(
-            "Run 'listsync plan' to see what remains; 'listsync apply' finishes it.", err=True
-        )
+        _say(f"applied: {', '.join(r.name for r in result.succeeded) or 'none'}", err=True)
+        _say("Run 'listsync plan' to see what remains; 'listsync apply' finishes it.", err=True)
     names = ", ".join(r.name for r in started_failures)
     summary = f"Applied {len(result.succeeded)} list(s), {len(started_failures)} failed"
     summary += f": {names}" if names else ""
     if result.not_started:
         summary += f", {len(result.not_started)} not started"
-    click.echo(summary + ".")
+    _say(summary + ".")
 
 
 @cli.command()
@@ -438,6 +469,12 @@ def _report(result: ApplyResult) -> None:
     "--force",
     is_flag=True,
     help="Apply even when the plan changes more lists than safety.max_changed_fraction.",
+)
+@click.option(
+    "--require-tip",
+    metavar="REF",
+    help="Refuse unless the work tree is clean and at REF's commit, e.g. origin/main"
+    " (fetched first): an older revision is never applied over a newer one.",
 )
 @redact_option
 @click.argument(
@@ -453,33 +490,38 @@ def apply(
     names: tuple[str, ...],
     yes: bool,
     force: bool,
+    require_tip: str | None,
     redact: bool,
     plan_file: Path | None,
 ) -> None:
     """Plan, show the plan, confirm, and apply it to Mailman.
 
     With FILE, apply that saved plan (from 'listsync plan --out FILE.json')
-    exactly as recorded, without asking: the saved plan is what was
-    reviewed. It is refused when the work tree is at another revision or
-    Mailman changed a list it touches since it was made.
+    without asking: the saved plan is what was reviewed. Its lists are
+    planned again from the files and Mailman, and it is applied only if
+    that plan is exactly the one recorded; it is refused when the work tree
+    is at another revision, when Mailman changed one of its lists since,
+    or when the file was edited.
     """
     if plan_file is not None and names:
         raise ListsyncError("a saved plan fixes its lists: --list does not go with FILE")
     backend = conn.backend()
     with apply_lock(backend.url, obj.root):
+        if require_tip is not None:
+            _check_tip(obj, require_tip)
         if plan_file is not None:
-            site, the_plan = _checked_saved_plan(obj, plan_file, backend)
+            site, the_plan, hidden = _committed_plan(obj, plan_file, backend, redact)
         else:
             site = _load(obj, names)
+            hidden = _redacting(site, redact)
             the_plan = compute_plan(site, backend, names or None)
-        shown = _as_shown(the_plan, site, redact)
-        click.echo(render.to_text(shown), nl=False)
+        click.echo(render.to_text(_as_shown(the_plan, hidden)), nl=False)
         if not the_plan.has_changes:
             return
         safety = site.config.safety
         unsafe = unsafe_reason(the_plan, safety.max_changed_fraction, safety.min_managed_lists)
         if unsafe is not None and not force:
-            raise ListsyncError(f"refusing to apply: {unsafe}; nothing was changed")
+            raise ListsyncError(f"refusing to apply: {unsafe}; {FORCE_ROUTE}; nothing was changed")
         if plan_file is None:
             _confirm(yes, backend.url)
         else:
@@ -489,6 +531,24 @@ def apply(
     _report(result)
     if not result.ok:
         raise SystemExit(EXIT_FAILURE)
+
+
+def _check_tip(obj: Context, ref: str) -> None:
+    """Refuse unless the work tree is clean and at `ref`'s commit."""
+    repo = gitinfo.require_site_repo(obj.root)
+    tip, head = repo.resolve(ref), repo.revision()
+    if head != tip:
+        raise ListsyncError(
+            f"refusing to apply: the work tree is at {(head or 'no commit')[:7]}, but {ref} is at"
+            f" {tip[:7]}: an older revision is never applied over a newer one (the newer"
+            " revision's pipeline applies it); nothing was changed"
+        )
+    dirty = repo.uncommitted()
+    if dirty:
+        raise ListsyncError(
+            f"refusing to apply: uncommitted changes in {', '.join(dirty)} are not {ref};"
+            " nothing was changed"
+        )
 
 
 def _report_import(result: ImportResult) -> None:
@@ -550,27 +610,36 @@ def import_command(
         raise SystemExit(EXIT_FAILURE)
 
 
-def _checked_saved_plan(obj: Context, path: Path, backend: MailmanBackend) -> tuple[Site, Plan]:
-    """A saved plan, once checked to still describe the work tree and Mailman."""
+def _committed_plan(
+    obj: Context, path: Path, backend: MailmanBackend, redact: bool
+) -> tuple[Site, Plan, bool]:
+    """The plan to apply for a saved plan: planned again, and exactly the one recorded."""
     saved = savedplan.load(path)
     repo = gitinfo.open_site_repo(obj.root)
+    uncommitted = repo.uncommitted() if repo is not None else ()
     now = savedplan.WorkTree(
         repo.revision() if repo is not None else None,
-        savedplan.file_hashes(obj.root, repo.uncommitted() if repo is not None else ()),
+        savedplan.file_hashes(obj.root, uncommitted),
     )
-    savedplan.check_worktree(saved, now, str(path))
-    site = _load_selected(obj, saved.touched)
-    if site.config.domain != saved.plan.domain:
+    savedplan.check_worktree(saved, now)
+    savedplan.check_selection(saved, (p.stem for p in list_file_paths(obj.root)))
+    site = _load_selected(obj, saved.selection)
+    hidden = _redacting(site, redact or saved.redacted)
+    if site.config.domain != saved.domain:
         raise savedplan.StalePlanError(
-            f"{path} plans {saved.plan.domain}; the site's domain is {site.config.domain}"
+            f"{path} plans {saved.domain}; the site's domain is {site.config.domain}"
         )
-    savedplan.check_live(saved, read_states(site, backend, saved.touched), str(path))
-    return site, saved.plan
+    reading = read_states(site, backend, saved.selection)
+    savedplan.check_live(saved, reading)
+    replanned = explained_plan(site, reading, None, repo, uncommitted)
+    savedplan.check_commitment(saved, replanned)
+    return site, replanned, hidden
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and return its exit status."""
     args = sys.argv[1:] if argv is None else argv
+    hide_addresses(False)
     try:
         status = cli.main(args=args, prog_name="listsync", standalone_mode=False)
     except InvalidSiteError as exc:

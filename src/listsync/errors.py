@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from listsync.redaction import redact
+
 
 class Severity(StrEnum):
     ERROR = "error"
@@ -55,6 +57,7 @@ class InvalidSiteError(ListsyncError):
 
 
 _SECRETS: set[str] = set()
+_ADDRESSES_HIDDEN = False
 
 
 def register_secret(secret: str) -> None:
@@ -63,8 +66,16 @@ def register_secret(secret: str) -> None:
         _SECRETS.add(secret)
 
 
+def hide_addresses(hidden: bool = True) -> None:
+    """Whether `scrub` masks addresses too, from now on (redaction is on for this run)."""
+    global _ADDRESSES_HIDDEN
+    _ADDRESSES_HIDDEN = hidden
+
+
 def scrub(text: str) -> str:
-    """`text` with every registered secret replaced by ***."""
+    """`text` with every registered secret replaced by ***, and addresses masked if hidden."""
     for secret in _SECRETS:
         text = text.replace(secret, "***")
+    if _ADDRESSES_HIDDEN:
+        text = redact(text)
     return text

@@ -264,9 +264,20 @@ def list_id(fqdn: str) -> str:
     return fqdn.replace("@", ".", 1)
 
 
+class UnsafePathError(ListsyncError):
+    """A value that would not name one resource in a REST path (`..`, `/`, empty)."""
+
+
 def list_path(fqdn: str, *rest: str) -> str:
-    """The REST path of a list's resource, every segment quoted."""
-    return "/".join(["lists", *(quote(part, safe="@") for part in (list_id(fqdn), *rest))])
+    """The REST path of a list's resource, every segment quoted; `..` and the like refused."""
+    parts = (list_id(fqdn), *rest)
+    unsafe = [part for part in parts if part.strip(".") == "" or "/" in part or "\\" in part]
+    if unsafe:
+        raise UnsafePathError(
+            f"refusing to send {unsafe[0]!r} to Mailman as part of a path:"
+            " it does not name one resource"
+        )
+    return "/".join(["lists", *(quote(part, safe="@") for part in parts)])
 
 
 @dataclass(frozen=True, slots=True)

@@ -198,8 +198,7 @@ def unsafe_reason(plan: Plan, max_fraction: float, min_managed: int) -> str | No
         return None
     return (
         f"this plan changes {touched} of {existing} managed lists ({touched / existing:.0%}),"
-        f" more than the site's limit of {max_fraction:.0%} (safety.max_changed_fraction);"
-        " review it and pass --force to apply it anyway"
+        f" more than the site's limit of {max_fraction:.0%} (safety.max_changed_fraction)"
     )
 
 

@@ -26,6 +26,7 @@ from listsync.models import (
     Visibility,
     split_address,
 )
+from listsync.redaction import has_address, redact
 
 DISABLE_BAN = "^.*@.*"
 DISABLED_PREFIX = "[Disabled] "
@@ -200,9 +201,11 @@ def unsupported_by_server(
 
 
 def lint(site: Site) -> list[Problem]:
-    """Warnings about valid files: `settings:` keys that shadow a typed field."""
+    """Warnings about valid files: `settings:` keys that shadow a typed field, and
+    addresses in the description of a list the public list of lists shows."""
     problems: list[Problem] = []
     for list_file in site.lists.values():
+        problems += _addresses_shown(site, list_file.name)
         for key in list_file.spec.settings:
             shadowed = SHADOWED_FIELD.get(key)
             if shadowed is None:
@@ -220,3 +223,25 @@ def lint(site: Site) -> list[Problem]:
                 )
             )
     return problems
+
+
+def _addresses_shown(site: Site, name: str) -> list[Problem]:
+    effective = site.effective(name)
+    settings = declared_settings(effective)
+    description = str(settings.get("description", ""))
+    if settings.get("advertised") is not True or not has_address(description):
+        return []
+    list_file = site.lists[name]
+    where = ("settings", "description") if "description" in list_file.spec.settings else None
+    line, col = list_file.position(where or ("description",))
+    return [
+        Problem(
+            list_file.path,
+            line,
+            col,
+            ".".join(where or ("description",)),
+            "holds an address; the public list of lists shows it masked"
+            f" ({redact(description)!r}): point readers to the list's owners instead",
+            Severity.WARNING,
+        )
+    ]

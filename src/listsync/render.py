@@ -9,7 +9,6 @@ form says explicitly when no changes are planned and ends with the counts.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import replace
 from typing import Any
 
@@ -30,24 +29,11 @@ from listsync.plan import (
     SettingChange,
     UpdateSettings,
 )
+from listsync.redaction import redact, redact_value
 
 FORMATS = ("text", "markdown", "json")
-_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 JSON_FORMAT_VERSION = 1
 NO_CHANGES = "No changes. Mailman matches the files."
-
-
-def redact(text: str) -> str:
-    """Every e-mail address in `text` as a***@example.org."""
-    return _EMAIL.sub(r"\1***@\2", text)
-
-
-def _redact_value(v: Any) -> Any:
-    if isinstance(v, str):
-        return redact(v)
-    if isinstance(v, list | tuple):
-        return [_redact_value(item) for item in v]
-    return v
 
 
 def _redact_change(change: Change) -> Change:
@@ -59,7 +45,7 @@ def _redact_change(change: Change) -> Change:
         case UpdateSettings(changes, stage):
             return UpdateSettings(
                 tuple(
-                    SettingChange(c.key, _redact_value(c.existing), _redact_value(c.desired))
+                    SettingChange(c.key, redact_value(c.existing), redact_value(c.desired))
                     for c in changes
                 ),
                 stage,
@@ -68,11 +54,13 @@ def _redact_change(change: Change) -> Change:
 
 
 def redacted(plan: Plan) -> Plan:
-    """The same plan with every address in it redacted, for public pipelines."""
+    """The same plan with every address in its changes, notes and scope masked."""
     lists = tuple(
         replace(lp, changes=tuple(_redact_change(c) for c in lp.changes)) for lp in plan.lists
     )
-    return replace(plan, lists=lists)
+    return replace(
+        plan, lists=lists, notes=tuple(redact(n) for n in plan.notes), scope=redact(plan.scope)
+    )
 
 
 def value(v: Any) -> str:
@@ -193,7 +181,7 @@ def _markdown_commit(commit: CommitInfo) -> str:
     return f"Last commit `{commit.short}` by {commit.author}: {subject}"
 
 
-def _change_json(change: Change) -> dict[str, Any]:
+def change_json(change: Change) -> dict[str, Any]:
     match change:
         case CreateList(settings):
             return {"type": "create_list", "locked_down": dict(settings)}
@@ -232,7 +220,7 @@ def to_json_data(plan: Plan) -> dict[str, Any]:
                 "name": lp.name,
                 "fqdn": lp.fqdn,
                 "action": lp.action.value,
-                "changes": [_change_json(c) for c in lp.changes],
+                "changes": [change_json(c) for c in lp.changes],
                 "commit": _commit_json(lp.commit),
                 "uncommitted": lp.uncommitted,
             }

@@ -1,21 +1,28 @@
-"""Saved plans: a plan written to a file with what `apply FILE` needs to trust it later.
+"""Saved plans: a plan written to a file as a commitment `apply FILE` holds it to.
 
-Owns the saved-plan document, the parser back into a `Plan`, and the
-checks that make a saved plan safe to apply, as Terraform's saved plans
-are. The document is the JSON plan (`format_version` 1, the shape
-`render.to_json_data` documents) with one more member, `saved`:
+Owns the saved-plan document and the checks that make it safe to apply.
+A saved plan is never carried out as written. `apply FILE` plans the
+lists it covered again, from the files at the recorded revision and from
+Mailman as it is now, and applies that re-plan only when it is exactly
+what the file recorded, as a Terraform saved plan or octoDNS' `--checksum`
+does. Nothing in the file decides what is written: not a list's address,
+its action, the scope or the blast radius. The document is the JSON plan
+(`format_version` 1, see `render.to_json_data`) plus `saved`:
 
     {"revision": "<full hash of HEAD>" | null,
      "uncommitted": {"lists/x.yaml": "sha256:..." | null, ...},
+     "selection": null | ["tor-dev", ...],
      "domain_exists": true,
-     "fingerprints": {"tor-dev": "sha256:...", ...}}
+     "fingerprints": {"tor-dev": "sha256:..." | "absent", ...},
+     "digest": "sha256:...",
+     "redacted": false}
 
-`fingerprints` covers every list the plan changes: a hash of exactly what
-the plan compared, the desired keys' live values, the owners, the
-moderators and the managed ban (`absent` for a list still to create). A
-saved plan is applied as recorded, never re-planned; it is refused when
-the work tree is at another revision or has other uncommitted changes than
-when it was planned, or when Mailman changed a list it touches.
+`selection` names the lists planned (null: every list). `fingerprints`
+hash, for each of them, what the plan compared in Mailman, so that a list
+changed by hand since is named as such. `digest` hashes the changes with
+every address in full; with `redacted` the changes shown in the file have
+their addresses masked, which makes the file safe to publish, while the
+digest still pins the real ones.
 """
 
 from __future__ import annotations
@@ -27,33 +34,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from listsync import mailman_settings
 from listsync.errors import ListsyncError
-from listsync.plan import (
-    Action,
-    AddBan,
-    AddMember,
-    Change,
-    CommitInfo,
-    CreateList,
-    ListPlan,
-    Plan,
-    RemoveBan,
-    RemoveMember,
-    Role,
-    SettingChange,
-    Stage,
-    UpdateSettings,
-)
+from listsync.plan import Plan
 from listsync.policy import DISABLE_BAN, ListState
 from listsync.reconcile import Reading
-from listsync.render import JSON_FORMAT_VERSION, to_json_data
+from listsync.render import JSON_FORMAT_VERSION, change_json, redacted, to_json_data
 
 ABSENT = "absent"
+_HASH_PREFIX = "sha256:"
 
 
 class SavedPlanError(ListsyncError):
-    """A file that is not a saved plan listsync can read."""
+    """A file that is not a saved plan listsync can read, or one it will not apply."""
 
 
 class StalePlanError(ListsyncError):
@@ -70,22 +62,28 @@ class WorkTree:
 
 @dataclass(frozen=True, slots=True)
 class SavedPlan:
-    plan: Plan
+    """What a saved-plan file records; none of it is applied as such."""
+
+    source: str
+    domain: str
     worktree: WorkTree
+    selection: tuple[str, ...] | None
     domain_exists: bool
     fingerprints: Mapping[str, str]
-
-    @property
-    def touched(self) -> tuple[str, ...]:
-        """The lists the plan changes, whose live state it fingerprinted."""
-        return tuple(sorted(self.fingerprints))
+    digest: str
+    redacted: bool
+    shown: Any  # the recorded changes, as `substance` gives them (masked when redacted)
 
 
-# -- fingerprints -------------------------------------------------------------------
+# -- hashes ---------------------------------------------------------------------------
 
 
 def _sha256(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+    return _HASH_PREFIX + hashlib.sha256(data).hexdigest()
+
+
+def _canonical(data: Any) -> bytes:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def fingerprint(desired: ListState, existing: ListState | None) -> str:
@@ -99,14 +97,13 @@ def fingerprint(desired: ListState, existing: ListState | None) -> str:
         "moderators": sorted(existing.moderators),
         "bans": sorted(existing.bans & {DISABLE_BAN}),
     }
-    canonical = json.dumps(compared, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return _sha256(canonical.encode())
+    return hash_of(compared)
 
 
-def fingerprints(reading: Reading, names: Iterable[str]) -> dict[str, str]:
+def fingerprints(reading: Reading) -> dict[str, str]:
     return {
         name: fingerprint(reading.desired[name], reading.live.lists.get(name))
-        for name in sorted(names)
+        for name in sorted(reading.desired)
     }
 
 
@@ -119,105 +116,125 @@ def file_hashes(root: Path, paths: Iterable[str]) -> dict[str, str | None]:
     return hashes
 
 
+def substance(plan: Plan) -> dict[str, Any]:
+    """What a plan writes: the domain, and each changed list's address, action and changes."""
+    data = {
+        "domain": plan.domain,
+        "create_domain": plan.create_domain,
+        "lists": [
+            {
+                "name": lp.name,
+                "fqdn": lp.fqdn,
+                "action": lp.action.value,
+                "changes": [change_json(c) for c in lp.changes],
+            }
+            for lp in plan.lists
+            if lp.changes
+        ],
+    }
+    normal: dict[str, Any] = json.loads(_canonical(data))
+    return normal
+
+
+def hash_of(data: Any) -> str:
+    """The sha256 of a JSON value in canonical form."""
+    return _sha256(_canonical(data))
+
+
+def digest(plan: Plan) -> str:
+    return hash_of(substance(plan))
+
+
 # -- the document ---------------------------------------------------------------------
 
 
-def touched_lists(plan: Plan) -> tuple[str, ...]:
-    return tuple(lp.name for lp in plan.lists if lp.changes)
-
-
-def save(
-    plan: Plan, reading: Reading, revision: str | None, root: Path, uncommitted: Iterable[str]
-) -> SavedPlan:
-    """A plan with what `apply FILE` checks: the work tree, and the live state it compared."""
-    return SavedPlan(
-        plan=plan,
-        worktree=WorkTree(revision, file_hashes(root, uncommitted)),
-        domain_exists=reading.live.domain_exists,
-        fingerprints=fingerprints(reading, touched_lists(plan)),
-    )
-
-
-def to_document(saved: SavedPlan) -> dict[str, Any]:
-    data = to_json_data(saved.plan)
+def dumps(
+    plan: Plan,
+    reading: Reading,
+    selection: Iterable[str] | None,
+    worktree: WorkTree,
+    *,
+    redact: bool,
+) -> str:
+    """The saved-plan document of `plan`; its changes' addresses masked with `redact`."""
+    data = to_json_data(redacted(plan) if redact else plan)
     data["saved"] = {
-        "revision": saved.worktree.revision,
-        "uncommitted": dict(saved.worktree.uncommitted),
-        "domain_exists": saved.domain_exists,
-        "fingerprints": dict(saved.fingerprints),
+        "revision": worktree.revision,
+        "uncommitted": dict(worktree.uncommitted),
+        "selection": None if selection is None else sorted(selection),
+        "domain_exists": reading.live.domain_exists,
+        "fingerprints": fingerprints(reading),
+        "digest": digest(plan),
+        "redacted": redact,
     }
-    return data
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def dumps(saved: SavedPlan) -> str:
-    return json.dumps(to_document(saved), indent=2, ensure_ascii=False) + "\n"
+def _str(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{what} is not a string")
+    return value
 
 
-def _role(value: Any) -> Role:
-    return Role(str(value))
+def _hash(value: Any, what: str) -> str:
+    text = _str(value, what)
+    if not text.startswith(_HASH_PREFIX):
+        raise ValueError(f"{what} is not a sha256 hash")
+    return text
 
 
-def _locked_down(data: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
-    """A new list's first settings: always `LOCKED_DOWN`, plus only a valid mitigation."""
-    settings: dict[str, Any] = dict(mailman_settings.LOCKED_DOWN)
-    for key, value in data.items():
-        if key in mailman_settings.LOCKED_DOWN and value == mailman_settings.LOCKED_DOWN[key]:
-            continue
-        if key in mailman_settings.MITIGATION and mailman_settings.check_value(key, value) is None:
-            settings[key] = value
-            continue
-        raise ValueError(f"a new list is not created with {key}: {value!r}")
-    return tuple(settings.items())
+def _shown(data: Mapping[str, Any]) -> Any:
+    """The recorded changes, in `substance`'s shape."""
+    lists = data["lists"]
+    if not isinstance(lists, list):
+        raise ValueError("lists is not a list")
+    recorded = {
+        "domain": data["domain"],
+        "create_domain": data["create_domain"],
+        "lists": [
+            {key: entry[key] for key in ("name", "fqdn", "action", "changes")}
+            for entry in lists
+            if entry["changes"]
+        ],
+    }
+    return json.loads(_canonical(recorded))
 
 
-def _change(data: Mapping[str, Any]) -> Change:
-    kind = data["type"]
-    if kind == "create_list":
-        return CreateList(_locked_down(data.get("locked_down", {})))
-    if kind == "add_member":
-        return AddMember(_role(data["role"]), str(data["address"]))
-    if kind == "remove_member":
-        return RemoveMember(_role(data["role"]), str(data["address"]))
-    if kind == "update_settings":
-        return UpdateSettings(
-            tuple(
-                SettingChange(str(s["key"]), s["existing"], s["desired"]) for s in data["settings"]
-            ),
-            Stage(data.get("stage", Stage.CONFIGURE.value)),
-        )
-    if kind == "add_ban":
-        return AddBan(str(data["pattern"]))
-    if kind == "remove_ban":
-        return RemoveBan(str(data["pattern"]))
-    raise ValueError(f"unknown change type {kind!r}")
-
-
-def _commit(data: Any) -> CommitInfo | None:
-    if data is None:
-        return None
-    return CommitInfo(str(data["hash"]), str(data["author"]), str(data["subject"]))
-
-
-def plan_from_json_data(data: Mapping[str, Any]) -> Plan:
-    """The `Plan` a JSON plan (`format_version` 1) describes."""
-    lists = tuple(
-        ListPlan(
-            name=str(entry["name"]),
-            fqdn=str(entry["fqdn"]),
-            action=Action(entry["action"]),
-            changes=tuple(_change(c) for c in entry["changes"]),
-            commit=_commit(entry.get("commit")),
-            uncommitted=bool(entry.get("uncommitted", False)),
-        )
-        for entry in data["lists"]
-    )
-    return Plan(
-        domain=str(data["domain"]),
-        create_domain=bool(data["create_domain"]),
-        lists=lists,
-        scope=str(data["scope"]),
-        managed=int(data.get("managed", 0)),
-        notes=tuple(str(n) for n in data.get("notes", ())),
+def _parse(data: Mapping[str, Any], source: str) -> SavedPlan:
+    saved = data["saved"]
+    uncommitted = saved["uncommitted"]
+    if not isinstance(uncommitted, dict):
+        raise ValueError("uncommitted is not an object")
+    selection = saved["selection"]
+    if selection is not None and not isinstance(selection, list):
+        raise ValueError("selection is not a list")
+    prints = saved["fingerprints"]
+    if not isinstance(prints, dict):
+        raise ValueError("fingerprints is not an object")
+    redact = saved["redacted"]
+    if not isinstance(redact, bool) or not isinstance(saved["domain_exists"], bool):
+        raise ValueError("redacted and domain_exists must be true or false")
+    return SavedPlan(
+        source=source,
+        domain=_str(data["domain"], "domain"),
+        worktree=WorkTree(
+            None if saved["revision"] is None else _str(saved["revision"], "revision"),
+            {
+                _str(path, "a path"): None if value is None else _hash(value, path)
+                for path, value in uncommitted.items()
+            },
+        ),
+        selection=None
+        if selection is None
+        else tuple(_str(name, "a list name") for name in selection),
+        domain_exists=saved["domain_exists"],
+        fingerprints={
+            _str(name, "a list name"): value if value == ABSENT else _hash(value, name)
+            for name, value in prints.items()
+        },
+        digest=_hash(saved["digest"], "digest"),
+        redacted=redact,
+        shown=_shown(data),
     )
 
 
@@ -234,48 +251,33 @@ def loads(text: str, source: str = "the plan") -> SavedPlan:
         raise SavedPlanError(
             f"{source} has format_version {version!r}; this listsync reads {JSON_FORMAT_VERSION}"
         )
-    saved = data.get("saved")
-    if not isinstance(saved, dict):
+    if not isinstance(data.get("saved"), dict):
         raise SavedPlanError(
-            f"{source} is a plan but not a saved one (no revision, no fingerprints):"
-            " write it with 'listsync plan --out FILE.json'"
+            f"{source} is a plan but not a saved one (no revision, no digest):"
+            " write it with 'listsync plan --out FILE.json' against Mailman itself"
         )
     try:
-        plan = plan_from_json_data(data)
-        worktree = WorkTree(
-            revision=None if saved["revision"] is None else str(saved["revision"]),
-            uncommitted={str(k): v for k, v in dict(saved["uncommitted"]).items()},
-        )
-        result = SavedPlan(
-            plan=plan,
-            worktree=worktree,
-            domain_exists=bool(saved["domain_exists"]),
-            fingerprints={str(k): str(v) for k, v in dict(saved["fingerprints"]).items()},
-        )
-    except (KeyError, TypeError, ValueError) as exc:
+        return _parse(data, source)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise SavedPlanError(f"{source} is not a valid saved plan: {exc!r}") from None
-    missing = sorted(set(touched_lists(plan)) - set(result.fingerprints))
-    if missing:
-        raise SavedPlanError(f"{source} has no fingerprint for {', '.join(missing)}")
-    return result
 
 
 def load(path: Path) -> SavedPlan:
     return loads(path.read_text(encoding="utf-8"), str(path))
 
 
-# -- the checks -----------------------------------------------------------------------
+# -- the checks, in the order apply makes them ------------------------------------------
 
 
 def _short(revision: str | None) -> str:
     return "no git revision" if revision is None else f"revision {revision[:7]}"
 
 
-def check_worktree(saved: SavedPlan, now: WorkTree, source: str) -> None:
+def check_worktree(saved: SavedPlan, now: WorkTree) -> None:
     """Refuse a plan made at another revision or from other uncommitted files."""
     if saved.worktree.revision != now.revision:
         raise StalePlanError(
-            f"{source} was planned at {_short(saved.worktree.revision)}; the work tree is at"
+            f"{saved.source} was planned at {_short(saved.worktree.revision)}; the work tree is at"
             f" {_short(now.revision)}: plan again"
         )
     then, current = saved.worktree.uncommitted, now.uncommitted
@@ -286,26 +288,98 @@ def check_worktree(saved: SavedPlan, now: WorkTree, source: str) -> None:
     )
     if changed:
         raise StalePlanError(
-            f"{source} was planned with other uncommitted changes than the work tree has now"
-            f" ({', '.join(changed)}): plan again"
+            f"{saved.source} was planned with other uncommitted changes than the work tree has"
+            f" now ({', '.join(changed)}): plan again"
         )
 
 
-def check_live(saved: SavedPlan, reading: Reading, source: str) -> None:
-    """Refuse a plan whose lists changed in Mailman since it was made."""
-    stale = [
-        name
-        for name, recorded in sorted(saved.fingerprints.items())
-        if name not in reading.desired
-        or fingerprint(reading.desired[name], reading.live.lists.get(name)) != recorded
-    ]
+def check_tip(saved: SavedPlan, tip_name: str, tip: str) -> None:
+    """Refuse a plan that is not of the tip of the default branch: a newer one supersedes it."""
+    if saved.worktree.revision != tip:
+        raise StalePlanError(
+            f"{saved.source} was planned at {_short(saved.worktree.revision)}, but {tip_name} is"
+            f" at {_short(tip)} now: an older revision is never applied over a newer one"
+            " (the pipeline of the newer revision applies it); nothing was changed"
+        )
+    if saved.worktree.uncommitted:
+        raise StalePlanError(
+            f"{saved.source} was planned with uncommitted changes, not from {tip_name};"
+            " nothing was changed"
+        )
+
+
+def check_selection(saved: SavedPlan, declared: Iterable[str]) -> None:
+    """Refuse a selection naming a list that no file declares, or lists without fingerprints."""
+    known = set(declared)
+    named = set(saved.fingerprints) if saved.selection is None else set(saved.selection)
+    unknown = sorted(named - known)
+    if unknown:
+        raise SavedPlanError(
+            f"{saved.source} names lists no file in lists/ declares ({', '.join(unknown[:5])});"
+            " it was not written by 'listsync plan' from these files; nothing was changed"
+        )
+    if saved.selection is not None and set(saved.fingerprints) != set(saved.selection):
+        raise SavedPlanError(
+            f"{saved.source} has fingerprints for other lists than it planned;"
+            " it was not written by 'listsync plan'; nothing was changed"
+        )
+
+
+def check_live(saved: SavedPlan, reading: Reading) -> None:
+    """Refuse a plan whose lists, or whose domain, changed in Mailman since it was made."""
     if saved.domain_exists != reading.live.domain_exists:
         what = "created" if reading.live.domain_exists else "deleted"
         raise StalePlanError(
-            f"stale plan: the domain {saved.plan.domain} was {what} in Mailman since {source}"
+            f"stale plan: the domain {saved.domain} was {what} in Mailman since {saved.source}"
             " was made; plan again"
         )
+    now = fingerprints(reading)
+    if set(now) != set(saved.fingerprints):
+        raise SavedPlanError(
+            f"{saved.source} fingerprints other lists than the files declare;"
+            " it was not written by 'listsync plan' from these files; nothing was changed"
+        )
+    stale = [name for name, recorded in sorted(saved.fingerprints.items()) if now[name] != recorded]
     if stale:
+        shown = ", ".join(stale[:10]) + (f" and {len(stale) - 10} more" if len(stale) > 10 else "")
         raise StalePlanError(
-            f"stale plan: {', '.join(stale)} changed in Mailman since {source} was made; plan again"
+            f"stale plan: {shown} changed in Mailman since {saved.source} was made; plan again"
+        )
+
+
+def _differences(recorded: Any, planned: Any) -> list[str]:
+    found: list[str] = []
+    if recorded["domain"] != planned["domain"]:
+        found.append(f"the domain ({recorded['domain']!r}, not {planned['domain']!r})")
+    if recorded["create_domain"] != planned["create_domain"]:
+        found.append("whether the domain is created")
+    then = {str(entry.get("name")): entry for entry in recorded["lists"]}
+    now = {entry["name"]: entry for entry in planned["lists"]}
+    if len(then) != len(recorded["lists"]):
+        found.append("a list recorded twice")
+    for name in sorted(set(then) | set(now)):
+        if name not in now:
+            found.append(f"{name} (recorded changes, none planned now)")
+        elif name not in then:
+            found.append(f"{name} (changes planned now, none recorded)")
+        elif then[name] != now[name]:
+            keys = ("fqdn", "action", "changes")
+            fields = [key for key in keys if then[name].get(key) != now[name][key]]
+            found.append(f"{name} ({' and '.join(fields) or 'its entry'} not as planned now)")
+    return found
+
+
+def check_commitment(saved: SavedPlan, replanned: Plan) -> None:
+    """Refuse unless the re-plan is exactly the recorded plan: shown changes and digest."""
+    planned = substance(redacted(replanned) if saved.redacted else replanned)
+    differences = _differences(saved.shown, planned)
+    if not differences and digest(replanned) != saved.digest:
+        differences = ["its digest (a change's address or value)"]
+    if differences:
+        listed = "; ".join(differences[:10])
+        more = f"; and {len(differences) - 10} more" if len(differences) > 10 else ""
+        raise SavedPlanError(
+            f"{saved.source} is not what the files at {_short(saved.worktree.revision)} and"
+            f" Mailman give now: {listed}{more}. It was changed after 'listsync plan' wrote it"
+            " (or written by another listsync); plan again. Nothing was changed"
         )
