@@ -4,8 +4,10 @@ A `SiteRemote` is what GitLab would hold: a bare "server" repository with
 a clone of it (the work tree pipelines run in), carrying a site and the
 project's `.gitlab-ci.yml`. `run_pipeline` runs one pipeline there as
 GitLab would for a push, a merge request or a schedule, with the
-credentials given the way CI/CD variables are (a variables file, never
-the command line), and the `listsync` under test on PATH.
+credentials given the way protected CI/CD variables are (a variables file,
+never the command line, and none at all for a merge request), the
+`listsync` under test on PATH, and the project's package registry, where
+the snapshot of Mailman is published, a directory (`file://`).
 
 gitlab-ci-local runs a job that names an `image:` in a container; with no
 container engine here, the jobs run in a shell from a copy of
@@ -102,12 +104,21 @@ class PipelineRun:
 class SiteRemote:
     server: Path
     work: Path
-    home: Path
+    home: Path  # gitlab-ci-local's home: the protected variables (the credentials)
+    unprotected_home: Path  # what a merge request's pipeline gets: no credential
+    registry: Path
+
+    @property
+    def snapshot_url(self) -> str:
+        return (self.registry / "mailman-snapshot.json").as_uri()
 
     @classmethod
     def create(cls, base: Path, site_files: dict[str, str], credentials: Credentials) -> SiteRemote:
         """A pushed site on branch main, with the project's .gitlab-ci.yml."""
         server, work, home = base / "server.git", base / "work", base / "gcl-home"
+        unprotected_home, registry = base / "gcl-home-unprotected", base / "registry"
+        registry.mkdir()
+        (unprotected_home / STATE_DIR).mkdir(parents=True)
         git(base, "init", "--quiet", "--bare", "--initial-branch=main", str(server))
         work.mkdir()
         for name, content in site_files.items():
@@ -136,17 +147,27 @@ class SiteRemote:
         variables.write_text(
             "global:\n" + "".join(f"  {k}: {json.dumps(v)}\n" for k, v in entries.items())
         )
-        return cls(server, work, home)
+        return cls(server, work, home, unprotected_home, registry)
 
     def run_pipeline(
         self,
         source: str = "push",
         variables: dict[str, str] | None = None,
         unset: tuple[str, ...] = (),
+        manual: tuple[str, ...] = (),
+        protected: bool = True,
     ) -> PipelineRun:
-        """One pipeline for the work tree's HEAD, as GitLab runs it for `source`."""
+        """One pipeline for the work tree's HEAD, as GitLab runs it for `source`.
+
+        `manual` names the manual jobs someone runs; `protected` says whether
+        the pipeline gets the protected variables (the default branch's do).
+        """
         shutil.rmtree(self.work / STATE_DIR, ignore_errors=True)
-        given = {"CI_PIPELINE_SOURCE": source, **(variables or {})}
+        given = {
+            "CI_PIPELINE_SOURCE": source,
+            "LISTSYNC_SNAPSHOT_URL": self.snapshot_url,
+            **(variables or {}),
+        }
         command = [
             str(GITLAB_CI_LOCAL),
             "--file",
@@ -155,9 +176,15 @@ class SiteRemote:
             "--shell-isolation",
             "--no-artifacts-to-source",
             "--no-color",
+            # GitLab runs the jobs of resource_group `mailman` one at a time;
+            # gitlab-ci-local does not, so it runs every job one at a time.
+            "--concurrency",
+            "1",
             "--home",
-            str(self.home),
+            str(self.home if protected else self.unprotected_home),
         ]
+        if manual:
+            command += ["--manual", *manual]
         for key, value in given.items():
             command += ["--variable", f"{key}={value}"]
         for key in unset:
@@ -179,7 +206,8 @@ class SiteRemote:
         return PipelineRun(done.returncode, done.stdout, self.work / STATE_DIR)
 
     def merge_request_pipeline(self, source_branch: str, target: str = "main") -> PipelineRun:
-        """A merge request pipeline: no CI_COMMIT_BRANCH, the MR's branches named."""
+        """A merge request pipeline: no CI_COMMIT_BRANCH, the MR's branches named, and no
+        protected variable (the branch is not protected), so no Mailman credential."""
         return self.run_pipeline(
             "merge_request_event",
             {
@@ -188,4 +216,5 @@ class SiteRemote:
                 "CI_MERGE_REQUEST_TARGET_BRANCH_NAME": target,
             },
             unset=("CI_COMMIT_BRANCH",),
+            protected=False,
         )

@@ -20,7 +20,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from listsync import catalog, gitinfo, render, savedplan, schema
+from listsync import catalog, gitinfo, render, savedplan, schema, snapshot
 from listsync.apply import INTERRUPTED, ApplyResult, ListResult, apply_lock, apply_plan
 from listsync.errors import (
     InvalidSiteError,
@@ -304,6 +304,13 @@ def _out_format(path: Path, fmt: str, fmt_given: bool) -> str:
     is_flag=True,
     help="Exit 0 when there are no changes, 2 when there are, 1 on error.",
 )
+@click.option(
+    "--live",
+    "live_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Plan against a snapshot (from 'listsync snapshot') instead of Mailman: needs no"
+    " credentials; for review only, never a saved plan.",
+)
 @redact_option
 @click.pass_context
 def plan(
@@ -314,6 +321,7 @@ def plan(
     outs: tuple[Path, ...],
     changed_since: str | None,
     detailed_exitcode: bool,
+    live_file: Path | None,
     redact: bool,
 ) -> None:
     """Show what apply would change in Mailman, without changing anything."""
@@ -332,15 +340,20 @@ def plan(
         selected = scope.names
     site = _load_selected(obj, selected)
     hidden = _redacting(site, redact)
-    reading = read_states(site, conn.backend(), selected)
+    taken = snapshot.load(live_file) if live_file is not None else None
+    reading = read_states(site, taken or conn.backend(), selected)
     the_plan = explained_plan(site, reading, scope, repo, uncommitted)
     the_plan = _with_blast_radius_note(the_plan, site)
+    if taken is not None:
+        the_plan = replace(the_plan, notes=(taken.age_note(), *the_plan.notes))
     shown = _as_shown(the_plan, hidden)
 
     if not formats:
         click.echo(render.render_plan(shown, fmt), nl=False)
     for out, out_fmt in formats:
-        if out_fmt == "json":
+        if out_fmt == "json" and taken is not None:
+            write_out(out, render.to_json(shown))  # a plan for review, never a saved plan
+        elif out_fmt == "json":
             worktree = savedplan.WorkTree(
                 repo.revision() if repo is not None else None,
                 savedplan.file_hashes(obj.root, uncommitted),
@@ -352,6 +365,29 @@ def plan(
         click.echo(f"wrote {out}: {the_plan.summary()}", err=True)
     if detailed_exitcode and the_plan.has_changes:
         raise SystemExit(EXIT_CHANGES)
+
+
+@cli.command("snapshot")
+@connection_options
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The snapshot file to write (JSON).",
+)
+@pass_context
+def snapshot_command(obj: Context, conn: Connection, out: Path) -> None:
+    """Write Mailman's state of the site's domain to a file, for 'plan --live FILE'.
+
+    Only reads Mailman. The file holds every list of the domain with its
+    settings (not the secret ones), owners and moderators: whoever may
+    read it learns them. Merge-request pipelines plan against it without
+    any credential.
+    """
+    config = load_config(obj.root)
+    document = snapshot.take(config.domain, conn.backend())
+    write_out(out, snapshot.dumps(document))
+    click.echo(f"wrote {out}: {len(document['lists'])} list(s) of {config.domain}", err=True)
 
 
 @cli.command("render")

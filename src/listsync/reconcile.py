@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from listsync.errors import InvalidSiteError, ListsyncError
 from listsync.gitinfo import SiteRepo, list_name
@@ -35,6 +36,18 @@ def desired_states(site: Site, names: Iterable[str] | None = None) -> dict[str, 
     }
 
 
+class LiveReader(Protocol):
+    """Where live states come from: Mailman (`MailmanBackend`) or a `snapshot.Snapshot`."""
+
+    def server(self) -> ServerInfo: ...
+
+    def languages(self) -> frozenset[str]: ...
+
+    def read_site(
+        self, domain: str, names: Iterable[str], *, everything: bool, bans_for: Iterable[str] = ()
+    ) -> LiveSite: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Reading:
     """Both sides of a plan: the desired states and what Mailman has for them."""
@@ -45,7 +58,7 @@ class Reading:
     server: ServerInfo
 
 
-def read_states(site: Site, backend: MailmanBackend, names: Iterable[str] | None = None) -> Reading:
+def read_states(site: Site, backend: LiveReader, names: Iterable[str] | None = None) -> Reading:
     """Desired states of the site's lists (or the named ones) and their live states.
 
     Asks the server what it is first: a file that needs more than its Mailman

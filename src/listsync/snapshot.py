@@ -1,0 +1,192 @@
+"""Snapshots: Mailman's state of a site's domain, kept in a file, to plan without credentials.
+
+Owns the snapshot document and the reader that plans from it. A pipeline
+that holds the REST credentials (the default branch's) takes a snapshot
+after it applies; a merge request's pipeline, which must never hold them,
+plans against that file instead of against Mailman. Such a plan is for
+review only: it is never a saved plan, and the plan applied after the
+merge is made against Mailman itself, so a stale or forged snapshot can
+only mislead a reviewer, never change Mailman.
+
+The document (`format_version` 1):
+
+    {"format": "listsync-snapshot", "format_version": 1,
+     "taken_at": "2026-11-23T14:02:11Z", "server": "GNU Mailman 3.3.10 (...)",
+     "domain": "lists.example.org", "domain_exists": true,
+     "languages": ["en", ...],
+     "lists": {"tor-dev": {"settings": {...}, "owners": [...], "moderators": [...],
+                           "bans": [...]}, ...}}
+
+`lists` holds every list of the domain, managed or not, with every setting
+Mailman reports but the secret ones (`moderator_password`), so that a
+merge request adopting a list or setting any key plans as it would against
+Mailman; of the bans, only the one listsync manages (the disable ban), so
+the file names no banned address.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from listsync import mailman_settings
+from listsync.errors import ListsyncError
+from listsync.mailman import LiveSite, MailmanBackend, ServerInfo, server_info
+from listsync.policy import DISABLE_BAN, ListState
+
+FORMAT = "listsync-snapshot"
+FORMAT_VERSION = 1
+
+
+class SnapshotError(ListsyncError):
+    """A file that is not a snapshot listsync can plan from."""
+
+
+def take(domain: str, backend: MailmanBackend) -> dict[str, Any]:
+    """Every list of `domain` as Mailman has it now, as a snapshot document."""
+    server = backend.server()
+    languages = sorted(backend.languages())
+    present = backend.list_names(domain)
+    live = backend.read_site(domain, present or (), everything=False, bans_for=present or ())
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "taken_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "server": server.text,
+        "domain": domain,
+        "domain_exists": present is not None,
+        "languages": languages,
+        "lists": {
+            name: {
+                "settings": {
+                    key: value
+                    for key, value in state.settings.items()
+                    if key not in mailman_settings.SECRETS
+                },
+                "owners": sorted(state.owners),
+                "moderators": sorted(state.moderators),
+                "bans": sorted(state.bans & {DISABLE_BAN}),
+            }
+            for name, state in sorted(live.lists.items())
+        },
+    }
+
+
+def dumps(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A snapshot, read back: answers what `reconcile.read_states` asks a backend."""
+
+    source: str
+    taken_at: datetime
+    server_info: ServerInfo
+    domain: str
+    domain_exists: bool
+    known_languages: frozenset[str]
+    states: dict[str, ListState]
+
+    def server(self) -> ServerInfo:
+        return self.server_info
+
+    def languages(self) -> frozenset[str]:
+        return self.known_languages
+
+    def read_site(
+        self, domain: str, names: Iterable[str], *, everything: bool, bans_for: Iterable[str] = ()
+    ) -> LiveSite:
+        """What `MailmanBackend.read_site` would have answered when the snapshot was taken."""
+        if domain != self.domain:
+            raise SnapshotError(
+                f"{self.source} is a snapshot of {self.domain}; the site's domain is {domain}"
+            )
+        if not self.domain_exists:
+            return LiveSite(domain_exists=False, lists={})
+        wanted = set(names)
+        ban_names = set(bans_for)
+        lists = {
+            name: self._as_read(state, name in ban_names)
+            for name, state in self.states.items()
+            if name in wanted
+        }
+        unmanaged = tuple(sorted(set(self.states) - wanted)) if everything else ()
+        return LiveSite(domain_exists=True, lists=lists, unmanaged=unmanaged)
+
+    @staticmethod
+    def _as_read(state: ListState, read_bans: bool) -> ListState:
+        """Bans only where the live read would have asked for them (see `read_site`)."""
+        if read_bans or state.settings.get("emergency") is True:
+            return state
+        return ListState(state.fqdn, state.settings, state.owners, state.moderators)
+
+    def age_note(self, now: datetime | None = None) -> str:
+        now = now or datetime.now(UTC)
+        minutes = max(0, int((now - self.taken_at).total_seconds() // 60))
+        age = f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+        return (
+            f"planned against a snapshot of Mailman taken {self.taken_at:%Y-%m-%d %H:%M} UTC"
+            f" ({age} ago, {self.server_info.text}), not against Mailman itself: lists changed"
+            " since are not seen, and the plan applied after the merge is made against Mailman"
+        )
+
+
+def _strings(value: Any, what: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{what} is not a list of strings")
+    return value
+
+
+def loads(text: str, source: str) -> Snapshot:
+    """Read a snapshot document; `SnapshotError` says what is wrong with it."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SnapshotError(f"{source} is not JSON: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise SnapshotError(f"{source} is not a listsync snapshot (from 'listsync snapshot')")
+    if data.get("format_version") != FORMAT_VERSION:
+        raise SnapshotError(
+            f"{source} has format_version {data.get('format_version')!r};"
+            f" this listsync reads {FORMAT_VERSION}"
+        )
+    try:
+        domain = str(data["domain"])
+        states = {
+            str(name): ListState(
+                fqdn=f"{name}@{domain}",
+                settings=dict(entry["settings"]),
+                owners=frozenset(_strings(entry["owners"], "owners")),
+                moderators=frozenset(_strings(entry["moderators"], "moderators")),
+                bans=frozenset(_strings(entry["bans"], "bans")) & {DISABLE_BAN},
+            )
+            for name, entry in dict(data["lists"]).items()
+        }
+        return Snapshot(
+            source=source,
+            taken_at=datetime.strptime(str(data["taken_at"]), "%Y-%m-%dT%H:%M:%SZ").replace(
+                tzinfo=UTC
+            ),
+            server_info=server_info(
+                {"mailman_version": data["server"], "api_version": "3.1"}, source
+            ),
+            domain=domain,
+            domain_exists=bool(data["domain_exists"]),
+            known_languages=frozenset(_strings(data["languages"], "languages")),
+            states=states,
+        )
+    except (KeyError, TypeError, ValueError, AttributeError, ListsyncError) as exc:
+        raise SnapshotError(f"{source} is not a valid snapshot: {exc}") from None
+
+
+def load(path: Path) -> Snapshot:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SnapshotError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return loads(text, str(path))

@@ -1,0 +1,115 @@
+"""Snapshots: a plan against a snapshot is the plan against Mailman, made with no credential.
+
+The snapshot is taken from the real core; the plan from it is compared
+with the plan against the core at the same moment, on a site with drift
+made by hand, a disabled list, and an unmanaged list a new file adopts.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from mailmanclient import Client
+
+from helpers import Run, write_site
+from proxy import Proxy
+
+LISTS = {
+    "tor-dev": "description: Development discussion.\nowners: [teor@example.org]\n",
+    "tor-old": "description: Retired.\ndisabled: true\nowners: [arma@example.org]\n",
+    "tor-internal": "description: Internal.\nvisibility: private\nowners: [arma@example.org]\n",
+}
+ADOPTED = "description: Was made by hand.\nowners: [gus@example.org]\n"
+
+
+def substance(plan_json: str) -> list[dict[str, object]]:
+    lists: list[dict[str, object]] = json.loads(plan_json)["lists"]
+    return lists
+
+
+@pytest.fixture
+def site(tmp_path: Path, domain: str) -> Path:
+    config = f"domain: {domain}\ndisabled_owner: devnull@example.org\n"
+    return write_site(tmp_path / "site", LISTS, config=config)
+
+
+def test_a_plan_from_a_snapshot_is_the_plan_against_mailman(
+    run: Run,
+    site: Path,
+    tmp_path: Path,
+    domain: str,
+    connected: Proxy,
+    mailman_client: Client,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert run("--root", str(site), "apply", "--yes").status == 0
+    dev = mailman_client.get_list(f"tor-dev@{domain}")
+    dev.add_owner("intruder@example.org")
+    settings = dev.settings
+    settings["archive_policy"] = "never"
+    settings.save()
+    dev.bans.add("spammer@example.org")
+    by_hand = mailman_client.get_domain(domain).create_list("by-hand")
+    by_hand.add_owner("someone@example.org")
+    (site / "lists" / "by-hand.yaml").write_text(ADOPTED)
+
+    taken = tmp_path / "snapshot.json"
+    made = run("--root", str(site), "snapshot", "--out", str(taken))
+    assert made.status == 0, made.err
+    assert f"wrote {taken}: 4 list(s) of {domain}" in made.err
+    against_mailman = run("--root", str(site), "plan", "--format", "json")
+    assert against_mailman.status == 0
+
+    text = taken.read_text()
+    assert "spammer@example.org" not in text, "bans other than the disable ban stay out"
+    assert "moderator_password" not in text
+    document = json.loads(text)
+    assert document["lists"]["tor-old"]["bans"] == ["^.*@.*"]
+    assert sorted(document["lists"]) == ["by-hand", "tor-dev", "tor-internal", "tor-old"]
+
+    for name in ("MAILMAN_REST_URL", "MAILMAN_REST_USER", "MAILMAN_REST_PASSWORD"):
+        monkeypatch.delenv(name)
+    connected.recorder.clear()
+    against_snapshot = run("--root", str(site), "plan", "--live", str(taken), "--format", "json")
+    assert against_snapshot.status == 0, against_snapshot.err
+    assert connected.recorder.requests == []
+    assert substance(against_snapshot.out) == substance(against_mailman.out)
+    changed = {e["name"]: e["action"] for e in substance(against_snapshot.out)}
+    assert changed["tor-dev"] == "update"
+    assert changed["by-hand"] == "update"
+    notes = json.loads(against_snapshot.out)["notes"]
+    assert notes[0].startswith("planned against a snapshot of Mailman taken ")
+
+    review = tmp_path / "review.json"
+    assert run("--root", str(site), "plan", "--live", str(taken), "--out", str(review)).status == 0
+    monkeypatch.setenv("MAILMAN_REST_URL", connected.url)
+    monkeypatch.setenv("MAILMAN_REST_USER", "someone")
+    monkeypatch.setenv("MAILMAN_REST_PASSWORD", "not-the-password-a91c")
+    refused = run("--root", str(site), "apply", str(review))
+    assert refused.status == 1
+    assert "is a plan but not a saved one" in refused.err
+    assert connected.recorder.writes == []
+
+
+def test_a_snapshot_of_another_domain_or_not_a_snapshot_is_refused(
+    run: Run, site: Path, tmp_path: Path, domain: str, connected: Proxy
+) -> None:
+    taken = tmp_path / "snapshot.json"
+    assert run("--root", str(site), "snapshot", "--out", str(taken)).status == 0
+    document = json.loads(taken.read_text())
+    assert document["domain_exists"] is False
+    assert run("--root", str(site), "plan", "--live", str(taken)).status == 0
+
+    document["domain"] = "elsewhere.example.org"
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(document))
+    result = run("--root", str(site), "plan", "--live", str(other))
+    assert result.status == 1
+    assert f"is a snapshot of elsewhere.example.org; the site's domain is {domain}" in result.err
+
+    other.write_text('{"format_version": 1}')
+    result = run("--root", str(site), "plan", "--live", str(other))
+    assert result.status == 1
+    assert "is not a listsync snapshot" in result.err
