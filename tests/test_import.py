@@ -187,19 +187,18 @@ def test_hand_made_lists_import_and_round_trip(
         return {k: before[name][k] for k in ("display_name", "subject_prefix")}
 
     assert read(site, "plain") == {
-        "posting": "members",
         "dmarc": {"mitigation": "none", "unconditional": False},
         "owners": ["alice.liddell@example.org"],
         "settings": mailman_names("plain"),
     }
     assert read(site, "dmarc-only") == {
-        "posting": "members",
         "owners": ["carol@example.org"],
         "settings": mailman_names("dmarc-only"),
     }
-    # The runbook's list is everything the site defaults say: no settings at all.
+    # The runbook's list is the site defaults but for open posting: no settings at all.
     assert read(site, "tor-dev") == {
         "description": "Development related discussion list.",
+        "posting": "open",
         "owners": ["teor@example.org"],
         "moderators": ["gaba@example.org"],
     }
@@ -300,6 +299,81 @@ def test_forcing_replaces_a_yml_file(
     assert_round_trip(run, site)
 
 
+RUNBOOK_VARIANTS = {
+    # Tor: [Archived], reject both, no emergency moderation, still advertised.
+    "archived": {
+        "description": "[Archived] Old announcements.",
+        "default_member_action": "reject",
+        "default_nonmember_action": "reject",
+    },
+    # Wikimedia: discard both, [Disabled], not advertised, no emergency moderation.
+    "discarded": {
+        "description": "[Disabled] Former team list.",
+        "default_member_action": "discard",
+        "default_nonmember_action": "discard",
+        "advertised": False,
+    },
+    # Mixed: reject members, discard the rest, emergency moderation on as well.
+    "mixed": {
+        "description": "[Disabled] Mixed.",
+        "default_member_action": "reject",
+        "default_nonmember_action": "discard",
+        "emergency": True,
+    },
+}
+
+
+def test_lists_retired_by_hand_as_the_runbooks_say_import_as_disabled(
+    run: Run, site: Path, domain: str, connected: Proxy, mailman_client: Client
+) -> None:
+    server = mailman_client.create_domain(domain)
+    for name, settings in RUNBOOK_VARIANTS.items():
+        retired = server.create_list(name)
+        retired.add_owner(DISABLED_OWNER)
+        configure(mailman_client, f"{name}@{domain}", **settings)
+        retired.bans.add(DISABLE_BAN)
+    connected.recorder.clear()
+
+    result = import_(run, site)
+    assert result.status == 0, result.out + result.err
+    assert connected.recorder.writes == []
+    for name, settings in RUNBOOK_VARIANTS.items():
+        data = read(site, name)
+        assert data["disabled"] is True, name
+        assert data["owners"] == [], name
+        kept = {k: v for k, v in settings.items() if k != "description"}
+        overrides = data.get("settings", {})
+        procedure = {
+            "advertised": False,
+            "default_member_action": "reject",
+            "default_nonmember_action": "reject",
+            "emergency": True,
+        }
+        # what Mailman gives a new list, then what the runbook changed
+        expected = {**procedure, "advertised": True, "emergency": False, **kept}
+        assert {k: overrides.get(k, procedure[k]) for k in procedure} == expected, name
+    assert read(site, "archived")["description"] == "[Archived] Old announcements."
+    assert read(site, "discarded")["description"] == "Former team list."
+    assert_round_trip(run, site)
+
+    page = run("--root", str(site), "render", "--format", "json")
+    listed = {e["name"]: e for e in json.loads(page.out)["lists"]}
+    assert {name: listed[name]["retired"] for name in listed} == dict.fromkeys(
+        RUNBOOK_VARIANTS, True
+    )
+    assert all(listed[name]["subscribe_url"] is None for name in listed)
+
+    (site / "lists" / "discarded.yaml").write_text(
+        "disabled: true\nowners: []\nsettings:\n  default_member_action: accept\n"
+    )
+    opened = run("--root", str(site), "validate")
+    assert opened.status == 1
+    assert (
+        "lists/discarded.yaml:4:26: settings.default_member_action: a disabled list lets nothing"
+        " through: default_member_action must be reject or discard, not 'accept'"
+    ) in opened.out + opened.err
+
+
 def test_lists_no_file_reproduces_fail_alone(
     run: Run, site: Path, domain: str, connected: Proxy, mailman_client: Client
 ) -> None:
@@ -329,9 +403,12 @@ def test_lists_no_file_reproduces_fail_alone(
         f"Imported 1 list(s) from {domain}, 0 skipped, 3 failed: dev_team, half, ownerless.",
     ]
     err = result.err.splitlines()
-    assert "failed: half: no list file reproduces it; plan would still change:" in err
-    assert "    + owner devnull@example.org" in err
-    assert "    - owner former@example.org" in err
+    assert (
+        "failed: half: the list is retired, but its owner is former@example.org, not the site's"
+        " disabled_owner devnull@example.org: write lists/half.yaml with 'disabled: true' (apply"
+        " then makes devnull@example.org its sole owner), or set 'disabled_owner:"
+        " former@example.org' in listsync.yaml"
+    ) in err
     assert "failed: ownerless: its file would not validate:" in err
     assert "    owners: a list needs at least one owner unless it is disabled" in err
     assert "failed: dev_team: its file would not validate:" in err
@@ -400,11 +477,11 @@ def test_fields_are_omitted_when_the_site_default_says_them() -> None:
     public = render_list(state, SiteConfig(domain="lists.example.org"))
     assert "visibility: private\n" in public
     assert "archive:" not in public  # private follows visibility
-    assert "posting: members\n" in public
+    assert "posting:" not in public  # members is the built-in default
 
 
-def test_a_disabled_list_without_the_prefix_cannot_round_trip() -> None:
-    """The Tor runbook also allows `[Archived]`; listsync's procedure forces `[Disabled]`."""
+def test_an_archived_list_round_trips_and_needs_the_disabled_owner() -> None:
+    """The Tor runbook also writes `[Archived]`: the marker stays in the description."""
     state = ListState(
         fqdn="old@lists.example.org",
         settings={
@@ -419,13 +496,16 @@ def test_a_disabled_list_without_the_prefix_cannot_round_trip() -> None:
         bans=frozenset({DISABLE_BAN}),
     )
     config = SiteConfig(domain="lists.example.org", disabled_owner=DISABLED_OWNER)
+    text = render_list(state, config)
+    assert "description: '[Archived] Old list.'\n" in text
+    assert "disabled: true\n" in text
     with pytest.raises(ImportFailed) as failed:
-        render_list(state, config)
-    assert failed.value.details == (
-        '~ description: "[Archived] Old list." -> "[Disabled] [Archived] Old list."',
-    )
-    with pytest.raises(ImportFailed, match="disabled_owner"):
         render_list(state, SiteConfig(domain="lists.example.org"))
+    assert str(failed.value) == (
+        "the list is retired (the ban of everyone, and nothing let through), and a disabled list"
+        " needs 'disabled_owner:' in listsync.yaml: add 'disabled_owner: devnull@example.org'"
+        " (its owner now) and import again"
+    )
 
 
 @pytest.mark.parametrize(

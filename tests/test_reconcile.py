@@ -406,3 +406,16 @@ def test_planning_a_named_list_of_a_new_domain(
     assert f"+ tor-dev@{domain} (create)" in result.out
     assert apply(run, site, "--list", "tor-dev").status == 0
     assert plan(run, site, "--list", "tor-dev").status == 0
+
+
+def test_a_list_that_says_nothing_of_posting_gets_mailmans_default(
+    run: Run, site: Path, domain: str, connected: Proxy, mailman_client: Client
+) -> None:
+    assert apply(run, site).status == 0
+    by_hand = mailman_client.create_domain(f"by-hand.{domain}").create_list("plain")
+    mailmans = {
+        k: by_hand.settings[k] for k in ("default_member_action", "default_nonmember_action")
+    }
+    assert mailmans == {"default_member_action": "defer", "default_nonmember_action": "hold"}
+    dev = mailman_client.get_list(f"tor-dev@{domain}").settings
+    assert {k: dev[k] for k in mailmans} == mailmans, "tor-dev says nothing about posting"

@@ -37,6 +37,7 @@ from listsync.models import (
     SiteConfig,
     Visibility,
     effective,
+    split_address,
 )
 from listsync.plan import ListPlan, plan_list
 from listsync.policy import (
@@ -136,7 +137,7 @@ def typed_fields(live: ListState, config: SiteConfig) -> dict[str, Any]:
     fields: dict[str, Any] = {}
 
     description = str(settings.get("description") or "")
-    if disabled:
+    if disabled:  # listsync's marker comes back by itself; another one stays in the text
         description = description.removeprefix(DISABLED_PREFIX)
     if description.strip() and "\n" not in description and "\r" not in description:
         fields["description"] = description.strip()
@@ -266,14 +267,29 @@ def render_list(live: ListState, config: SiteConfig) -> str:
     Raises `ImportFailed` when the text would not validate, or when the plan
     for it would not be empty (the residual changes are the details).
     """
-    if is_disabled(live) and config.disabled_owner is None:
-        raise ImportFailed(
-            "the list carries the disable marks, and disabling needs 'disabled_owner:' "
-            "in listsync.yaml"
-        )
+    if is_disabled(live):
+        _check_retired_owner(live, config)
     text = to_yaml(list_document(live, config))
     verify(live, text, config)
     return text
+
+
+def _check_retired_owner(live: ListState, config: SiteConfig) -> None:
+    """A retired list maps to `disabled: true` only when its owner is the site's disabled owner."""
+    owners = ", ".join(sorted(live.owners)) or "nobody"
+    if config.disabled_owner is None:
+        raise ImportFailed(
+            f"the list is retired (the ban of everyone, and nothing let through), and a disabled"
+            f" list needs 'disabled_owner:' in listsync.yaml: add 'disabled_owner: {owners}'"
+            " (its owner now) and import again"
+        )
+    sole = split_address(config.disabled_owner)[0].lower()
+    if live.owners != {sole}:
+        raise ImportFailed(
+            f"the list is retired, but its owner is {owners}, not the site's disabled_owner"
+            f" {sole}: write lists/{live.name}.yaml with 'disabled: true' (apply then makes"
+            f" {sole} its sole owner), or set 'disabled_owner: {owners}' in listsync.yaml"
+        )
 
 
 def verify(live: ListState, text: str, config: SiteConfig) -> None:

@@ -28,7 +28,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 
 from listsync import mailman_settings
 from listsync.errors import ListsyncError
-from listsync.policy import ListState
+from listsync.policy import ListState, may_be_retired
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_WORKERS = 4
@@ -464,7 +464,7 @@ class MailmanBackend:
             roster = rosters.get(lid, {r: set() for r in ROLES})
             owners, moderators = roster["owner"], roster["moderator"]
         bans: frozenset[str] = frozenset()
-        if read_bans or config.get("emergency") is True:
+        if read_bans or may_be_retired(config):
             body = self.call(list_path(fqdn, "bans"))
             bans = frozenset(str(entry["email"]) for entry in body.get("entries", []))
         for key in ("http_etag", "self_link"):

@@ -629,6 +629,11 @@ OPENNESS: dict[str, dict[object, int]] = {
 leaves it (0 is closed). A change that opens a list is applied last, one that closes it
 first, so that a run that stops midway never leaves a list more open than either end."""
 
+CLOSED_ACTIONS: frozenset[str] = frozenset(
+    str(action) for action, level in OPENNESS["default_member_action"].items() if level == 0
+)
+"""Member and non-member actions that let nothing through (reject, discard)."""
+
 MITIGATION: frozenset[str] = frozenset({"dmarc_mitigate_action", "dmarc_mitigate_unconditionally"})
 """Applied before anything else: a list is never reachable unmitigated on the way."""
 

@@ -221,6 +221,20 @@ class ListSpec(_Strict):
 
     @model_validator(mode="after")
     def _owned_unless_disabled(self) -> Self:
+        if self.disabled:
+            for key in ("default_member_action", "default_nonmember_action"):
+                value = self.settings.get(key)
+                if value is not None and value not in mailman_settings.CLOSED_ACTIONS:
+                    error = PydanticCustomError(
+                        "open_retired_list",
+                        "a disabled list lets nothing through: {key} must be reject or discard,"
+                        " not '{value}'",
+                        {"key": key, "value": value},
+                    )
+                    raise ValidationError.from_exception_data(
+                        "settings",
+                        [InitErrorDetails(type=error, loc=("settings", key), input=value)],
+                    )
         if not self.owners and not self.disabled:
             error = PydanticCustomError(
                 "no_owner", "a list needs at least one owner unless it is disabled"
@@ -349,7 +363,7 @@ class SiteConfig(_Strict):
 BUILTIN_DEFAULTS = ListDefaults(
     category=Category.DISCUSSION,
     visibility=Visibility.PUBLIC,
-    posting=Posting.OPEN,
+    posting=Posting.MEMBERS,
     subscription=Subscription.OPEN,
     dmarc=Dmarc(mitigation=DmarcMitigation.MUNGE_FROM, unconditional=True),
 )

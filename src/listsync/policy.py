@@ -30,6 +30,16 @@ from listsync.redaction import has_address, redact
 
 DISABLE_BAN = "^.*@.*"
 DISABLED_PREFIX = "[Disabled] "
+# Description markers of a retired list: listsync writes the first; the runbooks use both.
+RETIRED_MARKERS = ("[Disabled]", "[Archived]")
+# Settings of the disable procedure a disabled list's own `settings:` may set otherwise:
+# the runbooks' variants (discard, no emergency moderation, still advertised).
+RETIREMENT_VARIANTS = (
+    "advertised",
+    "default_member_action",
+    "default_nonmember_action",
+    "emergency",
+)
 
 ARCHIVE_POLICY = {Archive.PUBLIC: "public", Archive.PRIVATE: "private", Archive.NONE: "never"}
 # posting -> (default_member_action, default_nonmember_action)
@@ -136,15 +146,18 @@ def desired_state(lst: EffectiveList, disabled_owner: str | None) -> ListState:
     if disabled_owner is None:
         raise ValueError(f"{lst.name}: disabling a list needs the site's disabled_owner")
     description = str(settings.get("description", ""))
-    if not description.startswith(DISABLED_PREFIX.strip()):
+    if not description.startswith(RETIRED_MARKERS):
         description = (DISABLED_PREFIX + description).strip()
-    settings.update(
-        advertised=False,
-        default_member_action="reject",
-        default_nonmember_action="reject",
-        description=description,
-        emergency=True,
-    )
+    procedure: dict[str, Any] = {
+        "advertised": False,
+        "default_member_action": "reject",
+        "default_nonmember_action": "reject",
+        "emergency": True,
+    }
+    for key in RETIREMENT_VARIANTS:
+        if key in lst.settings:
+            procedure[key] = settings[key]
+    settings.update(procedure, description=description)
     return ListState(
         fqdn=lst.fqdn,
         settings=settings,
@@ -169,9 +182,17 @@ def broken_invariants(states: dict[str, ListState], disabled_owner: str | None) 
     return broken
 
 
+def may_be_retired(settings: dict[str, Any]) -> bool:
+    """Whether a live list's settings carry a retirement mark, so its bans are worth reading:
+    emergency moderation (listsync's procedure) or both actions closed (the runbooks')."""
+    closed = {settings.get("default_member_action"), settings.get("default_nonmember_action")}
+    return settings.get("emergency") is True or closed <= mailman_settings.CLOSED_ACTIONS
+
+
 def is_disabled(state: ListState) -> bool:
-    """Whether a (live) list carries the disable procedure's marks."""
-    return DISABLE_BAN in state.bans and state.settings.get("emergency") is True
+    """Whether a (live) list was retired: the ban of everyone, and emergency moderation
+    (listsync's procedure) or both actions reject or discard (the runbooks' by hand)."""
+    return DISABLE_BAN in state.bans and may_be_retired(state.settings)
 
 
 def sets_language(site: Site) -> bool:
@@ -208,7 +229,7 @@ def lint(site: Site) -> list[Problem]:
         problems += _addresses_shown(site, list_file.name)
         for key in list_file.spec.settings:
             shadowed = SHADOWED_FIELD.get(key)
-            if shadowed is None:
+            if shadowed is None or (list_file.spec.disabled and key in RETIREMENT_VARIANTS):
                 continue
             line, col = list_file.position(("settings", key), key=True)
             problems.append(

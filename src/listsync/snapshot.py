@@ -36,7 +36,7 @@ from typing import Any
 from listsync import mailman_settings
 from listsync.errors import ListsyncError
 from listsync.mailman import LiveSite, MailmanBackend, ServerInfo, server_info
-from listsync.policy import DISABLE_BAN, ListState
+from listsync.policy import DISABLE_BAN, ListState, may_be_retired
 
 FORMAT = "listsync-snapshot"
 FORMAT_VERSION = 1
@@ -121,7 +121,7 @@ class Snapshot:
     @staticmethod
     def _as_read(state: ListState, read_bans: bool) -> ListState:
         """Bans only where the live read would have asked for them (see `read_site`)."""
-        if read_bans or state.settings.get("emergency") is True:
+        if read_bans or may_be_retired(state.settings):
             return state
         return ListState(state.fqdn, state.settings, state.owners, state.moderators)
 
