@@ -111,8 +111,8 @@ def test_a_changed_site_config_plans_every_list(
     assert run("--root", str(site), "apply", "--yes").status == 0
     git(site, "checkout", "--quiet", "-b", "defaults")
     config = site / "listsync.yaml"
-    config.write_text(config.read_text() + "defaults: {posting: members}\n")
-    commit_all(site, "Members-only posting everywhere")
+    config.write_text(config.read_text() + "defaults: {posting: open}\n")
+    commit_all(site, "Open posting everywhere")
     connected.recorder.clear()
 
     status, out, _ = plan(run, site, "--changed-since", "main")
@@ -167,22 +167,47 @@ def test_a_dirty_work_tree_is_reported_and_planned_as_on_disk(
     assert entries["tor-announce"]["uncommitted"] is False
 
 
-def test_a_deleted_list_file_is_noted_and_its_list_left_alone(
+def test_a_removed_list_file_of_a_live_list_is_a_warning_and_a_rename_is_named(
     run: Run, site: Path, domain: str, connected: Proxy
 ) -> None:
     assert run("--root", str(site), "apply", "--yes").status == 0
     git(site, "checkout", "--quiet", "-b", "retire")
     git(site, "rm", "--quiet", "lists/tor-internal.yaml")
-    commit_all(site, "Forget tor-internal")
+    git(site, "mv", "lists/tor-dev.yaml", "lists/tor-devel.yaml")
+    forgot = commit_all(site, "Forget tor-internal, call tor-dev tor-devel", author=BOB)
+    when = f"in {forgot[:7]} (Bob: Forget tor-internal, call tor-dev tor-devel)"
     connected.recorder.clear()
 
+    warnings = [
+        f"warning: lists/tor-dev.yaml was renamed to lists/tor-devel.yaml {when}: Mailman"
+        " cannot rename a list, so tor-devel is a list of its own and tor-dev stays live and"
+        " enabled in Mailman, no longer managed; to retire it, add lists/tor-dev.yaml back"
+        " with 'disabled: true'",
+        f"warning: lists/tor-internal.yaml was deleted {when}, but tor-internal is still live"
+        " and enabled in Mailman, no longer managed (listsync never deletes a list); to retire"
+        " it, add lists/tor-internal.yaml back with 'disabled: true'",
+    ]
+    for scope in (("--changed-since", "main"), ()):
+        status, out, _ = plan(run, site, *scope)
+        assert status == 2, "tor-devel is to be created"
+        assert [line for line in out.splitlines() if line.startswith("warning:")] == warnings
+        assert "note: lists/tor-internal.yaml was deleted" not in out
+    markdown = plan(run, site, "--format", "markdown")[1]
+    assert "> **Warning:** lists/tor-internal.yaml was deleted" in markdown
+    assert connected.recorder.writes == []
+
+    # Retired as it should be: disabled first, then its file may go; nothing to warn of.
+    (site / "lists" / "tor-internal.yaml").write_text(LISTS["tor-internal"] + "disabled: true\n")
+    commit_all(site, "Retire tor-internal")
+    assert run("--root", str(site), "apply", "--yes", "--list", "tor-internal").status == 0
+    git(site, "rm", "--quiet", "lists/tor-internal.yaml")
+    commit_all(site, "Forget tor-internal")
     status, out, _ = plan(run, site, "--changed-since", "main")
-    assert status == 0
+    assert "tor-internal is still live" not in out
     assert (
         "note: lists/tor-internal.yaml was deleted: listsync never deletes a list;"
         " tor-internal is left alone in Mailman"
     ) in out.splitlines()
-    assert connected.recorder.writes == []
 
 
 def test_git_scoping_errors_are_one_clear_line(

@@ -36,7 +36,14 @@ from listsync.load import Site, list_file_paths, load_config, load_site, load_va
 from listsync.mailman import DEFAULT_ATTEMPTS, DEFAULT_TIMEOUT, MailmanBackend, redact_url
 from listsync.plan import Plan, unsafe_reason
 from listsync.policy import lint
-from listsync.reconcile import Scope, changed_scope, compute_plan, explained_plan, read_states
+from listsync.reconcile import (
+    Scope,
+    changed_scope,
+    compute_plan,
+    explained_plan,
+    read_states,
+    removal_warnings,
+)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -340,18 +347,22 @@ def plan(
         selected = scope.names
     site = _load_selected(obj, selected)
     hidden = _redacting(site, redact)
-    taken = snapshot.load(live_file) if live_file is not None else None
-    reading = read_states(site, taken or conn.backend(), selected)
-    the_plan = explained_plan(site, reading, scope, repo, uncommitted)
+    reader = snapshot.load(live_file) if live_file is not None else conn.backend()
+    reading = read_states(site, reader, selected)
+    warnings: dict[str, str] = {}
+    if repo is not None:
+        without_file = {*reading.live.unmanaged, *(scope.removed if scope else ())}
+        warnings = removal_warnings(repo, reader, site, without_file)
+    the_plan = explained_plan(site, reading, scope, repo, uncommitted, warnings)
     the_plan = _with_blast_radius_note(the_plan, site)
-    if taken is not None:
-        the_plan = replace(the_plan, notes=(taken.age_note(), *the_plan.notes))
+    if isinstance(reader, snapshot.Snapshot):
+        the_plan = replace(the_plan, notes=(reader.age_note(), *the_plan.notes))
     shown = _as_shown(the_plan, hidden)
 
     if not formats:
         click.echo(render.render_plan(shown, fmt), nl=False)
     for out, out_fmt in formats:
-        if out_fmt == "json" and taken is not None:
+        if out_fmt == "json" and isinstance(reader, snapshot.Snapshot):
             write_out(out, render.to_json(shown))  # a plan for review, never a saved plan
         elif out_fmt == "json":
             worktree = savedplan.WorkTree(

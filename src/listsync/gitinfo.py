@@ -47,6 +47,14 @@ class Changes:
     deleted: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Removal:
+    """The commit that last removed or renamed a list file, and the file it became."""
+
+    commit: CommitInfo
+    renamed_to: str | None = None
+
+
 def list_name(path: str) -> str | None:
     """The list a site-relative path declares (`lists/tor-dev.yaml` -> `tor-dev`), or None."""
     pure = PurePosixPath(path)
@@ -173,6 +181,40 @@ class SiteRepo:
             if len(found) == len(wanted):
                 break
         return {path[len(self.prefix) :]: commit for path, commit in found.items()}
+
+    def removed_list_files(self) -> dict[str, Removal]:
+        """The last deletion or rename of each list file in HEAD's history, by list name
+        (whether or not a file for the list came back since).
+
+        One `git log` walk, newest first, with rename detection.
+        """
+        if self.revision() is None:
+            return {}
+        out = self._git(
+            "log",
+            f"--format={_RECORD}%H{_FIELD}%an{_FIELD}%s",
+            "--diff-filter=DR",
+            "--find-renames",
+            "--name-status",
+            "-z",
+            "HEAD",
+            "--",
+            self.prefix + LISTS_DIR,
+        )
+        found: dict[str, Removal] = {}
+        for record in out.split(_RECORD)[1:]:
+            header, _, rest = record.partition("\n")
+            sha, author, subject = header.split(_FIELD, 2)
+            commit = CommitInfo(sha, author, subject.rstrip("\0"))
+            fields = [f for f in rest.split("\0") if f.strip()]
+            while fields:
+                status = fields.pop(0).strip()
+                old = self._site_path(fields.pop(0))
+                new = self._site_path(fields.pop(0)) if status.startswith("R") else None
+                name = list_name(old) if old is not None else None
+                if name is not None and name not in found:
+                    found[name] = Removal(commit, new)
+        return found
 
 
 def open_site_repo(root: Path) -> SiteRepo | None:

@@ -165,6 +165,7 @@ class Plan:
     scope: str = "all lists"
     managed: int = 0
     notes: tuple[str, ...] = field(default=())
+    warnings: tuple[str, ...] = field(default=())
 
     @property
     def has_changes(self) -> bool:

@@ -9,7 +9,7 @@ the stages' internals.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -24,6 +24,7 @@ from listsync.policy import (
     ListState,
     broken_invariants,
     desired_state,
+    is_disabled,
     sets_language,
     unsupported_by_server,
 )
@@ -116,7 +117,7 @@ class Scope:
 
     names: tuple[str, ...] | None
     description: str
-    notes: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()  # lists whose file the change deleted
 
 
 def changed_scope(repo: SiteRepo, root: Path, rev: str, uncommitted: Iterable[str] = ()) -> Scope:
@@ -125,7 +126,7 @@ def changed_scope(repo: SiteRepo, root: Path, rev: str, uncommitted: Iterable[st
     Every list when `listsync.yaml` changed (its defaults reach every
     list). Uncommitted files count too: they are planned as they are on
     disk, and the caller reports them. A list whose file is gone is left
-    alone, and the scope's notes say so.
+    alone, and the plan's notes say so (`explained_plan`).
     """
     changes = repo.changes_since(rev)
     since = f"since {rev}, merge base {changes.merge_base[:7]}"
@@ -136,17 +137,53 @@ def changed_scope(repo: SiteRepo, root: Path, rev: str, uncommitted: Iterable[st
         for name in names
         if any((root / LISTS_DIR / f"{name}{suffix}").is_file() for suffix in LIST_SUFFIXES)
     }
-    notes = tuple(
-        f"lists/{name}.yaml was deleted: listsync never deletes a list; {name} is left alone"
-        " in Mailman"
-        for name in sorted(names - present)
-    )
+    removed = tuple(sorted(names - present))
     if SITE_FILE in paths:
-        return Scope(None, f"all lists: {SITE_FILE} changed {since}", notes)
+        return Scope(None, f"all lists: {SITE_FILE} changed {since}", removed)
     if not present:
-        return Scope((), f"no list changed {since}", notes)
+        return Scope((), f"no list changed {since}", removed)
     count = f"{len(present)} list" + ("" if len(present) == 1 else "s")
-    return Scope(tuple(sorted(present)), f"{count} changed {since}", notes)
+    return Scope(tuple(sorted(present)), f"{count} changed {since}", removed)
+
+
+def removal_warnings(
+    repo: SiteRepo, reader: LiveReader, site: Site, names: Iterable[str]
+) -> dict[str, str]:
+    """For each of `names` whose list file git deleted or renamed away while the list is
+    still live and enabled in Mailman: what happened, and how to retire the list.
+
+    One `git log` walk, and a read of those lists alone.
+    """
+    removals = repo.removed_list_files()
+    declared = {path.stem for path in list_file_paths(site.root)}
+    candidates = sorted({n for n in names if n in removals and n not in declared})
+    if not candidates:
+        return {}
+    live = reader.read_site(
+        site.config.domain, candidates, everything=False, bans_for=candidates
+    ).lists
+    warnings: dict[str, str] = {}
+    for name in candidates:
+        state = live.get(name)
+        if state is None or is_disabled(state):
+            continue
+        removal = removals[name]
+        commit = removal.commit
+        when = f"in {commit.short} ({commit.author}: {commit.subject})"
+        retire = f"to retire it, add lists/{name}.yaml back with 'disabled: true'"
+        if removal.renamed_to is not None:
+            new = list_name(removal.renamed_to) or removal.renamed_to
+            warnings[name] = (
+                f"lists/{name}.yaml was renamed to {removal.renamed_to} {when}: Mailman cannot"
+                f" rename a list, so {new} is a list of its own and {name} stays live and"
+                f" enabled in Mailman, no longer managed; {retire}"
+            )
+        else:
+            warnings[name] = (
+                f"lists/{name}.yaml was deleted {when}, but {name} is still live and enabled"
+                f" in Mailman, no longer managed (listsync never deletes a list); {retire}"
+            )
+    return warnings
 
 
 def explained_plan(
@@ -155,10 +192,19 @@ def explained_plan(
     scope: Scope | None,
     repo: SiteRepo | None,
     uncommitted: Iterable[str] = (),
+    warnings: Mapping[str, str] | None = None,
 ) -> Plan:
-    """The plan with what git says: its scope, notes, and who asked for each change."""
+    """The plan with what git says: its scope, notes, warnings (`removal_warnings`),
+    and who asked for each change."""
+    warnings = warnings or {}
     the_plan = plan_from(site, reading, scope.description if scope else None)
-    notes = [*the_plan.notes, *(scope.notes if scope else ())]
+    notes = [*the_plan.notes]
+    notes += [
+        f"lists/{name}.yaml was deleted: listsync never deletes a list; {name} is left alone"
+        " in Mailman"
+        for name in (scope.removed if scope else ())
+        if name not in warnings
+    ]
     pending = sorted(uncommitted)
     if pending:
         notes.insert(
@@ -168,7 +214,9 @@ def explained_plan(
         )
     if repo is not None:
         the_plan = attribute(the_plan, site, repo, pending)
-    return dataclasses.replace(the_plan, notes=tuple(notes))
+    return dataclasses.replace(
+        the_plan, notes=tuple(notes), warnings=tuple(warnings[name] for name in sorted(warnings))
+    )
 
 
 def attribute(plan: Plan, site: Site, repo: SiteRepo, uncommitted: Iterable[str] = ()) -> Plan:

@@ -59,7 +59,11 @@ def redacted(plan: Plan) -> Plan:
         replace(lp, changes=tuple(_redact_change(c) for c in lp.changes)) for lp in plan.lists
     )
     return replace(
-        plan, lists=lists, notes=tuple(redact(n) for n in plan.notes), scope=redact(plan.scope)
+        plan,
+        lists=lists,
+        notes=tuple(redact(n) for n in plan.notes),
+        warnings=tuple(redact(w) for w in plan.warnings),
+        scope=redact(plan.scope),
     )
 
 
@@ -141,6 +145,7 @@ def _shown(plan: Plan) -> list[ListPlan]:
 def to_text(plan: Plan) -> str:
     lines = [f"listsync plan for {plan.domain} ({plan.scope})"]
     lines += [f"note: {note}" for note in plan.notes]
+    lines += [f"warning: {warning}" for warning in plan.warnings]
     lines.append("")
     if plan.create_domain:
         lines += [f"+ domain {plan.domain} (create)", ""]
@@ -157,6 +162,8 @@ def to_markdown(plan: Plan) -> str:
     lines = [f"### listsync plan for `{plan.domain}` ({plan.scope})", ""]
     if plan.notes:
         lines += [f"> **Note:** {note}" for note in plan.notes] + [""]
+    if plan.warnings:
+        lines += [f"> **Warning:** {warning}" for warning in plan.warnings] + [""]
     if plan.create_domain:
         lines += [f"The domain `{plan.domain}` will be created.", ""]
     if not plan.has_changes:
@@ -212,6 +219,7 @@ def to_json_data(plan: Plan) -> dict[str, Any]:
         "scope": plan.scope,
         "managed": plan.managed,
         "notes": list(plan.notes),
+        "warnings": list(plan.warnings),
         "create_domain": plan.create_domain,
         "has_changes": plan.has_changes,
         "summary": {action.value: counts[action] for action in Action},
