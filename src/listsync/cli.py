@@ -20,7 +20,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from listsync import catalog, gitinfo, render, savedplan, schema, snapshot
+from listsync import catalog, gitinfo, render, results, savedplan, schema, snapshot
 from listsync.apply import INTERRUPTED, ApplyResult, ListResult, apply_lock, apply_plan
 from listsync.errors import (
     InvalidSiteError,
@@ -82,16 +82,32 @@ def _print_problems(problems: list[Problem]) -> tuple[int, int]:
     return errors, len(problems) - errors
 
 
+result_format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Text for people, or one JSON document on standard output (README: Results as JSON).",
+)
+
+
 @cli.command()
+@result_format_option
 @pass_context
-def validate(obj: Context) -> None:
+def validate(obj: Context, fmt: str) -> None:
     """Check every list file and listsync.yaml; report every problem."""
     site, problems = load_site(obj.root)
     if site is not None:
         problems = sorted(problems + lint(site))
-    errors, warnings = _print_problems(problems)
     files = len(site.lists) if site is not None else 0
-    click.echo(f"{files} valid list file(s), {errors} error(s), {warnings} warning(s)")
+    if fmt == "json":
+        document = results.validation(files, problems)
+        click.echo(results.dumps(document), nl=False)
+        errors = document["errors"]
+    else:
+        errors, warnings = _print_problems(problems)
+        click.echo(f"{files} valid list file(s), {errors} error(s), {warnings} warning(s)")
     if errors:
         raise SystemExit(EXIT_FAILURE)
 
@@ -465,7 +481,7 @@ def _say(text: str, err: bool = False) -> None:
     click.echo(scrub(text), err=err)
 
 
-def _report(result: ApplyResult) -> None:
+def _report(result: ApplyResult, *, summary_to_stderr: bool = False) -> None:
     """What was applied, what failed and why, what was not started."""
     started_failures = [r for r in result.failed if r.started]
     for failure in started_failures:
@@ -505,7 +521,7 @@ def _report(result: ApplyResult) -> None:
     summary += f": {names}" if names else ""
     if result.not_started:
         summary += f", {len(result.not_started)} not started"
-    _say(summary + ".")
+    _say(summary + ".", err=summary_to_stderr)
 
 
 @cli.command()
@@ -524,6 +540,7 @@ def _report(result: ApplyResult) -> None:
     " (fetched first): an older revision is never applied over a newer one.",
 )
 @redact_option
+@result_format_option
 @click.argument(
     "plan_file",
     metavar="[FILE]",
@@ -539,6 +556,7 @@ def apply(
     force: bool,
     require_tip: str | None,
     redact: bool,
+    fmt: str,
     plan_file: Path | None,
 ) -> None:
     """Plan, show the plan, confirm, and apply it to Mailman.
@@ -552,6 +570,11 @@ def apply(
     """
     if plan_file is not None and names:
         raise ListsyncError("a saved plan fixes its lists: --list does not go with FILE")
+    as_json = fmt == "json"
+    if as_json and not yes and plan_file is None:
+        raise ListsyncError(
+            "--format json needs --yes (or a saved plan): nobody can answer a prompt"
+        )
     backend = conn.backend()
     with apply_lock(backend.url, obj.root):
         if require_tip is not None:
@@ -562,8 +585,11 @@ def apply(
             site = _load(obj, names)
             hidden = _redacting(site, redact)
             the_plan = compute_plan(site, backend, names or None)
-        click.echo(render.to_text(_as_shown(the_plan, hidden)), nl=False)
+        shown = _as_shown(the_plan, hidden)
+        click.echo(render.to_text(shown), nl=False, err=as_json)
         if not the_plan.has_changes:
+            if as_json:
+                click.echo(results.dumps(results.applied(shown, None)), nl=False)
             return
         safety = site.config.safety
         unsafe = unsafe_reason(the_plan, safety.max_changed_fraction, safety.min_managed_lists)
@@ -572,10 +598,12 @@ def apply(
         if plan_file is None:
             _confirm(yes, backend.url)
         else:
-            click.echo(f"Applying the saved plan {plan_file}.")
+            click.echo(f"Applying the saved plan {plan_file}.", err=as_json)
         with _progress(sum(1 for lp in the_plan.lists if lp.changes)) as advance:
             result = apply_plan(backend, the_plan, on_done=advance)
-    _report(result)
+    _report(result, summary_to_stderr=as_json)
+    if as_json:
+        click.echo(scrub(results.dumps(results.applied(shown, result))), nl=False)
     if not result.ok:
         raise SystemExit(EXIT_FAILURE)
 
@@ -634,12 +662,14 @@ def _report_import(result: ImportResult) -> None:
     help="Only this list (repeatable); the others are not read beyond their names.",
 )
 @click.option("--force", is_flag=True, help="Overwrite the file of a list named with --list.")
+@result_format_option
 @pass_context
 def import_command(
     obj: Context,
     conn: Connection,
     names: tuple[str, ...],
     force: bool,
+    fmt: str,
 ) -> None:
     """Write lists/NAME.yaml for the lists in Mailman that no file declares.
 
@@ -652,7 +682,10 @@ def import_command(
         )
     config = load_config(obj.root)
     result = import_lists(obj.root, config, conn.backend(), names or None, force=force)
-    _report_import(result)
+    if fmt == "json":
+        click.echo(results.dumps(results.imported(result)), nl=False)
+    else:
+        _report_import(result)
     if not result.ok:
         raise SystemExit(EXIT_FAILURE)
 
