@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import click
+from click.shell_completion import CompletionItem
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.text import Text
 
 from listsync import catalog, gitinfo, render, results, savedplan, schema, snapshot
 from listsync.apply import INTERRUPTED, ApplyResult, ListResult, apply_lock, apply_plan
@@ -52,14 +54,25 @@ EXIT_BUG = 3
 
 
 class Context:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, color: bool = True) -> None:
         self.root = root
+        self.color = color
 
 
 pass_context = click.make_pass_decorator(Context)
 
+WORKFLOW = ("validate", "plan", "apply", "import", "render", "snapshot", "schema")
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class WorkflowGroup(click.Group):
+    """Commands in the order a listmaster uses them, not alphabetically."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        ranks = {name: rank for rank, name in enumerate(WORKFLOW)}
+        return sorted(self.commands, key=lambda name: (ranks.get(name, len(ranks)), name))
+
+
+@click.group(cls=WorkflowGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--root",
     type=click.Path(file_okay=False, path_type=Path),
@@ -67,12 +80,47 @@ pass_context = click.make_pass_decorator(Context)
     show_default=True,
     help="The site: the directory holding listsync.yaml and lists/.",
 )
+@click.option(
+    "--no-color",
+    is_flag=True,
+    help="Plain plans on a terminal too (also: the NO_COLOR environment variable).",
+)
 @click.option("--debug", is_flag=True, help="On an internal error, print the traceback.")
 @click.version_option(package_name="listsync")
 @click.pass_context
-def cli(ctx: click.Context, root: Path, debug: bool) -> None:
-    """Keep GNU Mailman 3 mailing lists as code."""
-    ctx.obj = Context(root.resolve())
+def cli(ctx: click.Context, root: Path, no_color: bool, debug: bool) -> None:
+    """Keep GNU Mailman 3 mailing lists as code.
+
+    Run it in a site (listsync.yaml and lists/) or name one with --root.
+    The usual day: validate, plan, apply (or a merge request that does both).
+
+    \b
+    Shell completion (list names for --list too), e.g. in ~/.bashrc:
+      eval "$(_LISTSYNC_COMPLETE=bash_source listsync)"
+    (zsh_source for zsh, fish_source for fish)
+    """
+    ctx.obj = Context(root.resolve(), color=not no_color)
+
+
+def _echo_plan(obj: Context, text: str, *, err: bool = False) -> None:
+    """A text plan for people: on a terminal, creations green, updates yellow, removals red."""
+    console = Console(
+        stderr=err, highlight=False, markup=False, emoji=False, no_color=not obj.color or None
+    )
+    if not console.is_terminal or console.no_color or console.color_system is None:
+        click.echo(text, nl=False, err=err)
+        return
+    for line in text.splitlines():
+        console.print(Text(line, style=render.line_style(line) or ""), soft_wrap=True)
+
+
+def _complete_list_names(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """The names of the site's list files, for `--list`."""
+    root = ctx.find_root().params.get("root") or Path()
+    names = sorted(path.stem for path in list_file_paths(Path(root)))
+    return [CompletionItem(name) for name in names if name.startswith(incomplete)]
 
 
 def _print_problems(problems: list[Problem]) -> tuple[int, int]:
@@ -96,7 +144,13 @@ result_format_option = click.option(
 @result_format_option
 @pass_context
 def validate(obj: Context, fmt: str) -> None:
-    """Check every list file and listsync.yaml; report every problem."""
+    """Check every list file and listsync.yaml; report every problem.
+
+    \b
+    Examples:
+      listsync validate
+      listsync validate --format json
+    """
     site, problems = load_site(obj.root)
     if site is not None:
         problems = sorted(problems + lint(site))
@@ -116,7 +170,13 @@ def validate(obj: Context, fmt: str) -> None:
 @click.option("--check", is_flag=True, help="Only report stale files; exit 1 if any.")
 @pass_context
 def schema_command(obj: Context, check: bool) -> None:
-    """Write schema/*.json from the models (the checked-in JSON Schema)."""
+    """Write schema/*.json from the models (the checked-in JSON Schema).
+
+    \b
+    Examples:
+      listsync schema
+      listsync schema --check
+    """
     if check:
         stale = schema.stale_files(obj.root)
         for name in stale:
@@ -224,6 +284,7 @@ names_option = click.option(
     "names",
     multiple=True,
     metavar="NAME",
+    shell_complete=_complete_list_names,
     help="Only this list (repeatable); other lists are not read.",
 )
 
@@ -347,7 +408,15 @@ def plan(
     live_file: Path | None,
     redact: bool,
 ) -> None:
-    """Show what apply would change in Mailman, without changing anything."""
+    """Show what apply would change in Mailman, without changing anything.
+
+    \b
+    Examples:
+      listsync plan
+      listsync plan --list tor-dev --detailed-exitcode
+      listsync plan --changed-since origin/main --out plan.md --out plan.json
+      listsync plan --live mailman-snapshot.json --format markdown
+    """
     obj: Context = ctx.obj
     fmt_given = ctx.get_parameter_source("fmt") is not click.core.ParameterSource.DEFAULT
     formats = [(out, _out_format(out, fmt, fmt_given)) for out in outs]
@@ -375,7 +444,9 @@ def plan(
         the_plan = replace(the_plan, notes=(reader.age_note(), *the_plan.notes))
     shown = _as_shown(the_plan, hidden)
 
-    if not formats:
+    if not formats and fmt == "text":
+        _echo_plan(obj, render.render_plan(shown, fmt))
+    elif not formats:
         click.echo(render.render_plan(shown, fmt), nl=False)
     for out, out_fmt in formats:
         if out_fmt == "json" and isinstance(reader, snapshot.Snapshot):
@@ -410,6 +481,10 @@ def snapshot_command(obj: Context, conn: Connection, out: Path) -> None:
     settings (not the secret ones), owners and moderators: whoever may
     read it learns them. Merge-request pipelines plan against it without
     any credential.
+
+    \b
+    Example:
+      listsync snapshot --out mailman-snapshot.json
     """
     config = load_config(obj.root)
     document = snapshot.take(config.domain, conn.backend())
@@ -438,7 +513,13 @@ def snapshot_command(obj: Context, conn: Connection, out: Path) -> None:
 )
 @pass_context
 def render_command(obj: Context, fmt: str, out: Path | None, include_private: bool) -> None:
-    """The list of lists, from the files alone (no Mailman needed)."""
+    """The list of lists, from the files alone (no Mailman needed).
+
+    \b
+    Examples:
+      listsync render --format html --out public/index.html
+      listsync render --include-private --format markdown
+    """
     site = _load(obj, ())
     the_catalog = catalog.build(site, include_private=include_private)
     text = catalog.render(the_catalog, fmt)
@@ -567,6 +648,12 @@ def apply(
     that plan is exactly the one recorded; it is refused when the work tree
     is at another revision, when Mailman changed one of its lists since,
     or when the file was edited.
+
+    \b
+    Examples:
+      listsync apply
+      listsync apply --list tor-dev --yes
+      listsync apply plan.json --require-tip origin/main
     """
     if plan_file is not None and names:
         raise ListsyncError("a saved plan fixes its lists: --list does not go with FILE")
@@ -586,7 +673,7 @@ def apply(
             hidden = _redacting(site, redact)
             the_plan = compute_plan(site, backend, names or None)
         shown = _as_shown(the_plan, hidden)
-        click.echo(render.to_text(shown), nl=False, err=as_json)
+        _echo_plan(obj, render.to_text(shown), err=as_json)
         if not the_plan.has_changes:
             if as_json:
                 click.echo(results.dumps(results.applied(shown, None)), nl=False)
@@ -675,6 +762,11 @@ def import_command(
 
     Only reads Mailman. Each file is checked before it is written: right after
     an import, validate passes and plan shows no changes for the imported lists.
+
+    \b
+    Examples:
+      listsync import
+      listsync import --list tor-dev --force
     """
     if force and not names:
         raise ListsyncError(

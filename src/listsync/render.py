@@ -142,6 +142,19 @@ def _shown(plan: Plan) -> list[ListPlan]:
     return [lp for lp in plan.lists if lp.action is not Action.UNCHANGED]
 
 
+LINE_STYLES = (("+ ", "green"), ("~ ", "yellow"), ("- ", "red"), ("? ", "dim"))
+
+
+def line_style(line: str) -> str | None:
+    """How a line of the text plan is coloured on a terminal: by what it does."""
+    if line.startswith("warning:"):
+        return "bold yellow"
+    if line.startswith("note:"):
+        return "cyan"
+    body = line.lstrip()
+    return next((style for prefix, style in LINE_STYLES if body.startswith(prefix)), None)
+
+
 def to_text(plan: Plan) -> str:
     lines = [f"listsync plan for {plan.domain} ({plan.scope})"]
     lines += [f"note: {note}" for note in plan.notes]
