@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from mail import SmtpSink
 from mailmanclient import Client
 
 from helpers import Result, Run, StartCore
@@ -117,7 +118,11 @@ def start_core(mailman_home: Path, tmp_path_factory: pytest.TempPathFactory) -> 
             pytest.fail(f"cannot start PostgreSQL: {exc}", pytrace=False)
 
     def start(
-        *, version: str | None = None, workers: int | None = None, database: str | None = None
+        *,
+        version: str | None = None,
+        workers: int | None = None,
+        database: str | None = None,
+        smtp_port: int | None = None,
     ) -> MailmanCore:
         number = next(numbers)
         if version is not None and version != SHAPE.version:
@@ -134,6 +139,7 @@ def start_core(mailman_home: Path, tmp_path_factory: pytest.TempPathFactory) -> 
             version=version or SHAPE.version,
             workers=workers or SHAPE.workers,
             database_url=database_url,
+            smtp_port=smtp_port,
         )
         started.append(core)
         try:
@@ -154,6 +160,20 @@ def start_core(mailman_home: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 def mailman_core(start_core: StartCore) -> MailmanCore:
     """A running core of the session's shape for the whole session."""
     return start_core()
+
+
+@pytest.fixture(scope="session")
+def smtp_sink() -> Iterator[SmtpSink]:
+    """An SMTP server on 127.0.0.1 keeping what Mailman delivers."""
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="session")
+def mail_core(start_core: StartCore, smtp_sink: SmtpSink) -> MailmanCore:
+    """A core of the session's shape that takes mail over LMTP and delivers to `smtp_sink`."""
+    return start_core(smtp_port=smtp_sink.port)
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,9 @@ tested and demonstrated against, shaped like the servers our users run:
   in ``run_dir`` or the PostgreSQL database ``database_url`` names (see
   ``postgres_cluster``), REST API only (every other runner is off, the MTA is
   ``NullMTA``), bound to 127.0.0.1 on free ports, with a random REST
-  password.  ``stop()`` ends the master and every runner it started.
+  password; with ``smtp_port=``, also the runners a post goes through (LMTP
+  in on ``lmtp_port``, SMTP out to that port).  ``stop()`` ends the master
+  and every runner it started.
 * The command line (``install``, ``start``, ``stop``, ``status``) does the same
   from a shell; ``start`` leaves a detached core (and its PostgreSQL cluster,
   with ``--database postgresql``) running and records it in the run directory
@@ -127,6 +129,8 @@ _RUNNERS_OFF = (
     "archive", "bounces", "command", "digest", "in", "lmtp",
     "nntp", "out", "pipeline", "retry", "task", "virgin",
 )  # fmt: skip
+# With mail on, the runners a post goes through stay: lmtp, in, pipeline, out, virgin.
+_MAIL_RUNNERS_OFF = ("archive", "bounces", "command", "digest", "nntp", "retry", "task")
 # Options for the REST runner's gunicorn (replacing Mailman's own gunicorn.cfg).
 # gunicorn >= 25.1, which mailman 3.3.10 happily installs, otherwise opens a
 # control socket at $HOME/.gunicorn/gunicorn.ctl: one path shared by every core
@@ -276,6 +280,15 @@ def _free_port() -> int:
         return port
 
 
+def _accepts(port: int) -> bool:
+    """Whether something listens on 127.0.0.1:`port`."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
 def rest_get(url: str, user: str, password: str, *, timeout: float = 5.0) -> tuple[int, Any]:
     """GET ``url`` with HTTP basic auth, ignoring any proxy settings.
 
@@ -407,6 +420,7 @@ class MailmanCore:
         database_url: str | None = None,
         startup_timeout: float = 60.0,
         stop_timeout: float = 30.0,
+        smtp_port: int | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
@@ -421,6 +435,10 @@ class MailmanCore:
         self.user = REST_USER
         self.password = ""
         self.port = 0
+        # Mail: None keeps the core to its REST API; a port turns on the runners a post
+        # goes through, LMTP in on `lmtp_port` and SMTP out to 127.0.0.1:`smtp_port`.
+        self.smtp_port = smtp_port
+        self.lmtp_port = 0
         self._process: subprocess.Popen[bytes] | None = None
 
     # paths and connection details
@@ -477,6 +495,7 @@ class MailmanCore:
         self._reset_run_dir()
         self.password = secrets.token_urlsafe(24)
         self.port = _free_port()
+        self.lmtp_port = _free_port()
         (self.run_dir / "etc").mkdir()
         self.gunicorn_config_path.write_text(_GUNICORN_CONFIG, encoding="utf-8")
         self.config_path.write_text(self._config_text(), encoding="utf-8")
@@ -589,9 +608,9 @@ class MailmanCore:
             "[mta]",
             "incoming: mailman.mta.null.NullMTA",
             "lmtp_host: 127.0.0.1",
-            f"lmtp_port: {_free_port()}",
+            f"lmtp_port: {self.lmtp_port}",
             "smtp_host: 127.0.0.1",
-            f"smtp_port: {_free_port()}",
+            f"smtp_port: {self.smtp_port or _free_port()}",
             "",
             "[webservice]",
             "hostname: 127.0.0.1",
@@ -601,7 +620,7 @@ class MailmanCore:
             f"workers: {self.workers}",
             f"configuration: {self.gunicorn_config_path}",
         ]
-        for runner in _RUNNERS_OFF:
+        for runner in _RUNNERS_OFF if self.smtp_port is None else _MAIL_RUNNERS_OFF:
             lines += ["", f"[runner.{runner}]", "start: no"]
         return "\n".join(lines) + "\n"
 
@@ -624,8 +643,14 @@ class MailmanCore:
                 # Ready once every REST worker has booted, not just the first.
                 booted = len(group_members(self._process.pid))
                 if status == 200 and (not _HAVE_PROCFS or booted >= 2 + self.workers):
-                    return
-                last = f"HTTP {status}, {max(booted - 2, 0)} of {self.workers} worker(s) booted"
+                    if self.smtp_port is None or _accepts(self.lmtp_port):
+                        return
+                    booted = -1
+                last = (
+                    f"HTTP {status}, LMTP not listening yet"
+                    if booted < 0
+                    else f"HTTP {status}, {max(booted - 2, 0)} of {self.workers} worker(s) booted"
+                )
             if time.monotonic() >= deadline:
                 raise CoreError(
                     f"Mailman REST at {versions} not ready after {self.startup_timeout:g} s "
