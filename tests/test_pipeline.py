@@ -180,6 +180,9 @@ def test_a_scheduled_pipeline_reports_drift_or_repairs_it(
     assert report.jobs == {"validate": "PASS", "reconcile": "FAIL", "snapshot": "PASS"}, (
         report.output
     )
+    lifecycle = report.artifact("reconcile", "report.md").read_text()
+    assert lifecycle.startswith(f"### listsync report for {domain}, as of ")
+    assert "#### Unmanaged lists (in Mailman, in no file): 0" in lifecycle
     drift = report.artifact("reconcile", "drift.md").read_text()
     assert headings(drift) == [f"#### `tor-dev@{domain}`: update"]
     assert '- owner intruder@example.org\n~ archive_policy: "never" -> "public"\n' in drift

@@ -13,6 +13,7 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -22,7 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.text import Text
 
-from listsync import catalog, gitinfo, render, results, savedplan, schema, snapshot
+from listsync import catalog, gitinfo, lifecycle, render, results, savedplan, schema, snapshot
 from listsync.apply import INTERRUPTED, ApplyResult, ListResult, apply_lock, apply_plan
 from listsync.errors import (
     InvalidSiteError,
@@ -36,6 +37,7 @@ from listsync.errors import (
 from listsync.importer import ImportResult, Outcome, import_lists
 from listsync.load import Site, list_file_paths, load_config, load_site, load_valid_site
 from listsync.mailman import DEFAULT_ATTEMPTS, DEFAULT_TIMEOUT, MailmanBackend, redact_url
+from listsync.models import parse_duration
 from listsync.plan import Plan, unsafe_reason
 from listsync.policy import lint
 from listsync.reconcile import (
@@ -61,7 +63,7 @@ class Context:
 
 pass_context = click.make_pass_decorator(Context)
 
-WORKFLOW = ("validate", "plan", "apply", "import", "render", "snapshot", "schema")
+WORKFLOW = ("validate", "plan", "apply", "import", "render", "report", "snapshot", "schema")
 
 
 class WorkflowGroup(click.Group):
@@ -462,6 +464,125 @@ def plan(
             write_out(out, render.render_plan(shown, out_fmt))
         click.echo(f"wrote {out}: {the_plan.summary()}", err=True)
     if detailed_exitcode and the_plan.has_changes:
+        raise SystemExit(EXIT_CHANGES)
+
+
+@cli.command("report")
+@connection_options
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(lifecycle.FORMATS),
+    default="text",
+    show_default=True,
+    help="Text, Markdown tables (an issue or a wiki page), or JSON.",
+)
+@click.option(
+    "--out",
+    "outs",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report to FILE (repeatable); the format follows the name (.md, .json, .txt).",
+)
+@click.option(
+    "--inactive-after",
+    metavar="DURATION",
+    help="No post for longer than this is inactive ('18 months', '2 weeks', '3600 seconds');"
+    " default: lifecycle.inactive_after in listsync.yaml.",
+)
+@click.option(
+    "--as-of",
+    metavar="TIME",
+    help="Judge activity as of this time (ISO 8601, UTC unless it says), not now.",
+)
+@click.option("--owner", metavar="ADDRESS", help="Also: every list ADDRESS owns, files vs Mailman.")
+@click.option("--moderator", metavar="ADDRESS", help="Also: every list ADDRESS moderates.")
+@click.option(
+    "--fail-on",
+    metavar="SECTIONS",
+    help="Exit 2 when any of these sections is not empty: "
+    + ",".join(lifecycle.SECTIONS)
+    + " (comma-separated), so a schedule can notify.",
+)
+@redact_option
+@click.pass_context
+def report_command(
+    ctx: click.Context,
+    conn: Connection,
+    fmt: str,
+    outs: tuple[Path, ...],
+    inactive_after: str | None,
+    as_of: str | None,
+    owner: str | None,
+    moderator: str | None,
+    fail_on: str | None,
+    redact: bool,
+) -> None:
+    """Inactive, ownerless and forgotten lists, and the lists a person runs.
+
+    Reads what a full plan reads, plus the unmanaged lists' settings and owners.
+
+    \b
+    Examples:
+      listsync report
+      listsync report --format markdown --out report.md --fail-on inactive,ownerless
+      listsync report --owner alice@example.org
+    """
+    obj: Context = ctx.obj
+    fmt_given = ctx.get_parameter_source("fmt") is not click.core.ParameterSource.DEFAULT
+    formats = [(out, _out_format(out, fmt, fmt_given)) for out in outs]
+    failing = [s.strip() for s in (fail_on or "").split(",") if s.strip()]
+    unknown = sorted(set(failing) - set(lifecycle.SECTIONS))
+    if unknown:
+        raise ListsyncError(
+            f"--fail-on {','.join(unknown)}: the sections are {', '.join(lifecycle.SECTIONS)}"
+        )
+    if owner and moderator:
+        raise ListsyncError("--owner and --moderator: ask about one role at a time")
+    site = _load(obj, ())
+    hidden = _redacting(site, redact)
+    threshold_text = inactive_after or site.config.lifecycle.inactive_after
+    try:
+        threshold = parse_duration(threshold_text)
+        moment = datetime.fromisoformat(as_of) if as_of else datetime.now(UTC)
+    except ValueError as exc:
+        raise ListsyncError(f"{exc}") from None
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    backend = conn.backend()
+    reading = read_states(site, backend, None)
+    domain = site.config.domain
+    unmanaged = reading.live.unmanaged
+    configs = backend.list_configs(domain, unmanaged) if unmanaged else {}
+    rosters = backend.all_rosters() if unmanaged else {}
+    owners = {name: rosters.get(f"{name}.{domain}", {}).get("owner", set()) for name in unmanaged}
+    person = None
+    address, role = (owner, "owner") if owner else (moderator, "moderator")
+    if address:
+        person = replace(
+            lifecycle.person_in_mailman(
+                address, role, backend.lists_of(address, role), domain, reading.live.member_counts
+            ),
+            in_files=lifecycle.person_in_files(site, address, role),
+        )
+    the_report = lifecycle.build(
+        site,
+        reading,
+        configs,
+        owners,
+        as_of=moment,
+        inactive_after=threshold,
+        inactive_text=threshold_text,
+        person=person,
+    )
+    shown = lifecycle.redacted(the_report) if hidden else the_report
+    if not formats:
+        click.echo(lifecycle.render(shown, fmt), nl=False)
+    for out, out_fmt in formats:
+        write_out(out, lifecycle.render(shown, out_fmt))
+        click.echo(f"wrote {out}", err=True)
+    flagged = [name for name in the_report.non_empty() if name in failing]
+    if flagged:
+        click.echo(f"report: not empty: {', '.join(flagged)}", err=True)
         raise SystemExit(EXIT_CHANGES)
 
 

@@ -287,6 +287,7 @@ class LiveSite:
     domain_exists: bool
     lists: dict[str, ListState]
     unmanaged: tuple[str, ...] = ()
+    member_counts: dict[str, int] = field(default_factory=dict)  # every list, when listed
 
 
 class MailmanBackend:
@@ -387,7 +388,13 @@ class MailmanBackend:
 
     def list_names(self, domain: str) -> list[str] | None:
         """The names of the domain's lists, or None when there is no such domain."""
-        names: list[str] = []
+        listing = self.list_listing(domain)
+        return None if listing is None else sorted(listing)
+
+    def list_listing(self, domain: str) -> dict[str, int] | None:
+        """The domain's lists with their member counts (the listing carries them), or None
+        when there is no such domain."""
+        counts: dict[str, int] = {}
         page = 1
         while True:
             path = f"domains/{quote(domain, safe='')}/lists?count={PAGE_SIZE}&page={page}"
@@ -395,9 +402,9 @@ class MailmanBackend:
             if body is None:
                 return None
             entries = body.get("entries", [])
-            names.extend(str(entry["list_name"]) for entry in entries)
-            if len(names) >= int(body.get("total_size", 0)) or not entries:
-                return sorted(names)
+            counts.update((str(e["list_name"]), int(e.get("member_count") or 0)) for e in entries)
+            if len(counts) >= int(body.get("total_size", 0)) or not entries:
+                return counts
             page += 1
 
     def read_site(
@@ -414,16 +421,19 @@ class MailmanBackend:
         """
         wanted = sorted(set(names))
         unmanaged: tuple[str, ...] = ()
+        member_counts: dict[str, int] = {}
         if everything:
-            present = self.list_names(domain)
-            if present is None:
+            listing = self.list_listing(domain)
+            if listing is None:
                 return LiveSite(domain_exists=False, lists={})
+            member_counts = listing
+            present = sorted(listing)
             wanted_set, present_set = set(wanted), set(present)
             unmanaged = tuple(n for n in present if n not in wanted_set)
             wanted = [n for n in wanted if n in present_set]
         rosters: dict[str, dict[str, set[str]]] | None = None
         if len(wanted) > BULK_ROSTER_THRESHOLD:
-            rosters = self._all_rosters()
+            rosters = self.all_rosters()
         ban_names = set(bans_for)
 
         def read_one(name: str) -> ListState | None:
@@ -436,9 +446,28 @@ class MailmanBackend:
         }
         if not everything and not lists and not self.domain_exists(domain):
             return LiveSite(domain_exists=False, lists={})
-        return LiveSite(domain_exists=True, lists=lists, unmanaged=unmanaged)
+        return LiveSite(
+            domain_exists=True, lists=lists, unmanaged=unmanaged, member_counts=member_counts
+        )
 
-    def _all_rosters(self) -> dict[str, dict[str, set[str]]]:
+    def list_configs(self, domain: str, names: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The settings of the named lists (those that exist), one request each, concurrently."""
+        wanted = sorted(set(names))
+
+        def read_one(name: str) -> Any:
+            return self._get_or_none(list_path(f"{name}@{domain}", "config"))
+
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            configs = list(pool.map(read_one, wanted))
+        return {name: config for name, config in zip(wanted, configs, strict=True) if config}
+
+    def lists_of(self, address: str, role: str) -> list[str]:
+        """The ids of every list, in any domain, where `address` has `role` (one request)."""
+        query = f"subscriber={quote(address, safe='@')}&role={quote(role)}&fields=list_id"
+        body = self.call(f"members/find?{query}")
+        return sorted({str(entry["list_id"]) for entry in body.get("entries", [])})
+
+    def all_rosters(self) -> dict[str, dict[str, set[str]]]:
         """list_id -> role -> addresses, for every list of the server, one call per role."""
         rosters: dict[str, dict[str, set[str]]] = defaultdict(lambda: {r: set() for r in ROLES})
         for role in ROLES:

@@ -13,6 +13,7 @@ import difflib
 import re
 import urllib.parse
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Self, TypeVar
 
@@ -328,6 +329,52 @@ class Safety(_Strict):
     )
 
 
+_DURATION_UNITS = {
+    "s": 1, "sec": 1, "second": 1, "seconds": 1,
+    "min": 60, "minute": 60, "minutes": 60,
+    "h": 3600, "hour": 3600, "hours": 3600,
+    "d": 86400, "day": 86400, "days": 86400,
+    "w": 604800, "week": 604800, "weeks": 604800,
+    "month": 2592000, "months": 2592000,
+    "y": 31536000, "year": 31536000, "years": 31536000,
+}  # fmt: skip
+_DURATION_PART = re.compile(r"\s*(\d+)\s*([a-z]+)\s*,?")
+
+
+def parse_duration(text: str) -> timedelta:
+    """`18 months`, `1 year 6 months`, `2w`, `3600 seconds` (a month is 30 days, a year 365)."""
+    cleaned, seconds, position = text.strip().lower(), 0, 0
+    while position < len(cleaned):
+        match = _DURATION_PART.match(cleaned, position)
+        if match is None or match.group(2) not in _DURATION_UNITS:
+            raise ValueError(
+                f"{text!r} is not a duration such as '18 months', '2 weeks' or '3600 seconds'"
+            )
+        seconds += int(match.group(1)) * _DURATION_UNITS[match.group(2)]
+        position = match.end()
+    if not cleaned or seconds <= 0:
+        raise ValueError(f"{text!r} is not a positive duration such as '18 months'")
+    return timedelta(seconds=seconds)
+
+
+def _duration_text(value: str) -> str:
+    parse_duration(value)
+    return value
+
+
+Duration = Annotated[StrictStr, AfterValidator(_duration_text)]
+
+
+class Lifecycle(_Strict):
+    """What `listsync report` counts as inactive."""
+
+    inactive_after: Duration = Field(
+        default="18 months",
+        description="An enabled list with no post for longer than this is reported as"
+        " inactive ('18 months', '1 year', '2 weeks', '3600 seconds'; a month is 30 days).",
+    )
+
+
 class SiteConfig(_Strict):
     """`listsync.yaml`: the Mailman domain, defaults and policies of a site."""
 
@@ -342,6 +389,7 @@ class SiteConfig(_Strict):
         default=None, description="Sole owner of a disabled list; required to disable one."
     )
     safety: Safety = Field(default_factory=Safety)
+    lifecycle: Lifecycle = Field(default_factory=Lifecycle)
     redact_addresses: StrictBool = Field(
         default=False,
         description="Print addresses as a***@example.org in plans (for public pipelines).",

@@ -1,0 +1,191 @@
+"""`listsync report` against a core that takes real mail: every section decided by values
+Mailman itself wrote.
+
+A post goes in over LMTP and out to the SMTP sink, so Mailman sets the list's
+`last_post_at`; the other lists get none. The test reads those timestamps back
+and judges the report `--as-of` a time an hour past the midpoint between the
+lists made before the post and the post, with `inactive_after: 3600 seconds`,
+so the lists made before are inactive, the posted one is not, and the one
+made after is new. The counting proxy shows what the report reads beyond a
+full plan.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from mail import SmtpSink, post, wait_until
+from mailmanclient import Client
+
+from helpers import Run, write_site
+from listsync.lifecycle import mailman_time
+from mailman_core import MailmanCore
+from proxy import Proxy, recording_proxy
+
+DISABLED_OWNER = "devnull@example.org"
+LISTS = {
+    "busy": "description: Busy.\nposting: open\nowners: [alice@example.org]\n",
+    "quiet": "description: Quiet.\nowners: [bob@example.org]\n",
+    "orphan": "description: Orphan.\nvisibility: private\nowners: [dave@example.org]\n",
+    "retired": "description: Retired.\ndisabled: true\n",
+}
+FRESH = "description: Fresh.\nowners: [carol@example.org]\n"
+
+
+@pytest.fixture
+def mail_client(mail_core: MailmanCore) -> Client:
+    return Client(mail_core.url, mail_core.user, mail_core.password)
+
+
+@pytest.fixture
+def through_proxy(
+    mail_core: MailmanCore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[Proxy]:
+    with recording_proxy(mail_core.url) as proxy:
+        monkeypatch.setenv("MAILMAN_REST_URL", proxy.url)
+        monkeypatch.setenv("MAILMAN_REST_USER", mail_core.user)
+        monkeypatch.setenv("MAILMAN_REST_PASSWORD", mail_core.password)
+        monkeypatch.setenv("LISTSYNC_LOCK_FILE", str(tmp_path / "apply.lock"))
+        yield proxy
+
+
+def test_the_report_sorts_lists_by_what_mailman_recorded(
+    run: Run,
+    tmp_path: Path,
+    domain: str,
+    mail_core: MailmanCore,
+    mail_client: Client,
+    smtp_sink: SmtpSink,
+    through_proxy: Proxy,
+) -> None:
+    config = f"domain: {domain}\ndisabled_owner: {DISABLED_OWNER}\nlifecycle:\n"
+    config += "  inactive_after: 3600 seconds\n"
+    site = write_site(tmp_path / "site", LISTS, config=config)
+    assert run("--root", str(site), "apply", "--yes").status == 0
+
+    # Drift and a forgotten list, made by hand.
+    orphan = mail_client.get_list(f"orphan@{domain}")
+    orphan.add_owner("ghost@example.org")
+    orphan.remove_owner("dave@example.org")
+    legacy = mail_client.get_domain(domain).create_list("legacy")
+    legacy.add_owner("alice@example.org")
+    legacy.remove_owner("alice@example.org")
+    mail_client.get_list(f"busy@{domain}").subscribe(
+        "reader@example.org", pre_verified=True, pre_confirmed=True, pre_approved=True
+    )
+
+    # A real post through Mailman: LMTP in, SMTP out to the sink.
+    post(mail_core, f"busy@{domain}", "anyone@example.net", "Busy is alive")
+    delivered = wait_until(
+        "the post delivered to the member",
+        lambda: smtp_sink.received(lambda m: "Busy is alive" in str(m["Subject"])),
+    )
+    assert delivered[0]["List-Id"] is not None
+    posted_at = wait_until(
+        "Mailman to record busy's last post",
+        lambda: mailman_time(mail_client.get_list(f"busy@{domain}").settings["last_post_at"]),
+    )
+    (site / "lists" / "fresh.yaml").write_text(FRESH)
+    assert run("--root", str(site), "apply", "--yes", "--list", "fresh").status == 0
+
+    created = {
+        name: mailman_time(mail_client.get_list(f"{name}@{domain}").settings["created_at"])
+        for name in ("busy", "quiet", "orphan", "fresh")
+    }
+    before = max(created[n] for n in ("quiet", "orphan") if created[n] is not None)
+    assert before < posted_at < (created["fresh"] or posted_at)
+    cutoff = before + (posted_at - before) / 2
+    as_of = (cutoff + timedelta(hours=1)).isoformat()
+
+    through_proxy.recorder.clear()
+    planned = run("--root", str(site), "plan", "--format", "json")
+    assert planned.status == 0
+    plan_requests = len(through_proxy.recorder.requests)
+    through_proxy.recorder.clear()
+    result = run("--root", str(site), "report", "--format", "json", "--as-of", as_of)
+    assert result.status == 0, result.err
+    report_requests = len(through_proxy.recorder.requests)
+    assert through_proxy.recorder.writes == []
+    # the unmanaged list's settings, and both rosters in one call each
+    assert report_requests == plan_requests + 1 + 2
+
+    report = json.loads(result.out)
+    assert report["format_version"] == 1
+    assert report["inactive_after"] == "3600 seconds"
+    inactive = report["inactive"]
+    assert {entry["name"] for entry in inactive} == {"quiet", "orphan"}
+    idle = [entry["idle_seconds"] for entry in inactive]
+    assert idle == sorted(idle, reverse=True), "oldest first"
+    assert all(entry["last_post_at"] is None for entry in inactive)
+    assert {e["name"]: e["retire"] for e in inactive}["quiet"] == "lists/quiet.yaml: disabled: true"
+    assert [entry["name"] for entry in report["new"]] == ["fresh"]
+    problems = {entry["name"]: entry["problem"] for entry in report["ownerless"]}
+    assert problems == {
+        "legacy": "no owner",
+        "orphan": "owned only by ghost@example.org, whom no list file mentions",
+    }
+    assert [entry["name"] for entry in report["unmanaged"]] == ["legacy"]
+    busy_count = mail_client.get_list(f"busy@{domain}").member_count
+    listed = {e["name"]: e for e in inactive + report["new"] + report["unmanaged"]}
+    assert {e["name"]: e["private"] for e in inactive} == {"quiet": False, "orphan": True}
+    assert busy_count == 1
+    assert listed["fresh"]["member_count"] == 0
+
+    # Judged now, with the default threshold of 18 months, nothing is inactive.
+    (site / "listsync.yaml").write_text(f"domain: {domain}\ndisabled_owner: {DISABLED_OWNER}\n")
+    now = json.loads(run("--root", str(site), "report", "--format", "json").out)
+    assert now["inactive"] == []
+    assert now["inactive_after"] == "18 months"
+    assert {e["name"] for e in now["new"]} == {"quiet", "orphan", "fresh"}
+
+    strict = run(
+        "--root", str(site), "report", "--inactive-after", "1 hour", "--as-of", as_of,
+        "--fail-on", "inactive",
+    )  # fmt: skip
+    assert strict.status == 2
+    assert "report: not empty: inactive" in strict.err
+    assert "quiet  last post: never" in strict.out
+    lenient = run("--root", str(site), "report", "--fail-on", "inactive")
+    assert lenient.status == 0
+
+
+def test_the_lists_a_person_runs_by_the_files_and_by_mailman(
+    run: Run, tmp_path: Path, domain: str, mail_client: Client, through_proxy: Proxy
+) -> None:
+    site = write_site(
+        tmp_path / "site",
+        {"busy": LISTS["busy"], "quiet": LISTS["quiet"]},
+        config=f"domain: {domain}\nredact_addresses: false\n",
+    )
+    assert run("--root", str(site), "apply", "--yes").status == 0
+    mail_client.get_domain(domain).create_list("legacy").add_owner("alice@example.org")
+    mail_client.create_domain(f"other.{domain}").create_list("x").add_owner("alice@example.org")
+    (site / "lists" / "quiet.yaml").write_text(
+        "description: Quiet.\nowners: [bob@example.org, alice@example.org]\n"
+    )
+
+    result = run("--root", str(site), "report", "--owner", "alice@example.org", "--format", "json")
+    assert result.status == 0, result.err
+    person = json.loads(result.out)["person"]
+    elsewhere = person.pop("elsewhere")
+    assert f"x.other.{domain}" in elsewhere
+    assert not any(item.endswith(f".{domain}") and "other." not in item for item in elsewhere)
+    assert person == {
+        "address": "alice@example.org",
+        "role": "owner",
+        "in_files": [f"busy@{domain}", f"quiet@{domain}"],
+        "in_mailman": [f"busy@{domain}", f"legacy@{domain}"],
+        "only_in_files": [f"quiet@{domain}"],
+        "only_in_mailman": [f"legacy@{domain}"],
+    }
+    markdown = run("--root", str(site), "report", "--format", "markdown", "--redact")
+    assert "| legacy | " in markdown.out
+    assert "alice@example.org" not in markdown.out
+    assert "a***@example.org" in markdown.out
+    bad = run("--root", str(site), "report", "--fail-on", "everything")
+    assert bad.status == 1
+    assert "--fail-on everything: the sections are inactive, new, ownerless, unmanaged" in bad.err
