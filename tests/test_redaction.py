@@ -20,7 +20,7 @@ from ruamel.yaml import YAML
 
 from helpers import Run, write_site
 from listsync.redaction import has_address, redact
-from proxy import Proxy
+from proxy import Action, Proxy
 
 # What Mailman's validator allows in a local part besides letters and digits.
 LOCAL_SPECIALS = "!#$%&'*+-./=?_`{}~"
@@ -129,9 +129,9 @@ def test_no_address_shows_in_any_output_or_artifact(
     # A failure: Mailman's own words name the address (it was added by hand meanwhile).
     fqdn = f"tor-dev@{domain}"
     first_owner = sorted(a.lower() for a in owners)[0]
-    posts = []
+    posts: list[str] = []
 
-    def subscribe_by_hand_first(number: int, method: str, path: str) -> object:
+    def subscribe_by_hand_first(number: int, method: str, path: str) -> Action | None:
         if method == "POST" and path.endswith("/members") and not posts:
             posts.append(path)
             return lambda: mailman_client.get_list(fqdn).add_owner(first_owner)
