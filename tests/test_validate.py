@@ -31,14 +31,41 @@ def test_example_site_validates(run: Run) -> None:
         pytest.param(
             "tabs",
             "owners:\n\t- alice@example.org\n",
-            "lists/tabs.yaml:2:1: YAML syntax error",
+            "lists/tabs.yaml:2:1: tabs are not allowed for indentation; use spaces",
             id="yaml-tab-indent",
         ),
         pytest.param(
+            "nestedtab",
+            GOOD + "dmarc:\n  mitigation: none\n \tunconditional: true\n",
+            "lists/nestedtab.yaml:4:2: tabs are not allowed for indentation; use spaces",
+            id="yaml-tab-indent-nested",
+        ),
+        pytest.param(
+            "tabvalue",
+            GOOD + "description:\tA list.\n",
+            "lists/tabvalue.yaml:2:13: a tab is not allowed here; use spaces",
+            id="yaml-tab-after-key",
+        ),
+        pytest.param(
             "dupkey",
-            "owners: [alice@example.org]\nowners: [bob@example.org]\n",
-            "lists/dupkey.yaml:2:1: YAML syntax error",
+            "owners: [alice@example.org]\ndescription: x\nowners: [bob@example.org]\n",
+            "lists/dupkey.yaml:3:1: owners: duplicate key: set on line 1 and again on line 3;"
+            " a key may appear only once",
             id="duplicate-key",
+        ),
+        pytest.param(
+            "dupnested",
+            GOOD + "dmarc:\n  mitigation: none\n  unconditional: true\n  mitigation: reject\n",
+            "lists/dupnested.yaml:5:3: dmarc.mitigation: duplicate key: set on line 3 and again"
+            " on line 5",
+            id="duplicate-nested-key",
+        ),
+        pytest.param(
+            "dupflow",
+            GOOD + "dmarc: {mitigation: none, mitigation: reject}\n",
+            "lists/dupflow.yaml:2:27: dmarc.mitigation: duplicate key: set twice on line 2"
+            " (columns 9 and 27)",
+            id="duplicate-key-one-line",
         ),
         pytest.param(
             "empty", "", "lists/empty.yaml:1:1: empty file: expected a mapping", id="empty"
@@ -85,6 +112,20 @@ def test_example_site_validates(run: Run) -> None:
             "lists/enum.yaml:2:13: visibility: 'publc' is not one of: public, private "
             "(did you mean 'public'?)",
             id="unknown-enum",
+        ),
+        pytest.param(
+            "prefix",
+            GOOD + "category: admin\n",
+            "lists/prefix.yaml:2:11: category: 'admin' is not one of: discussion, notification,"
+            " administrative, team (did you mean 'administrative'?)",
+            id="enum-did-you-mean-prefix",
+        ),
+        pytest.param(
+            "shouting",
+            GOOD + "posting: ANNOUNCE\n",
+            "lists/shouting.yaml:2:10: posting: 'ANNOUNCE' is not one of: open, members,"
+            " moderated, announce (did you mean 'announce'?)",
+            id="enum-did-you-mean-case",
         ),
         pytest.param(
             "nested",
@@ -148,6 +189,13 @@ def test_example_site_validates(run: Run) -> None:
             id="setting-bad-enum-value",
         ),
         pytest.param(
+            "settingtypo",
+            GOOD + "settings:\n  archive_policy: privte\n",
+            "lists/settingtypo.yaml:3:19: settings.archive_policy: expected one of: never,"
+            " private, public (did you mean 'private'?)",
+            id="setting-enum-did-you-mean",
+        ),
+        pytest.param(
             "x",
             GOOD,
             "lists/x.yaml:1:1: name: 'x' does not match the site's naming pattern",
@@ -180,7 +228,7 @@ def test_bad_list_file(run: Run, tmp_path: Path, name: str, content: str, expect
     assert result.status == 1
     assert expected in result.out
     assert "Traceback" not in result.out + result.err
-    assert "1 valid list file(s), 1 error(s)" in result.out or "error(s)" in result.out
+    assert result.out.endswith("1 valid list file(s), 1 error(s), 0 warning(s)\n")
 
 
 def test_non_utf8_bytes(run: Run, tmp_path: Path) -> None:
@@ -211,6 +259,21 @@ def test_every_error_reported_in_one_run(run: Run, tmp_path: Path) -> None:
         "lists/two.yaml:1:1: empty file: expected a mapping of fields",
     ]
     assert "1 valid list file(s), 3 error(s), 0 warning(s)" in result.out
+
+
+def test_files_with_a_bad_name_are_not_counted_as_valid(run: Run, tmp_path: Path) -> None:
+    write_site(tmp_path, {"Bad_Name": GOOD, "good": GOOD, "also-good": GOOD})
+    (tmp_path / "lists" / "other.yml").write_text(GOOD)
+
+    result = run("--root", str(tmp_path), "validate")
+
+    assert result.status == 1
+    assert result.out.splitlines() == [
+        "lists/Bad_Name.yaml:1:1: name: 'Bad_Name' cannot be a list name: lower-case letters,"
+        " digits and . _ + - only",
+        "lists/other.yml:1:1: list files end in .yaml; rename this file",
+        "2 valid list file(s), 2 error(s), 0 warning(s)",
+    ]
 
 
 def test_two_files_declaring_one_list(run: Run, tmp_path: Path) -> None:

@@ -24,7 +24,9 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 
 from listsync.errors import InvalidSiteError, Problem, Severity
@@ -301,13 +303,20 @@ def _check_list_file(
 def _load_list(
     path: Path, shown: str, name: str, config: SiteConfig | None, problems: list[Problem]
 ) -> ListFile | None:
+    """The file, checked; None when it has any error (its name's included)."""
+    found: list[Problem] = []
     if path.suffix != ".yaml":
-        problems.append(Problem(shown, 1, 1, "", "list files end in .yaml; rename this file"))
-    text = _read_text(path, shown, problems)
+        found.append(Problem(shown, 1, 1, "", "list files end in .yaml; rename this file"))
+    text = _read_text(path, shown, found)
+    loaded = None
     if text is None:
-        _check_name(shown, name, config, problems)
+        _check_name(shown, name, config, found)
+    else:
+        loaded = _load_list_text(text, shown, name, config, found)
+    problems.extend(found)
+    if any(p.severity is Severity.ERROR for p in found):
         return None
-    return _load_list_text(text, shown, name, config, problems)
+    return loaded
 
 
 def _check_name(shown: str, name: str, config: SiteConfig | None, problems: list[Problem]) -> None:
@@ -431,12 +440,15 @@ def _parse_text(text: str, shown: str, problems: list[Problem]) -> _Parsed | Non
         message = f"character {exc.character!r} is not allowed in YAML ({exc.reason})"
         problems.append(Problem(shown, line, col, "", message))
         return None
+    except DuplicateKeyError as exc:
+        problems.append(_duplicate_key(text, shown, exc))
+        return None
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         problem = getattr(exc, "problem", None) or str(exc)
         context = getattr(exc, "context", None)
-        message = (
+        message = _tab_message(text, line, col) or (
             f"YAML syntax error: {context}, {problem}"
             if context
             else f"YAML syntax error: {problem}"
@@ -459,6 +471,65 @@ def _parse_text(text: str, shown: str, problems: list[Problem]) -> _Parsed | Non
         )
         return None
     return _Parsed(shown, document)
+
+
+def _tab_message(text: str, line: int, col: int) -> str | None:
+    """Plain words for YAML's refusal of a tab at `line`:`col`, when that is what it refused."""
+    lines = text.splitlines()
+    if not 0 < line <= len(lines) or lines[line - 1][col - 1 : col] != "\t":
+        return None
+    if lines[line - 1][: col - 1].strip(" \t") == "":
+        return "tabs are not allowed for indentation; use spaces"
+    return "a tab is not allowed here; use spaces"
+
+
+def _duplicate_key(text: str, shown: str, exc: DuplicateKeyError) -> Problem:
+    """The second occurrence of a key, naming the line of the first."""
+    mark = exc.problem_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    try:
+        root = YAML(typ="rt", pure=True).compose(text)
+    except YAMLError:
+        root = None
+    found = _find_duplicate(root, line - 1, col - 1) if root is not None else None
+    if found is None:
+        return Problem(shown, line, col, "", "duplicate key: a key may appear only once")
+    loc, (first_line, first_col) = found
+    where = (
+        f"set twice on line {line} (columns {first_col} and {col})"
+        if first_line == line
+        else f"set on line {first_line} and again on line {line}"
+    )
+    return Problem(
+        shown, line, col, _dotted(loc), f"duplicate key: {where}; a key may appear only once"
+    )
+
+
+def _find_duplicate(root: Node, line: int, col: int) -> tuple[Loc, tuple[int, int]] | None:
+    """The path of the key node at 0-based `line`:`col` and the 1-based position of its
+    first occurrence in the same mapping, or None."""
+    pending: list[tuple[Node, Loc]] = [(root, ())]
+    visited: set[int] = set()  # an alias may point back up the tree
+    while pending:
+        node, loc = pending.pop()
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        if isinstance(node, SequenceNode):
+            pending.extend((item, (*loc, index)) for index, item in enumerate(node.value))
+        if not isinstance(node, MappingNode):
+            continue
+        first: dict[tuple[str, Any], Node] = {}
+        for key, value in node.value:
+            if not isinstance(key, ScalarNode):
+                pending.append((value, loc))
+                continue
+            earlier = first.setdefault((str(key.tag), key.value), key)
+            if (key.start_mark.line, key.start_mark.column) == (line, col) and earlier is not key:
+                mark = earlier.start_mark
+                return (*loc, key.value), (mark.line + 1, mark.column + 1)
+            pending.append((value, (*loc, key.value)))
+    return None
 
 
 M = TypeVar("M", bound=BaseModel)

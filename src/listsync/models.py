@@ -275,14 +275,25 @@ def _setting_error(key: str, value: object) -> PydanticCustomError | None:
         )
     message = mailman_settings.check_value(key, value)
     if message is not None:
+        setting = mailman_settings.SETTINGS[key]
+        if setting.kind == "enum" and isinstance(value, str):
+            message += did_you_mean(value, list(setting.choices))
         return PydanticCustomError("setting_value", "{message}", {"message": message})
     return None
 
 
 def did_you_mean(word: str, candidates: frozenset[str] | set[str] | list[str]) -> str:
-    """A ' (did you mean ...?)' suffix naming the closest candidate, or ''."""
-    close = difflib.get_close_matches(word, sorted(candidates), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    """A ' (did you mean ...?)' suffix naming the closest candidate, or ''.
+
+    Close means spelled alike, whatever the case (difflib), or else the only
+    candidate that the word begins (`admin` for `administrative`).
+    """
+    by_lower = {candidate.lower(): candidate for candidate in sorted(candidates)}
+    typed = word.strip().lower()
+    close = difflib.get_close_matches(typed, list(by_lower), n=1, cutoff=0.6)
+    if not close and len(typed) >= 3:
+        close = [lower for lower in by_lower if lower.startswith(typed)]
+    return f" (did you mean {by_lower[close[0]]!r}?)" if len(close) == 1 else ""
 
 
 def _compiles(pattern: str) -> str:
