@@ -409,6 +409,39 @@ def test_json_shape(run: Run, crafted: Path) -> None:
 # -- the command ---------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("name", "extra", "expected"),
+    [
+        ("page.html", (), "html"),
+        ("page.HTM", (), "html"),
+        ("lists.md", (), "markdown"),
+        ("lists.json", (), "json"),
+        ("lists.json", ("--format", "json"), "json"),
+        ("lists.txt", (), "markdown"),
+        ("lists.txt", ("--format", "html"), "html"),
+    ],
+)
+def test_render_out_takes_the_format_from_the_file_name(
+    run: Run, tmp_path: Path, name: str, extra: tuple[str, ...], expected: str
+) -> None:
+    out = tmp_path / name
+
+    result = run("--root", str(REPO), "render", *extra, "--out", str(out))
+
+    assert result.status == 0, result.err
+    assert out.read_text(encoding="utf-8") == render(run, REPO, expected)
+
+
+def test_render_out_refuses_a_format_its_name_contradicts(run: Run, tmp_path: Path) -> None:
+    out = tmp_path / "page.html"
+
+    result = run("--root", str(REPO), "render", "--format", "markdown", "--out", str(out))
+
+    assert result.status == 1
+    assert f"error: --out {out} writes html (by its name), not --format markdown" in result.err
+    assert not out.exists()
+
+
 def test_render_needs_no_mailman_and_writes_out(
     run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unused_port: int
 ) -> None:

@@ -347,11 +347,14 @@ def _load_selected(obj: Context, names: Iterable[str] | None) -> Site:
 
 
 OUT_FORMATS = {".md": "markdown", ".json": "json", ".txt": "text"}
+RENDER_OUT_FORMATS = {".html": "html", ".htm": "html", ".md": "markdown", ".json": "json"}
 
 
-def _out_format(path: Path, fmt: str, fmt_given: bool) -> str:
-    """A file's format follows its name (.md, .json, .txt), else --format."""
-    by_name = OUT_FORMATS.get(path.suffix.lower())
+def _out_format(
+    path: Path, fmt: str, fmt_given: bool, by_suffix: dict[str, str] = OUT_FORMATS
+) -> str:
+    """A file's format follows its name (a suffix in `by_suffix`), else --format."""
+    by_name = by_suffix.get(path.suffix.lower())
     if by_name is None:
         return fmt
     if fmt_given and fmt != by_name:
@@ -625,22 +628,27 @@ def snapshot_command(obj: Context, conn: Connection, out: Path) -> None:
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the list of lists to FILE instead of standard output.",
+    help="Write the list of lists to FILE instead of standard output. The format follows"
+    " the name: .html or .htm HTML, .md Markdown, .json JSON.",
 )
 @click.option(
     "--include-private",
     is_flag=True,
     help="Also show private lists (an internal page: never publish it).",
 )
-@pass_context
-def render_command(obj: Context, fmt: str, out: Path | None, include_private: bool) -> None:
+@click.pass_context
+def render_command(ctx: click.Context, fmt: str, out: Path | None, include_private: bool) -> None:
     """The list of lists, from the files alone (no Mailman needed).
 
     \b
     Examples:
-      listsync render --format html --out public/index.html
+      listsync render --out public/index.html
       listsync render --include-private --format markdown
     """
+    obj: Context = ctx.obj
+    if out is not None:
+        fmt_given = ctx.get_parameter_source("fmt") is not click.core.ParameterSource.DEFAULT
+        fmt = _out_format(out, fmt, fmt_given, RENDER_OUT_FORMATS)
     site = _load(obj, ())
     the_catalog = catalog.build(site, include_private=include_private)
     text = catalog.render(the_catalog, fmt)
