@@ -12,8 +12,9 @@ import pytest
 from markdown_it import MarkdownIt
 
 from helpers import REPO, Run, write_site
+from listsync.catalog import type_label
 from listsync.load import load_valid_site
-from listsync.models import Category, Visibility
+from listsync.models import Archive, Category, Posting, Visibility
 
 FORMATS = ("markdown", "html", "json")
 CATEGORY_TITLES = ["Discussion lists", "Notification lists", "Administrative lists", "Team lists"]
@@ -184,6 +185,23 @@ def test_example_site_public_output_has_public_lists_only_and_no_address(
     assert "Private" not in text
 
 
+def type_cells(fmt: str, text: str) -> dict[str, str]:
+    """List name to what its Type column says (for JSON: what its fields say)."""
+    if fmt == "json":
+        return {
+            e["name"]: type_label(
+                e["visibility"] == "public",
+                Posting(e["posting"]) if e["posting"] is not None else None,
+                Archive(e["archive"]),
+                retired=e["retired"],
+            )
+            for e in json.loads(text)["lists"]
+        }
+    if fmt == "html":
+        return {name: cells[2] for name, (_, cells) in Tables(text).lists().items()}
+    return {cells[0]: cells[2] for cells in markdown_rows(text)}
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_include_private_shows_every_list_with_its_type(run: Run, fmt: str) -> None:
     site, _ = load_valid_site(REPO)
@@ -192,14 +210,10 @@ def test_include_private_shows_every_list_with_its_type(run: Run, fmt: str) -> N
     text = render(run, REPO, fmt, "--include-private")
 
     assert sorted(shown_names(fmt, text)) == sorted(lst.name for lst in lists)
-    if fmt == "json":
-        types = {e["name"]: e["visibility"] for e in json.loads(text)["lists"]}
-    elif fmt == "html":
-        types = {name: cells[2].lower() for name, (_, cells) in Tables(text).lists().items()}
-    else:
-        types = {cells[0]: cells[2].lower() for cells in markdown_rows(text)}
+    if fmt == "markdown":
         assert "Internal" in text
-    assert types == {lst.name: lst.visibility.value for lst in lists}
+    private = {name for name, kind in type_cells(fmt, text).items() if kind.startswith("Private")}
+    assert private == {lst.name for lst in lists if lst.visibility is Visibility.PRIVATE}
 
 
 def test_example_markdown_has_one_table_per_category_like_the_tor_table(run: Run) -> None:
@@ -219,7 +233,7 @@ def test_example_markdown_has_one_table_per_category_like_the_tor_table(run: Run
         assert all(row.endswith(" |") and row.count(" | ") == 3 for row in table[2:])
     # The same row as the Tor wiki's table (reference/tor-lists-service.txt).
     tor_dev = (
-        "| tor-dev | teor, pili, phw, sysrqb, gaba | Public "
+        "| tor-dev | teor, pili, phw, sysrqb, gaba | Members may post, public archive "
         "| Development related discussion list. |"
     )
     assert tor_dev in text.splitlines()
@@ -368,7 +382,7 @@ def test_hostile_text_neither_breaks_the_markdown_table_nor_injects_markup(
     html = MarkdownIt("commonmark").enable("table").render(text)
     assert re.search(r"<(script|code|em|a)\b", html) is None
     rendered = {cells[0]: cells for cells in markdown_rows(text)}
-    assert rendered["hostile"] == ["hostile", MALLORY, "Public", HOSTILE]
+    assert rendered["hostile"] == ["hostile", MALLORY, "Members may post, public archive", HOSTILE]
 
 
 def test_hostile_text_is_escaped_in_html(run: Run, crafted: Path) -> None:
@@ -379,7 +393,11 @@ def test_hostile_text_is_escaped_in_html(run: Run, crafted: Path) -> None:
     assert "&lt;script&gt;" in text
     name, maintainers, kind, description = Tables(text).lists()["hostile"][1]
     assert name == "hostile subscribe archive"  # the name cell holds the links too
-    assert [maintainers, kind, description] == [MALLORY, "Public", HOSTILE]
+    assert [maintainers, kind, description] == [
+        MALLORY,
+        "Members may post, public archive",
+        HOSTILE,
+    ]
 
 
 def test_json_shape(run: Run, crafted: Path) -> None:
@@ -394,6 +412,7 @@ def test_json_shape(run: Run, crafted: Path) -> None:
         "name": "named",
         "category": "discussion",
         "visibility": "public",
+        "posting": "members",
         "archive": "public",
         "retired": False,
         "description": "Owners with display names.",
@@ -404,6 +423,65 @@ def test_json_shape(run: Run, crafted: Path) -> None:
     order = [(e["retired"], e["category"], e["name"]) for e in data["lists"]]
     categories = [c.value for c in Category]
     assert order == sorted(order, key=lambda o: (o[0], categories.index(o[1]), o[2]))
+
+
+KINDS = {
+    "default": "description: As the site says.\nowners: [a@example.net]\n",
+    "open": "description: Anyone.\nposting: open\narchive: private\nowners: [b@example.net]\n",
+    "moderated": "description: Held.\nposting: moderated\narchive: none\nowners: [c@example.net]\n",
+    "announce": "description: News.\nposting: announce\nowners: [d@example.net]\n",
+    "held-by-settings": (
+        "description: Moderated through settings.\nowners: [e@example.net]\n"
+        "settings: {default_member_action: hold, default_nonmember_action: hold}\n"
+    ),
+    "own-rules": (
+        "description: Non-members discarded.\nowners: [f@example.net]\n"
+        "settings: {default_nonmember_action: discard}\n"
+    ),
+    "secret": "description: Hidden.\nvisibility: private\nowners: [g@example.net]\n",
+    "gone": "description: Old.\nposting: members\ndisabled: true\nowners: []\n",
+}
+KIND_LABELS = {
+    "default": "Members may post, public archive",
+    "open": "Anyone may post, private archive",
+    "moderated": "Moderated, no archive",
+    "announce": "Announcements only, public archive",
+    "held-by-settings": "Moderated, public archive",
+    "own-rules": "Own posting rules, public archive",
+    "secret": "Private, members may post, private archive",
+    "gone": "No more posts, public archive",
+}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_type_says_who_may_post_and_the_archive_alike_in_every_form(
+    run: Run, tmp_path: Path, fmt: str
+) -> None:
+    site = write_site(tmp_path / "site", KINDS, config=CRAFTED_CONFIG)
+
+    public = type_cells(fmt, render(run, site, fmt))
+    internal = type_cells(fmt, render(run, site, fmt, "--include-private"))
+
+    assert internal == KIND_LABELS
+    assert public == {name: kind for name, kind in KIND_LABELS.items() if name != "secret"}
+
+
+def test_json_posting_follows_the_settings_as_mailman_would(run: Run, tmp_path: Path) -> None:
+    site = write_site(tmp_path / "site", KINDS, config=CRAFTED_CONFIG)
+
+    data = render_json(run, site, "--include-private")
+
+    posting = {e["name"]: e["posting"] for e in data["lists"]}
+    assert posting == {
+        "default": "members",
+        "open": "open",
+        "moderated": "moderated",
+        "announce": "announce",
+        "held-by-settings": "moderated",
+        "own-rules": None,
+        "secret": "members",
+        "gone": "members",
+    }
 
 
 # -- the command ---------------------------------------------------------------------

@@ -19,7 +19,9 @@ import pytest
 from playwright.sync_api import Browser, Page, Request, expect, sync_playwright
 
 from helpers import REPO
+from listsync.catalog import type_label
 from listsync.cli import main
+from listsync.models import Archive, Posting
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Without the background-networking flags Chromium keeps dialling out, and the
@@ -121,7 +123,12 @@ def expected_rows(lists: list[dict[str, Any]], query: str) -> list[str]:
     words = query.lower().split()
     shown = []
     for entry in lists:
-        kind = "Public" if entry["visibility"] == "public" else "Private"
+        kind = type_label(
+            entry["visibility"] == "public",
+            Posting(entry["posting"]) if entry["posting"] is not None else None,
+            Archive(entry["archive"]),
+            retired=entry["retired"],
+        )
         text = " ".join([entry["name"], *entry["maintainers"], kind, entry["description"]]).lower()
         if all(word in text for word in words):
             shown.append(entry["name"])
@@ -157,7 +164,7 @@ def overflow(page: Page) -> dict[str, int]:
     return sizes
 
 
-@pytest.mark.parametrize("query", ["relay", "nickm commits", "ALERTS", "Tor list."])
+@pytest.mark.parametrize("query", ["relay", "nickm commits", "ALERTS", "Tor list.", "moderated"])
 def test_typing_in_the_filter_box_narrows_the_table(
     opened: Opened, rendered: Rendered, query: str
 ) -> None:

@@ -7,7 +7,7 @@ name, disabled lists only under "Retired lists", private lists only with
 local part (masked with `redact_addresses`), never by full address (these
 pages are scraped by spammers);
 an address in a description is masked.
-Whether a list is advertised and how it is archived come from
+Whether a list is advertised, who may post and how it is archived come from
 `policy.declared_settings`, so a `settings:` override counts here exactly as
 it does in Mailman. Three forms: Markdown tables like the Tor wiki's, one
 self-contained HTML page (jinja2, autoescaped; inline style and script
@@ -30,8 +30,8 @@ from typing import Any
 import jinja2
 
 from listsync.load import Site
-from listsync.models import Archive, Category, EffectiveList, split_address
-from listsync.policy import ARCHIVE_POLICY, declared_settings
+from listsync.models import Archive, Category, EffectiveList, Posting, split_address
+from listsync.policy import ARCHIVE_POLICY, POSTING_ACTIONS, declared_settings
 from listsync.redaction import mask_local_part, redact
 
 FORMATS = ("markdown", "html", "json")
@@ -52,6 +52,21 @@ SECTIONS: dict[Category, tuple[str, str]] = {
     Category.TEAM: ("Team lists", "Lists of the project's teams."),
 }
 ARCHIVE_BY_POLICY = {policy: archive for archive, policy in ARCHIVE_POLICY.items()}
+POSTING_BY_ACTIONS = {actions: posting for posting, actions in POSTING_ACTIONS.items()}
+# The Type column: who may post and the archive (and "private", on an internal page).
+POSTING_LABELS = {
+    Posting.OPEN: "anyone may post",
+    Posting.MEMBERS: "members may post",
+    Posting.MODERATED: "moderated",
+    Posting.ANNOUNCE: "announcements only",
+}
+OWN_POSTING_RULES = "own posting rules"  # settings: sets actions that no `posting:` gives
+RETIRED_POSTING = "no more posts"
+ARCHIVE_LABELS = {
+    Archive.PUBLIC: "public archive",
+    Archive.PRIVATE: "private archive",
+    Archive.NONE: "no archive",
+}
 RETIRED = (
     "Retired lists",
     "Disabled lists: they accept no more posts or subscriptions.",
@@ -66,6 +81,7 @@ class Entry:
     name: str
     category: Category
     public: bool
+    posting: Posting | None  # None: settings: gives actions no `posting:` value gives
     archive: Archive
     retired: bool
     description: str
@@ -75,7 +91,7 @@ class Entry:
 
     @property
     def type_label(self) -> str:
-        return "Public" if self.public else "Private"
+        return type_label(self.public, self.posting, self.archive, retired=self.retired)
 
     @property
     def search_text(self) -> str:
@@ -104,6 +120,19 @@ class Catalog:
     @property
     def entries(self) -> list[Entry]:
         return [entry for section in self.sections for entry in section.entries]
+
+
+def type_label(
+    public: bool, posting: Posting | None, archive: Archive, *, retired: bool = False
+) -> str:
+    """The Type column: `Anyone may post, public archive`; private lists say so first."""
+    if retired:
+        who_posts = RETIRED_POSTING
+    else:
+        who_posts = POSTING_LABELS[posting] if posting is not None else OWN_POSTING_RULES
+    parts = [*([] if public else ["private"]), who_posts, ARCHIVE_LABELS[archive]]
+    text = ", ".join(parts)
+    return text[:1].upper() + text[1:]
 
 
 def maintainer(address: str, *, redact_addresses: bool = False) -> str:
@@ -137,11 +166,16 @@ def _entry(
     settings = declared_settings(lst)
     public = settings.get("advertised") is True
     archive = ARCHIVE_BY_POLICY.get(str(settings.get("archive_policy")), Archive.NONE)
+    actions = (
+        str(settings.get("default_member_action")),
+        str(settings.get("default_nonmember_action")),
+    )
     linked_archive = archive is Archive.PUBLIC or (archive is Archive.PRIVATE and include_private)
     return Entry(
         name=lst.name,
         category=lst.category,
         public=public,
+        posting=POSTING_BY_ACTIONS.get(actions),
         archive=archive,
         retired=lst.disabled,
         description=redact(str(settings.get("description", ""))),
@@ -273,6 +307,7 @@ def to_json_data(catalog: Catalog) -> dict[str, Any]:
                 "name": entry.name,
                 "category": entry.category.value,
                 "visibility": "public" if entry.public else "private",
+                "posting": entry.posting.value if entry.posting is not None else None,
                 "archive": entry.archive.value,
                 "retired": entry.retired,
                 "description": entry.description,
