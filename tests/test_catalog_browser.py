@@ -233,3 +233,23 @@ def test_each_list_has_an_anchor_and_links(opened: Opened, rendered: Rendered) -
     expect(target.get_by_role("link", name="archive")).to_have_attribute(
         "href", entry["archive_url"]
     )
+
+
+def test_the_filter_box_stays_in_view_while_the_page_scrolls(
+    opened: Opened, rendered: Rendered
+) -> None:
+    page = opened.page
+    box = page.get_by_label("Filter lists")
+    last = rendered.lists[-1]["name"]
+
+    page.evaluate("() => window.scrollTo(0, document.documentElement.scrollHeight)")
+
+    expect(page.locator(f"{ROWS}[data-list='{last}']")).to_be_in_viewport()
+    expect(page.locator("h1")).not_to_be_in_viewport()
+    expect(box).to_be_in_viewport()
+    bar = page.locator("form.filter").bounding_box()
+    assert bar is not None
+    assert bar["y"] == 0, "the filter bar sits at the top of the window"
+    query = "relay"
+    type_filter(page, query, expected_rows(rendered.lists, query))
+    assert visible_rows(page) == expected_rows(rendered.lists, query)
