@@ -49,6 +49,7 @@ from listsync.reconcile import (
     removal_warnings,
 )
 
+DISTRIBUTION = "listsync-mailman"  # the name pip knows listsync by (pyproject.toml)
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_CHANGES = 2
@@ -88,7 +89,7 @@ class WorkflowGroup(click.Group):
     help="Plain plans on a terminal too (also: the NO_COLOR environment variable).",
 )
 @click.option("--debug", is_flag=True, help="On an internal error, print the traceback.")
-@click.version_option(package_name="listsync")
+@click.version_option(package_name=DISTRIBUTION)
 @click.pass_context
 def cli(ctx: click.Context, root: Path, no_color: bool, debug: bool) -> None:
     """Keep GNU Mailman 3 mailing lists as code.
