@@ -299,7 +299,7 @@ def test_forcing_replaces_a_yml_file(
     assert_round_trip(run, site)
 
 
-RUNBOOK_VARIANTS = {
+RUNBOOK_VARIANTS: dict[str, dict[str, Any]] = {
     # Tor: [Archived], reject both, no emergency moderation, still advertised.
     "archived": {
         "description": "[Archived] Old announcements.",

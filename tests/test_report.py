@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -92,12 +92,13 @@ def test_the_report_sorts_lists_by_what_mailman_recorded(
     (site / "lists" / "fresh.yaml").write_text(FRESH)
     assert run("--root", str(site), "apply", "--yes", "--list", "fresh").status == 0
 
-    created = {
-        name: mailman_time(mail_client.get_list(f"{name}@{domain}").settings["created_at"])
-        for name in ("busy", "quiet", "orphan", "fresh")
-    }
-    before = max(created[n] for n in ("quiet", "orphan") if created[n] is not None)
-    assert before < posted_at < (created["fresh"] or posted_at)
+    created: dict[str, datetime] = {}
+    for name in ("busy", "quiet", "orphan", "fresh"):
+        stamp = mailman_time(mail_client.get_list(f"{name}@{domain}").settings["created_at"])
+        assert stamp is not None, name
+        created[name] = stamp
+    before = max(created["quiet"], created["orphan"])
+    assert before < posted_at < created["fresh"]
     cutoff = before + (posted_at - before) / 2
     as_of = (cutoff + timedelta(hours=1)).isoformat()
 
