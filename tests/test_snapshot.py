@@ -113,3 +113,19 @@ def test_a_snapshot_of_another_domain_or_not_a_snapshot_is_refused(
     result = run("--root", str(site), "plan", "--live", str(other))
     assert result.status == 1
     assert "is not a listsync snapshot" in result.err
+
+
+def test_a_redacting_site_writes_a_snapshot_only_when_told_where_it_goes(
+    run: Run, tmp_path: Path, domain: str, connected: Proxy
+) -> None:
+    config = f"domain: {domain}\nredact_addresses: true\n"
+    site = write_site(tmp_path / "redacting", LISTS, config=config)
+    taken = tmp_path / "snapshot.json"
+    refused = run("--root", str(site), "snapshot", "--out", str(taken))
+    assert refused.status == 1
+    assert "pass --include-addresses once it is stored where only project members" in refused.err
+    assert not taken.exists()
+    assert connected.recorder.requests == []
+    allowed = run("--root", str(site), "snapshot", "--out", str(taken), "--include-addresses")
+    assert allowed.status == 0, allowed.err
+    assert json.loads(taken.read_text())["domain"] == domain

@@ -103,6 +103,15 @@ def cli(ctx: click.Context, root: Path, no_color: bool, debug: bool) -> None:
     (zsh_source for zsh, fish_source for fish)
     """
     ctx.obj = Context(root.resolve(), color=not no_color)
+    hide_addresses(_site_redacts(ctx.obj.root))
+
+
+def _site_redacts(root: Path) -> bool:
+    """Whether the site asks for redaction (`redact_addresses`), before anything is printed."""
+    try:
+        return load_config(root).redact_addresses
+    except ListsyncError:
+        return False
 
 
 def _echo_plan(obj: Context, text: str, *, err: bool = False) -> None:
@@ -128,7 +137,7 @@ def _complete_list_names(
 
 def _print_problems(problems: list[Problem]) -> tuple[int, int]:
     for problem in problems:
-        click.echo(str(problem), err=problem.severity is Severity.WARNING)
+        click.echo(scrub(str(problem)), err=problem.severity is Severity.WARNING)
     errors = sum(1 for p in problems if p.severity is Severity.ERROR)
     return errors, len(problems) - errors
 
@@ -160,7 +169,7 @@ def validate(obj: Context, fmt: str) -> None:
     files = len(site.lists) if site is not None else 0
     if fmt == "json":
         document = results.validation(files, problems)
-        click.echo(results.dumps(document), nl=False)
+        click.echo(scrub(results.dumps(document)), nl=False)
         errors = document["errors"]
     else:
         errors, warnings = _print_problems(problems)
@@ -203,6 +212,12 @@ class Connection:
     password: str | None
     timeout: float
     retries: int
+
+    def signing_key(self) -> bytes:
+        """What saved plans' hashes are keyed with: the REST password (see savedplan)."""
+        if not self.password:
+            raise ListsyncError("no Mailman connection: set MAILMAN_REST_PASSWORD")
+        return self.password.encode()
 
     def backend(self) -> MailmanBackend:
         given = (
@@ -343,7 +358,7 @@ def _load_selected(obj: Context, names: Iterable[str] | None) -> Site:
     """The valid site with every list (None) or exactly the named ones (maybe none)."""
     site, warnings = load_valid_site(obj.root, names)
     for problem in sorted(warnings + lint(site)):
-        click.echo(str(problem), err=True)
+        click.echo(scrub(str(problem)), err=True)
     return site
 
 
@@ -462,7 +477,9 @@ def plan(
                 repo.revision() if repo is not None else None,
                 savedplan.file_hashes(obj.root, uncommitted),
             )
-            text = savedplan.dumps(the_plan, reading, selected, worktree, redact=hidden)
+            text = savedplan.dumps(
+                the_plan, reading, selected, worktree, redact=hidden, key=conn.signing_key()
+            )
             write_out(out, text)
         else:
             write_out(out, render.render_plan(shown, out_fmt))
@@ -598,8 +615,14 @@ def report_command(
     required=True,
     help="The snapshot file to write (JSON).",
 )
+@click.option(
+    "--include-addresses",
+    is_flag=True,
+    help="Write it even though listsync.yaml says redact_addresses (the file holds addresses:"
+    " store it where only project members can read it).",
+)
 @pass_context
-def snapshot_command(obj: Context, conn: Connection, out: Path) -> None:
+def snapshot_command(obj: Context, conn: Connection, out: Path, include_addresses: bool) -> None:
     """Write Mailman's state of the site's domain to a file, for 'plan --live FILE'.
 
     Only reads Mailman. The file holds every list of the domain with its
@@ -612,6 +635,12 @@ def snapshot_command(obj: Context, conn: Connection, out: Path) -> None:
       listsync snapshot --out mailman-snapshot.json
     """
     config = load_config(obj.root)
+    if config.redact_addresses and not include_addresses:
+        raise ListsyncError(
+            "listsync.yaml says redact_addresses, and a snapshot holds every owner's and"
+            " moderator's address: pass --include-addresses once it is stored where only"
+            " project members can read it; nothing was written"
+        )
     document = snapshot.take(config.domain, conn.backend())
     write_out(out, snapshot.dumps(document))
     click.echo(f"wrote {out}: {len(document['lists'])} list(s) of {config.domain}", err=True)
@@ -797,7 +826,9 @@ def apply(
         if require_tip is not None:
             _check_tip(obj, require_tip)
         if plan_file is not None:
-            site, the_plan, hidden = _committed_plan(obj, plan_file, backend, redact)
+            site, the_plan, hidden = _committed_plan(
+                obj, plan_file, backend, redact, conn.signing_key()
+            )
         else:
             site = _load(obj, names)
             hidden = _redacting(site, redact)
@@ -846,11 +877,11 @@ def _check_tip(obj: Context, ref: str) -> None:
 def _report_import(result: ImportResult) -> None:
     for item in result.lists:
         if item.outcome is Outcome.FAILED:
-            click.echo(f"failed: {item.name}: {item.reason}", err=True)
+            _say(f"failed: {item.name}: {item.reason}", err=True)
             for line in item.details:
-                click.echo(f"    {line}", err=True)
+                _say(f"    {line}", err=True)
         else:
-            click.echo(
+            _say(
                 f"{item.outcome.value} {item.path}" + (f": {item.reason}" if item.reason else "")
             )
     written = len(result.named(Outcome.WRITTEN))
@@ -858,11 +889,11 @@ def _report_import(result: ImportResult) -> None:
     failed = [item.name for item in result.named(Outcome.FAILED)]
     if not result.lists:
         if result.domain_exists:
-            click.echo(f"Nothing to import: every list of {result.domain} in Mailman has a file.")
+            _say(f"Nothing to import: every list of {result.domain} in Mailman has a file.")
         else:
-            click.echo(f"Nothing to import: Mailman has no domain {result.domain}.")
+            _say(f"Nothing to import: Mailman has no domain {result.domain}.")
         return
-    click.echo(
+    _say(
         f"Imported {written} list(s) from {result.domain}, {skipped} skipped, "
         f"{len(failed)} failed" + (f": {', '.join(failed)}" if failed else "") + "."
     )
@@ -905,7 +936,7 @@ def import_command(
     config = load_config(obj.root)
     result = import_lists(obj.root, config, conn.backend(), names or None, force=force)
     if fmt == "json":
-        click.echo(results.dumps(results.imported(result)), nl=False)
+        click.echo(scrub(results.dumps(results.imported(result))), nl=False)
     else:
         _report_import(result)
     if not result.ok:
@@ -913,7 +944,7 @@ def import_command(
 
 
 def _committed_plan(
-    obj: Context, path: Path, backend: MailmanBackend, redact: bool
+    obj: Context, path: Path, backend: MailmanBackend, redact: bool, key: bytes
 ) -> tuple[Site, Plan, bool]:
     """The plan to apply for a saved plan: planned again, and exactly the one recorded."""
     saved = savedplan.load(path)
@@ -932,9 +963,9 @@ def _committed_plan(
             f"{path} plans {saved.domain}; the site's domain is {site.config.domain}"
         )
     reading = read_states(site, backend, saved.selection)
-    savedplan.check_live(saved, reading)
+    savedplan.check_live(saved, reading, key)
     replanned = explained_plan(site, reading, None, repo, uncommitted)
-    savedplan.check_commitment(saved, replanned)
+    savedplan.check_commitment(saved, replanned, key)
     return site, replanned, hidden
 
 

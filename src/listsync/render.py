@@ -54,9 +54,16 @@ def _redact_change(change: Change) -> Change:
 
 
 def redacted(plan: Plan) -> Plan:
-    """The same plan with every address in its changes, notes and scope masked."""
+    """The same plan with every address in its changes, commits, notes and scope masked."""
     lists = tuple(
-        replace(lp, changes=tuple(_redact_change(c) for c in lp.changes)) for lp in plan.lists
+        replace(
+            lp,
+            changes=tuple(_redact_change(c) for c in lp.changes),
+            commit=None
+            if lp.commit is None
+            else CommitInfo(lp.commit.hash, redact(lp.commit.author), redact(lp.commit.subject)),
+        )
+        for lp in plan.lists
     )
     return replace(
         plan,

@@ -22,12 +22,16 @@ hash, for each of them, what the plan compared in Mailman, so that a list
 changed by hand since is named as such. `digest` hashes the changes with
 every address in full; with `redacted` the changes shown in the file have
 their addresses masked, which makes the file safe to publish, while the
-digest still pins the real ones.
+digest still pins the real ones. Both are HMAC-SHA256 keyed with the REST
+password, which plan and apply hold anyway: without it nobody can confirm
+a guessed address against them. (A new password makes older saved plans
+unusable: plan again.)
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -42,6 +46,7 @@ from listsync.render import JSON_FORMAT_VERSION, change_json, redacted, to_json_
 
 ABSENT = "absent"
 _HASH_PREFIX = "sha256:"
+_KEYED_PREFIX = "hmac-sha256:"
 
 
 class SavedPlanError(ListsyncError):
@@ -86,7 +91,7 @@ def _canonical(data: Any) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def fingerprint(desired: ListState, existing: ListState | None) -> str:
+def fingerprint(desired: ListState, existing: ListState | None, key: bytes) -> str:
     """A hash of the live state the plan compared for one list."""
     if existing is None:
         return ABSENT
@@ -97,12 +102,12 @@ def fingerprint(desired: ListState, existing: ListState | None) -> str:
         "moderators": sorted(existing.moderators),
         "bans": sorted(existing.bans & {DISABLE_BAN}),
     }
-    return hash_of(compared)
+    return hash_of(compared, key)
 
 
-def fingerprints(reading: Reading) -> dict[str, str]:
+def fingerprints(reading: Reading, key: bytes) -> dict[str, str]:
     return {
-        name: fingerprint(reading.desired[name], reading.live.lists.get(name))
+        name: fingerprint(reading.desired[name], reading.live.lists.get(name), key)
         for name in sorted(reading.desired)
     }
 
@@ -136,13 +141,13 @@ def substance(plan: Plan) -> dict[str, Any]:
     return normal
 
 
-def hash_of(data: Any) -> str:
-    """The sha256 of a JSON value in canonical form."""
-    return _sha256(_canonical(data))
+def hash_of(data: Any, key: bytes) -> str:
+    """The HMAC-SHA256 of a JSON value in canonical form, keyed with `key`."""
+    return _KEYED_PREFIX + hmac.new(key, _canonical(data), hashlib.sha256).hexdigest()
 
 
-def digest(plan: Plan) -> str:
-    return hash_of(substance(plan))
+def digest(plan: Plan, key: bytes) -> str:
+    return hash_of(substance(plan), key)
 
 
 # -- the document ---------------------------------------------------------------------
@@ -155,6 +160,7 @@ def dumps(
     worktree: WorkTree,
     *,
     redact: bool,
+    key: bytes,
 ) -> str:
     """The saved-plan document of `plan`; its changes' addresses masked with `redact`."""
     data = to_json_data(redacted(plan) if redact else plan)
@@ -163,8 +169,8 @@ def dumps(
         "uncommitted": dict(worktree.uncommitted),
         "selection": None if selection is None else sorted(selection),
         "domain_exists": reading.live.domain_exists,
-        "fingerprints": fingerprints(reading),
-        "digest": digest(plan),
+        "fingerprints": fingerprints(reading, key),
+        "digest": digest(plan, key),
         "redacted": redact,
     }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
@@ -176,10 +182,10 @@ def _str(value: Any, what: str) -> str:
     return value
 
 
-def _hash(value: Any, what: str) -> str:
+def _hash(value: Any, what: str, prefix: str = _HASH_PREFIX) -> str:
     text = _str(value, what)
-    if not text.startswith(_HASH_PREFIX):
-        raise ValueError(f"{what} is not a sha256 hash")
+    if not text.startswith(prefix):
+        raise ValueError(f"{what} is not a {prefix.rstrip(':')} hash")
     return text
 
 
@@ -229,10 +235,12 @@ def _parse(data: Mapping[str, Any], source: str) -> SavedPlan:
         else tuple(_str(name, "a list name") for name in selection),
         domain_exists=saved["domain_exists"],
         fingerprints={
-            _str(name, "a list name"): value if value == ABSENT else _hash(value, name)
+            _str(name, "a list name"): value
+            if value == ABSENT
+            else _hash(value, name, _KEYED_PREFIX)
             for name, value in prints.items()
         },
-        digest=_hash(saved["digest"], "digest"),
+        digest=_hash(saved["digest"], "digest", _KEYED_PREFIX),
         redacted=redact,
         shown=_shown(data),
     )
@@ -293,21 +301,6 @@ def check_worktree(saved: SavedPlan, now: WorkTree) -> None:
         )
 
 
-def check_tip(saved: SavedPlan, tip_name: str, tip: str) -> None:
-    """Refuse a plan that is not of the tip of the default branch: a newer one supersedes it."""
-    if saved.worktree.revision != tip:
-        raise StalePlanError(
-            f"{saved.source} was planned at {_short(saved.worktree.revision)}, but {tip_name} is"
-            f" at {_short(tip)} now: an older revision is never applied over a newer one"
-            " (the pipeline of the newer revision applies it); nothing was changed"
-        )
-    if saved.worktree.uncommitted:
-        raise StalePlanError(
-            f"{saved.source} was planned with uncommitted changes, not from {tip_name};"
-            " nothing was changed"
-        )
-
-
 def check_selection(saved: SavedPlan, declared: Iterable[str]) -> None:
     """Refuse a selection naming a list that no file declares, or lists without fingerprints."""
     known = set(declared)
@@ -325,7 +318,7 @@ def check_selection(saved: SavedPlan, declared: Iterable[str]) -> None:
         )
 
 
-def check_live(saved: SavedPlan, reading: Reading) -> None:
+def check_live(saved: SavedPlan, reading: Reading, key: bytes) -> None:
     """Refuse a plan whose lists, or whose domain, changed in Mailman since it was made."""
     if saved.domain_exists != reading.live.domain_exists:
         what = "created" if reading.live.domain_exists else "deleted"
@@ -333,7 +326,7 @@ def check_live(saved: SavedPlan, reading: Reading) -> None:
             f"stale plan: the domain {saved.domain} was {what} in Mailman since {saved.source}"
             " was made; plan again"
         )
-    now = fingerprints(reading)
+    now = fingerprints(reading, key)
     if set(now) != set(saved.fingerprints):
         raise SavedPlanError(
             f"{saved.source} fingerprints other lists than the files declare;"
@@ -369,11 +362,11 @@ def _differences(recorded: Any, planned: Any) -> list[str]:
     return found
 
 
-def check_commitment(saved: SavedPlan, replanned: Plan) -> None:
+def check_commitment(saved: SavedPlan, replanned: Plan, key: bytes) -> None:
     """Refuse unless the re-plan is exactly the recorded plan: shown changes and digest."""
     planned = substance(redacted(replanned) if saved.redacted else replanned)
     differences = _differences(saved.shown, planned)
-    if not differences and digest(replanned) != saved.digest:
+    if not differences and digest(replanned, key) != saved.digest:
         differences = ["its digest (a change's address or value)"]
     if differences:
         listed = "; ".join(differences[:10])
