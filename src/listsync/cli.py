@@ -881,9 +881,7 @@ def _report_import(result: ImportResult) -> None:
             for line in item.details:
                 _say(f"    {line}", err=True)
         else:
-            _say(
-                f"{item.outcome.value} {item.path}" + (f": {item.reason}" if item.reason else "")
-            )
+            _say(f"{item.outcome.value} {item.path}" + (f": {item.reason}" if item.reason else ""))
     written = len(result.named(Outcome.WRITTEN))
     skipped = len(result.named(Outcome.SKIPPED))
     failed = [item.name for item in result.named(Outcome.FAILED)]
