@@ -1,5 +1,6 @@
 """The command line's conventions: help in workflow order with examples, colour only where
-it helps (a terminal, no NO_COLOR, no --no-color), shell completion of list names.
+it helps (a terminal, no NO_COLOR, no --no-color), shell completion of list names, and
+starting without loading what the command does not use.
 
 Plans here are made against a snapshot of an empty server, so no Mailman is needed.
 """
@@ -15,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers import Run, write_site
+import listsync
+from helpers import REPO, Run, write_site
+from listsync import catalog, cli, lifecycle, mailman, render
 from listsync.cli import WORKFLOW
 
 LISTS = {
@@ -110,3 +113,65 @@ def test_shell_completion_offers_the_sites_list_names(site: Path) -> None:
         timeout=60,
     )
     assert "_listsync_completion" in source.stdout
+
+
+# -- starting quickly: a pre-commit hook runs validate on every commit --------------------
+
+NOT_FOR_STARTING = ("pydantic", "ruamel", "email_validator")
+NOT_FOR_VALIDATING = (
+    "requests",
+    "mailmanclient",
+    "tenacity",
+    "git",
+    "rich",
+    "deepdiff",
+    "jinja2",
+    "filelock",
+)
+
+
+def test_the_options_offer_what_the_stages_take() -> None:
+    assert cli.PLAN_FORMATS == render.FORMATS
+    assert cli.REPORT_FORMATS == lifecycle.FORMATS
+    assert cli.REPORT_SECTIONS == lifecycle.SECTIONS
+    assert cli.CATALOG_FORMATS == catalog.FORMATS
+    assert cli.DEFAULT_TIMEOUT == mailman.DEFAULT_TIMEOUT
+    assert cli.DEFAULT_RETRIES == mailman.DEFAULT_ATTEMPTS - 1
+
+
+def imported_by(*args: str) -> set[str]:
+    """The modules a fresh `listsync ARGS...` has imported when it is done."""
+    code = (
+        "import json, sys\n"
+        "from listsync.cli import main\n"
+        "main(sys.argv[1:])\n"
+        "print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
+    )
+    src = Path(listsync.__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(src)},
+        check=True,
+        timeout=60,
+    )
+    modules: list[str] = json.loads(done.stderr.splitlines()[-1])
+    return set(modules)
+
+
+def loaded(modules: set[str], names: tuple[str, ...]) -> list[str]:
+    return [name for name in names if any(m == name or m.startswith(f"{name}.") for m in modules)]
+
+
+@pytest.mark.parametrize("args", [("--version",), ("--help",)])
+def test_starting_loads_no_command_s_libraries(args: tuple[str, ...]) -> None:
+    assert loaded(imported_by(*args), NOT_FOR_STARTING + NOT_FOR_VALIDATING) == []
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_validate_loads_only_what_validating_needs(fmt: str) -> None:
+    modules = imported_by("--root", str(REPO), "validate", "--format", fmt)
+    assert "pydantic" in modules
+    assert loaded(modules, NOT_FOR_VALIDATING) == []

@@ -1,8 +1,10 @@
 """The `listsync` command line: parses options, calls one stage, maps results to exit codes.
 
 Commands are thin: each one loads the site, calls the stage that owns the
-work and prints its result. Expected failures are `ListsyncError`s and end
-as one line on stderr with exit status 1; the core never calls `sys.exit`.
+work and prints its result. Each imports the stages it calls itself, so that
+starting listsync (`--version`, `--help`, `validate`) loads only what it
+uses. Expected failures are `ListsyncError`s and end as one line on stderr
+with exit status 1; the core never calls `sys.exit`.
 """
 
 from __future__ import annotations
@@ -15,16 +17,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 from click.shell_completion import CompletionItem
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.text import Text
 
-from listsync import catalog, gitinfo, lifecycle, render, results, savedplan, schema, snapshot
-from listsync.apply import INTERRUPTED, ApplyResult, ListResult, apply_lock, apply_plan
 from listsync.errors import (
     InvalidSiteError,
     ListsyncError,
@@ -34,26 +31,31 @@ from listsync.errors import (
     register_secret,
     scrub,
 )
-from listsync.importer import ImportResult, Outcome, import_lists
-from listsync.load import Site, list_file_paths, load_config, load_site, load_valid_site
-from listsync.mailman import DEFAULT_ATTEMPTS, DEFAULT_TIMEOUT, MailmanBackend, redact_url
-from listsync.models import parse_duration
-from listsync.plan import Plan, unsafe_reason
-from listsync.policy import lint
-from listsync.reconcile import (
-    Scope,
-    changed_scope,
-    compute_plan,
-    explained_plan,
-    read_states,
-    removal_warnings,
-)
+
+if TYPE_CHECKING:
+    from listsync.apply import ApplyResult, ListResult
+    from listsync.importer import ImportResult
+    from listsync.load import Site
+    from listsync.mailman import MailmanBackend
+    from listsync.plan import Plan
+    from listsync.reconcile import Scope
 
 DISTRIBUTION = "listsync-mailman"  # the name pip knows listsync by (pyproject.toml)
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_CHANGES = 2
 EXIT_BUG = 3
+
+# What the options offer, spelled out here rather than taken from render, lifecycle,
+# catalog and mailman: importing those loads pydantic, requests and git, and every
+# command, --version and --help included, would wait for them. tests/test_cli.py
+# checks that they agree.
+PLAN_FORMATS = ("text", "markdown", "json")
+REPORT_FORMATS = ("text", "markdown", "json")
+REPORT_SECTIONS = ("inactive", "new", "ownerless", "unmanaged")
+CATALOG_FORMATS = ("markdown", "html", "json")
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_RETRIES = 3
 
 
 class Context:
@@ -108,6 +110,8 @@ def cli(ctx: click.Context, root: Path, no_color: bool, debug: bool) -> None:
 
 def _site_redacts(root: Path) -> bool:
     """Whether the site asks for redaction (`redact_addresses`), before anything is printed."""
+    from listsync.load import load_config
+
     try:
         return load_config(root).redact_addresses
     except ListsyncError:
@@ -116,6 +120,11 @@ def _site_redacts(root: Path) -> bool:
 
 def _echo_plan(obj: Context, text: str, *, err: bool = False) -> None:
     """A text plan for people: on a terminal, creations green, updates yellow, removals red."""
+    from rich.console import Console
+    from rich.text import Text
+
+    from listsync.render import line_style
+
     console = Console(
         stderr=err, highlight=False, markup=False, emoji=False, no_color=not obj.color or None
     )
@@ -123,13 +132,15 @@ def _echo_plan(obj: Context, text: str, *, err: bool = False) -> None:
         click.echo(text, nl=False, err=err)
         return
     for line in text.splitlines():
-        console.print(Text(line, style=render.line_style(line) or ""), soft_wrap=True)
+        console.print(Text(line, style=line_style(line) or ""), soft_wrap=True)
 
 
 def _complete_list_names(
     ctx: click.Context, param: click.Parameter, incomplete: str
 ) -> list[CompletionItem]:
     """The names of the site's list files, for `--list`."""
+    from listsync.load import list_file_paths
+
     root = ctx.find_root().params.get("root") or Path()
     names = sorted(path.stem for path in list_file_paths(Path(root)))
     return [CompletionItem(name) for name in names if name.startswith(incomplete)]
@@ -163,6 +174,10 @@ def validate(obj: Context, fmt: str) -> None:
       listsync validate
       listsync validate --format json
     """
+    from listsync import results
+    from listsync.load import load_site
+    from listsync.policy import lint
+
     site, problems = load_site(obj.root)
     if site is not None:
         problems = sorted(problems + lint(site))
@@ -189,6 +204,8 @@ def schema_command(obj: Context, check: bool) -> None:
       listsync schema
       listsync schema --check
     """
+    from listsync import schema
+
     if check:
         stale = schema.stale_files(obj.root)
         for name in stale:
@@ -220,6 +237,8 @@ class Connection:
         return self.password.encode()
 
     def backend(self) -> MailmanBackend:
+        from listsync.mailman import MailmanBackend
+
         given = (
             ("MAILMAN_REST_URL", self.url),
             ("MAILMAN_REST_USER", self.user),
@@ -270,7 +289,7 @@ def connection_options(command: F) -> F:
             "--retries",
             envvar="LISTSYNC_RETRIES",
             type=click.IntRange(min=0),
-            default=DEFAULT_ATTEMPTS - 1,
+            default=DEFAULT_RETRIES,
             show_default=True,
             help="Retries, with backoff, after a connection error or 502/503/504"
             " [env LISTSYNC_RETRIES]",
@@ -331,6 +350,8 @@ def _redacting(site: Site, redact: bool) -> bool:
 
 
 def _as_shown(the_plan: Plan, hidden: bool) -> Plan:
+    from listsync import render
+
     return render.redacted(the_plan) if hidden else the_plan
 
 
@@ -342,6 +363,8 @@ FORCE_ROUTE = (
 
 def _with_blast_radius_note(the_plan: Plan, site: Site) -> Plan:
     """The plan, with a note when apply will refuse it without --force."""
+    from listsync.plan import unsafe_reason
+
     safety = site.config.safety
     unsafe = unsafe_reason(the_plan, safety.max_changed_fraction, safety.min_managed_lists)
     if unsafe is None:
@@ -356,6 +379,9 @@ def _load(obj: Context, names: tuple[str, ...]) -> Site:
 
 def _load_selected(obj: Context, names: Iterable[str] | None) -> Site:
     """The valid site with every list (None) or exactly the named ones (maybe none)."""
+    from listsync.load import load_valid_site
+    from listsync.policy import lint
+
     site, warnings = load_valid_site(obj.root, names)
     for problem in sorted(warnings + lint(site)):
         click.echo(scrub(str(problem)), err=True)
@@ -384,7 +410,7 @@ def _out_format(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(render.FORMATS),
+    type=click.Choice(PLAN_FORMATS),
     default="text",
     show_default=True,
     help="Human text, Markdown for merge requests, or JSON.",
@@ -438,6 +464,9 @@ def plan(
       listsync plan --changed-since origin/main --out plan.md --out plan.json
       listsync plan --live mailman-snapshot.json --format markdown
     """
+    from listsync import gitinfo, render, savedplan, snapshot
+    from listsync.reconcile import changed_scope, explained_plan, read_states, removal_warnings
+
     obj: Context = ctx.obj
     fmt_given = ctx.get_parameter_source("fmt") is not click.core.ParameterSource.DEFAULT
     formats = [(out, _out_format(out, fmt, fmt_given)) for out in outs]
@@ -493,7 +522,7 @@ def plan(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(lifecycle.FORMATS),
+    type=click.Choice(REPORT_FORMATS),
     default="text",
     show_default=True,
     help="Text, Markdown tables (an issue or a wiki page), or JSON.",
@@ -522,7 +551,7 @@ def plan(
     "--fail-on",
     metavar="SECTIONS",
     help="Exit 2 when any of these sections is not empty: "
-    + ",".join(lifecycle.SECTIONS)
+    + ",".join(REPORT_SECTIONS)
     + " (comma-separated), so a schedule can notify.",
 )
 @redact_option
@@ -549,14 +578,18 @@ def report_command(
       listsync report --format markdown --out report.md --fail-on inactive,ownerless
       listsync report --owner alice@example.org
     """
+    from listsync import lifecycle
+    from listsync.models import parse_duration
+    from listsync.reconcile import read_states
+
     obj: Context = ctx.obj
     fmt_given = ctx.get_parameter_source("fmt") is not click.core.ParameterSource.DEFAULT
     formats = [(out, _out_format(out, fmt, fmt_given)) for out in outs]
     failing = [s.strip() for s in (fail_on or "").split(",") if s.strip()]
-    unknown = sorted(set(failing) - set(lifecycle.SECTIONS))
+    unknown = sorted(set(failing) - set(REPORT_SECTIONS))
     if unknown:
         raise ListsyncError(
-            f"--fail-on {','.join(unknown)}: the sections are {', '.join(lifecycle.SECTIONS)}"
+            f"--fail-on {','.join(unknown)}: the sections are {', '.join(REPORT_SECTIONS)}"
         )
     if owner and moderator:
         raise ListsyncError("--owner and --moderator: ask about one role at a time")
@@ -634,6 +667,9 @@ def snapshot_command(obj: Context, conn: Connection, out: Path, include_addresse
     Example:
       listsync snapshot --out mailman-snapshot.json
     """
+    from listsync import snapshot
+    from listsync.load import load_config
+
     config = load_config(obj.root)
     if config.redact_addresses and not include_addresses:
         raise ListsyncError(
@@ -650,7 +686,7 @@ def snapshot_command(obj: Context, conn: Connection, out: Path, include_addresse
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(catalog.FORMATS),
+    type=click.Choice(CATALOG_FORMATS),
     default="markdown",
     show_default=True,
     help="Markdown tables, one self-contained HTML page, or JSON for other tools.",
@@ -675,6 +711,8 @@ def render_command(ctx: click.Context, fmt: str, out: Path | None, include_priva
       listsync render --out public/index.html
       listsync render --include-private --format markdown
     """
+    from listsync import catalog
+
     obj: Context = ctx.obj
     if out is not None:
         fmt_given = ctx.get_parameter_source("fmt") is not click.core.ParameterSource.DEFAULT
@@ -696,6 +734,9 @@ def render_command(ctx: click.Context, fmt: str, out: Path | None, include_priva
 @contextmanager
 def _progress(total: int) -> Iterator[Callable[[ListResult], None]]:
     """A progress bar on a terminal; silence elsewhere (CI logs get the summary)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     console = Console(stderr=True)
     if not console.is_terminal:
         yield lambda result: None
@@ -708,6 +749,8 @@ def _progress(total: int) -> Iterator[Callable[[ListResult], None]]:
 
 
 def _confirm(yes: bool, url: str) -> None:
+    from listsync.mailman import redact_url
+
     if yes:
         return
     if not sys.stdin.isatty():
@@ -723,12 +766,15 @@ def _say(text: str, err: bool = False) -> None:
 
 def _report(result: ApplyResult, *, summary_to_stderr: bool = False) -> None:
     """What was applied, what failed and why, what was not started."""
+    from listsync.apply import INTERRUPTED
+    from listsync.render import change_lines
+
     started_failures = [r for r in result.failed if r.started]
     for failure in started_failures:
         change = failure.failed_change
         what = ""
         if change is not None:
-            what = "; ".join(render.change_lines(change)) or type(change).__name__
+            what = "; ".join(change_lines(change)) or type(change).__name__
         done = f" after {failure.applied} change(s)" if failure.applied else ""
         _say(
             f"failed: {failure.name}{done}: {failure.error}" + (f" [{what}]" if what else ""),
@@ -814,6 +860,11 @@ def apply(
       listsync apply --list tor-dev --yes
       listsync apply plan.json --require-tip origin/main
     """
+    from listsync import render, results
+    from listsync.apply import apply_lock, apply_plan
+    from listsync.plan import unsafe_reason
+    from listsync.reconcile import compute_plan
+
     if plan_file is not None and names:
         raise ListsyncError("a saved plan fixes its lists: --list does not go with FILE")
     as_json = fmt == "json"
@@ -858,6 +909,8 @@ def apply(
 
 def _check_tip(obj: Context, ref: str) -> None:
     """Refuse unless the work tree is clean and at `ref`'s commit."""
+    from listsync import gitinfo
+
     repo = gitinfo.require_site_repo(obj.root)
     tip, head = repo.resolve(ref), repo.revision()
     if head != tip:
@@ -875,6 +928,8 @@ def _check_tip(obj: Context, ref: str) -> None:
 
 
 def _report_import(result: ImportResult) -> None:
+    from listsync.importer import Outcome
+
     for item in result.lists:
         if item.outcome is Outcome.FAILED:
             _say(f"failed: {item.name}: {item.reason}", err=True)
@@ -927,6 +982,10 @@ def import_command(
       listsync import
       listsync import --list tor-dev --force
     """
+    from listsync import results
+    from listsync.importer import import_lists
+    from listsync.load import load_config
+
     if force and not names:
         raise ListsyncError(
             "--force needs --list NAME: import overwrites only the files of lists named"
@@ -945,6 +1004,10 @@ def _committed_plan(
     obj: Context, path: Path, backend: MailmanBackend, redact: bool, key: bytes
 ) -> tuple[Site, Plan, bool]:
     """The plan to apply for a saved plan: planned again, and exactly the one recorded."""
+    from listsync import gitinfo, savedplan
+    from listsync.load import list_file_paths
+    from listsync.reconcile import explained_plan, read_states
+
     saved = savedplan.load(path)
     repo = gitinfo.open_site_repo(obj.root)
     uncommitted = repo.uncommitted() if repo is not None else ()

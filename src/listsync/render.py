@@ -12,8 +12,6 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from deepdiff import DeepDiff
-
 from listsync.plan import (
     SYMBOL,
     Action,
@@ -82,6 +80,8 @@ def how(existing: Any, desired: Any) -> str:
     """For list values, which items come and go (deepdiff), e.g. ' (+ "x", - "y")'."""
     if not isinstance(existing, list) or not isinstance(desired, list):
         return ""
+    from deepdiff import DeepDiff
+
     diff = DeepDiff(existing, desired, ignore_order=True)
     added = [f"+ {value(v)}" for v in diff.get("iterable_item_added", {}).values()]
     removed = [f"- {value(v)}" for v in diff.get("iterable_item_removed", {}).values()]

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from listsync.apply import ApplyResult
 from listsync.errors import Problem
-from listsync.importer import ImportResult
-from listsync.plan import Plan
 from listsync.render import change_json, to_json_data
+
+if TYPE_CHECKING:
+    from listsync.apply import ApplyResult
+    from listsync.importer import ImportResult
+    from listsync.plan import Plan
 
 FORMAT_VERSION = 1
 
