@@ -12,7 +12,6 @@ files found valid (`ValidFiles`), so as not to parse them again.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -20,6 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import email_validator
+import pydantic
+import pydantic_core
+import ruamel.yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML
@@ -49,6 +52,13 @@ LISTS_DIR = "lists"
 LIST_SUFFIXES = (".yaml", ".yml")
 
 Loc = tuple[str | int, ...]
+
+_VALIDATING_LIBRARIES = (
+    pydantic.VERSION,
+    pydantic_core.__version__,
+    email_validator.__version__,
+    ruamel.yaml.__version__,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,8 +138,8 @@ class ValidFiles:
             digest = hashlib.sha256()
             for source in sorted(Path(__file__).parent.glob("*.py")):
                 digest.update(source.read_bytes())
-            for library in ("pydantic", "pydantic-core", "email-validator", "ruamel.yaml"):
-                digest.update(importlib.metadata.version(library).encode())
+            for version in _VALIDATING_LIBRARIES:
+                digest.update(version.encode())
             digest.update(self._site_config)
             self._prefix = digest.hexdigest()
         digest = hashlib.sha256(self._prefix.encode())
