@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -397,3 +398,48 @@ def test_a_file_with_a_problem_still_gets_positions(run: Run, tmp_path: Path) ->
     assert result.status == 1
     assert "lists/a.yaml:2:" in result.out
     assert "lists/b.yaml:2:10: posting: 'opne' is not one of" in result.out
+
+
+# -- files found free of problems are remembered ----------------------------------------
+
+
+SHADOWING = GOOD + "settings: {advertised: true}\n"
+
+
+def test_validate_parses_again_only_files_it_has_not_found_free_of_problems(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from listsync import load
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("LISTSYNC_CACHE_DIR", str(cache))
+    site = write_site(
+        tmp_path / "site", {"clean": GOOD, "shadowing": SHADOWING, "broken": "owners: [x]\n"}
+    )
+    first = run("--root", str(site), "validate")
+    assert first.status == 1
+    assert "2 valid list file(s), 1 error(s), 1 warning(s)" in first.out
+    assert len(list(cache.iterdir())) == 1, "a warning, like an error, keeps a file out"
+
+    parsed: list[str] = []
+    load_list = load._load_list
+
+    def counting(path: Path, *args: Any) -> load.ListFile | None:
+        parsed.append(path.name)
+        return load_list(path, *args)
+
+    monkeypatch.setattr(load, "_load_list", counting)
+    assert run("--root", str(site), "validate") == first
+    assert sorted(parsed) == ["broken.yaml", "shadowing.yaml"]
+
+
+def test_a_scoped_load_remembers_no_file_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from listsync.load import load_valid_site
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("LISTSYNC_CACHE_DIR", str(cache))
+    site = write_site(tmp_path / "site", {"chosen": GOOD, "shadowing": SHADOWING, "other": GOOD})
+    load_valid_site(site, ["chosen"])
+    assert len(list(cache.iterdir())) == 1, "other.yaml only: validate must still warn"

@@ -175,13 +175,9 @@ def validate(obj: Context, fmt: str) -> None:
       listsync validate --format json
     """
     from listsync import results
-    from listsync.load import load_site
-    from listsync.policy import lint
+    from listsync.load import check_site
 
-    site, problems = load_site(obj.root)
-    if site is not None:
-        problems = sorted(problems + lint(site))
-    files = len(site.lists) if site is not None else 0
+    files, problems = check_site(obj.root)
     if fmt == "json":
         document = results.validation(files, problems)
         click.echo(scrub(results.dumps(document)), nl=False)

@@ -5,8 +5,8 @@ carries `file:LINE:COL`), turning pydantic's errors into `Problem`s at the
 right position, and the checks that need more than one file: list names
 against the site's naming pattern, two files declaring one list, and a
 disabled list without a site `disabled_owner`. Every file is checked and
-every problem reported; nothing here talks to Mailman. Scoped loads remember
-files found valid (`ValidFiles`), so as not to parse them again.
+every problem reported; nothing here talks to Mailman. `validate` and scoped
+loads remember files found valid (`ValidFiles`), so as not to parse them again.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -46,6 +46,7 @@ from listsync.models import (
     effective,
     split_address,
 )
+from listsync.policy import lint_file
 
 SITE_FILE = "listsync.yaml"
 LISTS_DIR = "lists"
@@ -103,14 +104,15 @@ class _Parsed:
 
 
 class ValidFiles:
-    """List files this listsync has found valid before, by content: a scoped run checks
-    every file of the site, and need not parse again those it already found valid.
+    """List files this listsync has found valid before, by content: `validate` and
+    scoped runs check every file of the site, and need not parse again those it
+    already found valid.
 
     One empty file per key under the user's cache directory ($LISTSYNC_CACHE_DIR,
     else $XDG_CACHE_HOME/listsync or ~/.cache/listsync). The key covers the list
     file's name and bytes, listsync.yaml's bytes, and listsync's own code and the
     versions of the libraries that validate, so any change to either is a miss. A
-    file is remembered only when it had no problem at all, warnings included.
+    file is remembered only when it had no problem at all, lint warnings included.
     Without a usable directory nothing is remembered.
     """
 
@@ -177,15 +179,7 @@ def load_site(
     problems: list[Problem] = []
     config = _load_config(root, problems)
     lists: dict[str, ListFile] = {}
-    claimed: dict[str, str] = {}
-    for path in _list_paths(root, names, problems):
-        shown = path.relative_to(root).as_posix()
-        name = path.stem
-        other = claimed.get(name.casefold())
-        if other is not None:
-            problems.append(Problem(shown, 1, 1, "", f"declares list {name!r} again (see {other})"))
-            continue
-        claimed[name.casefold()] = shown
+    for path, shown, name in _declared(root, names, problems):
         if check_only is not None and check_only(name):
             _check_list_file(path, shown, name, config, problems, valid_files)
             continue
@@ -196,6 +190,20 @@ def load_site(
     if config is None:
         return None, problems
     return Site(root=root, config=config, lists=dict(sorted(lists.items()))), problems
+
+
+def check_site(root: Path) -> tuple[int, list[Problem]]:
+    """What `validate` reports: how many list files are valid, and every problem of the
+    site's files, lint warnings included; files in `ValidFiles` are not parsed again."""
+    problems: list[Problem] = []
+    config = _load_config(root, problems)
+    valid_files = ValidFiles.for_user(root)
+    valid = 0
+    for path, shown, name in _declared(root, None, problems):
+        if _check_list_file(path, shown, name, config, problems, valid_files, warn=True):
+            valid += 1
+    problems.sort()
+    return (valid if config is not None else 0), problems
 
 
 def load_valid_site(root: Path, names: Iterable[str] | None = None) -> tuple[Site, list[Problem]]:
@@ -251,6 +259,23 @@ def check_list_text(
     return loaded, sorted(problems)
 
 
+def _declared(
+    root: Path, names: Iterable[str] | None, problems: list[Problem]
+) -> Iterator[tuple[Path, str, str]]:
+    """The list files (path, path as shown, list name), each list's first file only:
+    a second file declaring the same list is a problem."""
+    claimed: dict[str, str] = {}
+    for path in _list_paths(root, names, problems):
+        shown = path.relative_to(root).as_posix()
+        name = path.stem
+        other = claimed.get(name.casefold())
+        if other is not None:
+            problems.append(Problem(shown, 1, 1, "", f"declares list {name!r} again (see {other})"))
+            continue
+        claimed[name.casefold()] = shown
+        yield path, shown, name
+
+
 def _list_paths(root: Path, names: Iterable[str] | None, problems: list[Problem]) -> list[Path]:
     directory = root / LISTS_DIR
     if names is None:
@@ -294,7 +319,11 @@ def _check_list_file(
     config: SiteConfig | None,
     problems: list[Problem],
     valid_files: ValidFiles | None,
-) -> None:
+    *,
+    warn: bool = False,
+) -> bool:
+    """Check a list file without keeping it: its problems, its lint warnings only if
+    `warn`; whether it loads (a site would hold it)."""
     key = None
     if valid_files is not None and config is not None:
         try:
@@ -302,12 +331,14 @@ def _check_list_file(
         except OSError:
             key = None
         if key is not None and key in valid_files:
-            return
+            return True
     found: list[Problem] = []
-    _load_list(path, shown, name, config, found)
-    problems.extend(found)
-    if key is not None and valid_files is not None and not found:
+    loaded = _load_list(path, shown, name, config, found)
+    warnings = lint_file(loaded, config) if loaded is not None and config is not None else []
+    problems.extend(found + warnings if warn else found)
+    if key is not None and valid_files is not None and not found and not warnings:
         valid_files.add(key)
+    return loaded is not None
 
 
 def _load_list(

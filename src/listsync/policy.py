@@ -12,21 +12,25 @@ function.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from listsync import mailman_settings
 from listsync.errors import Problem, Severity
-from listsync.load import Site
 from listsync.models import (
     Archive,
     DmarcMitigation,
     EffectiveList,
     Posting,
+    SiteConfig,
     Subscription,
     Visibility,
+    effective,
     split_address,
 )
 from listsync.redaction import has_address, redact
+
+if TYPE_CHECKING:  # load uses lint_file: at run time, policy does not import load
+    from listsync.load import ListFile, Site
 
 DISABLE_BAN = "^.*@.*"
 DISABLED_PREFIX = "[Disabled] "
@@ -222,37 +226,38 @@ def unsupported_by_server(
 
 
 def lint(site: Site) -> list[Problem]:
-    """Warnings about valid files: `settings:` keys that shadow a typed field, and
+    """Warnings about the site's valid files (`lint_file`)."""
+    return [p for list_file in site.lists.values() for p in lint_file(list_file, site.config)]
+
+
+def lint_file(list_file: ListFile, config: SiteConfig) -> list[Problem]:
+    """Warnings about a valid file: `settings:` keys that shadow a typed field, and
     addresses in the description of a list the public list of lists shows."""
-    problems: list[Problem] = []
-    for list_file in site.lists.values():
-        problems += _addresses_shown(site, list_file.name)
-        for key in list_file.spec.settings:
-            shadowed = SHADOWED_FIELD.get(key)
-            if shadowed is None or (list_file.spec.disabled and key in RETIREMENT_VARIANTS):
-                continue
-            line, col = list_file.position(("settings", key), key=True)
-            problems.append(
-                Problem(
-                    list_file.path,
-                    line,
-                    col,
-                    f"settings.{key}",
-                    f"overrides the typed field '{shadowed}'; prefer '{shadowed}:' "
-                    "unless no value of it expresses what you need",
-                    Severity.WARNING,
-                )
+    problems = _addresses_shown(list_file, config)
+    for key in list_file.spec.settings:
+        shadowed = SHADOWED_FIELD.get(key)
+        if shadowed is None or (list_file.spec.disabled and key in RETIREMENT_VARIANTS):
+            continue
+        line, col = list_file.position(("settings", key), key=True)
+        problems.append(
+            Problem(
+                list_file.path,
+                line,
+                col,
+                f"settings.{key}",
+                f"overrides the typed field '{shadowed}'; prefer '{shadowed}:' "
+                "unless no value of it expresses what you need",
+                Severity.WARNING,
             )
+        )
     return problems
 
 
-def _addresses_shown(site: Site, name: str) -> list[Problem]:
-    effective = site.effective(name)
-    settings = declared_settings(effective)
+def _addresses_shown(list_file: ListFile, config: SiteConfig) -> list[Problem]:
+    settings = declared_settings(effective(list_file.name, list_file.spec, config))
     description = str(settings.get("description", ""))
     if settings.get("advertised") is not True or not has_address(description):
         return []
-    list_file = site.lists[name]
     where = ("settings", "description") if "description" in list_file.spec.settings else None
     line, col = list_file.position(where or ("description",))
     return [
