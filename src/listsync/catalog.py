@@ -25,14 +25,15 @@ import urllib.parse
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from listsync.load import Site
 from listsync.models import Archive, Category, EffectiveList, Posting, split_address
 from listsync.policy import ARCHIVE_POLICY, POSTING_ACTIONS, declared_settings
 from listsync.redaction import mask_local_part, redact
+
+if TYPE_CHECKING:
+    import jinja2
 
 FORMATS = ("markdown", "html", "json")
 JSON_FORMAT_VERSION = 1
@@ -260,6 +261,8 @@ def to_markdown(catalog: Catalog) -> str:
 
 @cache
 def _environment() -> jinja2.Environment:
+    import jinja2
+
     return jinja2.Environment(
         loader=jinja2.PackageLoader("listsync", "templates"),
         autoescape=True,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import sys
-import traceback
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -1050,6 +1049,8 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_FAILURE
     except Exception as exc:  # a bug: say so, without secrets, and how to learn more
         if "--debug" in args:
+            import traceback
+
             click.echo(scrub(traceback.format_exc()), err=True)
         click.echo(
             scrub(f"internal error: {type(exc).__name__}: {exc}")
