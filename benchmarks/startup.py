@@ -19,9 +19,12 @@ rotated from round to round so that all of them see the same machine load:
 
 ``--before DIR`` measures the listsync under ``DIR/src`` (say ``git archive``
 of main) in the same run, alternating with this checkout's, and checks that
-both print the same for every command. An untimed round first checks every
-command's exit status and output and fills the warm caches; another records
-``python -X importtime`` for ``--version`` and ``validate``.
+both print the same for every command. Each ``src/`` is byte-compiled first
+(``compileall``), as an installed listsync is: without its ``__pycache__``
+(``PYTHONDONTWRITEBYTECODE``) every run would compile listsync's modules
+again. An untimed round first checks every command's exit status and output
+and fills the warm caches; another records ``python -X importtime`` for
+``--version`` and ``validate``.
 
     .venv/bin/python benchmarks/startup.py
     .venv/bin/python benchmarks/startup.py --rounds 25 --files 2000
@@ -185,6 +188,7 @@ class Bench:
     def check(self) -> None:
         """The untimed round: exit 0, the expected summary, equal outputs; fills warm caches."""
         for code in self.codes:
+            subprocess.run([sys.executable, "-m", "compileall", "-q", str(code.src)], check=True)
             for op in self.ops:
                 if op.cache == "warm":
                     self.warm_dir(code, op).mkdir(parents=True, exist_ok=True)
