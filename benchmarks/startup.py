@@ -333,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         "--out",
         type=Path,
         default=REPO / "benchmarks" / "results" / f"startup-{date.today().isoformat()}.json",
+        help="the JSON result file (default: benchmarks/results/startup-DATE.json)",
     )
     args = parser.parse_args(argv)
     codes = [Code("this", REPO / "src")]
@@ -347,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
             "files": args.files,
             "example_files": EXAMPLE_FILES,
             "targets_s": TARGETS_S,
+            "byte_compiled": True,
             "codes": {code.label: _describe(code) for code in codes},
         },
     }
