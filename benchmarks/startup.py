@@ -3,8 +3,10 @@
 A benchmark, not a test. Every operation is a child process started as a
 user starts it (the ``listsync`` console script next to this Python, with
 ``src/`` of the checkout measured first on ``PYTHONPATH``), timed from the
-parent, wall clock; in each round every operation runs once, in an order
-rotated from round to round so that all of them see the same machine load:
+parent, wall clock, with the child's user and system CPU time (``wait4``;
+system time is mostly the cache's files being created); in each round every
+operation runs once, in an order rotated from round to round so that all of
+them see the same machine load:
 
 * ``python_pass``: ``python -c pass``, the baseline every ratio is against;
 * ``import_listsync``, ``import_cli``: ``python -c "import listsync"`` and
@@ -93,9 +95,10 @@ class Code:
     src: Path
 
     def env(self, cache_dir: Path) -> dict[str, str]:
+        path = [str(self.src), *filter(None, [os.environ.get("PYTHONPATH")])]
         return {
             **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(self.src), os.environ.get("PYTHONPATH", "")]),
+            "PYTHONPATH": os.pathsep.join(path),
             "LISTSYNC_CACHE_DIR": str(cache_dir),
         }
 
@@ -132,7 +135,8 @@ class Sample:
     op: str
     round: int
     wall: float
-    cpu: float
+    user: float
+    sys: float
     load_before: float
 
     def as_json(self) -> JSON:
@@ -141,7 +145,8 @@ class Sample:
             "op": self.op,
             "round": self.round,
             "wall": round(self.wall, 4),
-            "cpu": round(self.cpu, 4),
+            "user": round(self.user, 4),
+            "sys": round(self.sys, 4),
             "load_before": round(self.load_before, 2),
         }
 
@@ -166,8 +171,8 @@ class Bench:
         with tempfile.TemporaryDirectory(dir=self.work, prefix="cold-") as fresh:
             yield Path(fresh)
 
-    def run(self, code: Code, op: Operation) -> tuple[float, float, str]:
-        """Run `op` once: its wall time, CPU time (user + system) and output."""
+    def run(self, code: Code, op: Operation) -> tuple[float, float, float, str]:
+        """Run `op` once: its wall time, user and system CPU time, and output."""
         with self.cache_dir(code, op) as cache:
             env = code.env(cache)
             started = time.perf_counter()
@@ -183,7 +188,7 @@ class Bench:
         text = out.decode()
         if code_ != 0:
             raise RuntimeError(f"{code.label} {op.name} exited {code_}:\n{text}")
-        return wall, usage.ru_utime + usage.ru_stime, text
+        return wall, usage.ru_utime, usage.ru_stime, text
 
     def check(self) -> None:
         """The untimed round: exit 0, the expected summary, equal outputs; fills warm caches."""
@@ -192,7 +197,7 @@ class Bench:
             for op in self.ops:
                 if op.cache == "warm":
                     self.warm_dir(code, op).mkdir(parents=True, exist_ok=True)
-                _, _, text = self.run(code, op)
+                *_, text = self.run(code, op)
                 last = text.rstrip("\n").rsplit("\n", 1)[-1]
                 if op.summary is not None and last != op.summary:
                     raise RuntimeError(
@@ -216,8 +221,8 @@ class Bench:
             shift = rnd % len(pairs)
             for code, op in pairs[shift:] + pairs[:shift]:
                 load = os.getloadavg()[0]
-                wall, cpu, _ = self.run(code, op)
-                self.samples.append(Sample(code.label, op.name, rnd, wall, cpu, load))
+                wall, user, sys_, _ = self.run(code, op)
+                self.samples.append(Sample(code.label, op.name, rnd, wall, user, sys_, load))
             say(f"round {rnd + 1}/{count}")
 
     def imports(self, code: Code, op: Operation) -> JSON:
@@ -259,7 +264,8 @@ def summarise(samples: list[Sample], codes: Sequence[Code], ops: Sequence[Operat
                 "median_s": round(statistics.median(s.wall for s in group), 4),
                 "min_s": round(min(s.wall for s in group), 4),
                 "max_s": round(max(s.wall for s in group), 4),
-                "median_cpu_s": round(statistics.median(s.cpu for s in group), 4),
+                "median_user_s": round(statistics.median(s.user for s in group), 4),
+                "median_sys_s": round(statistics.median(s.sys for s in group), 4),
                 "rounds": len(group),
             }
         base = figures["python_pass"]
@@ -292,11 +298,15 @@ def targets(figures: JSON, files: int) -> JSON:
 def print_table(result: JSON, files: int) -> None:
     for label, figures in result["figures"].items():
         print(f"\n{label}: median and min of {result['config']['rounds']} runs, wall seconds")
-        print(f"{'operation':<20}{'median':>9}{'min':>9}{'cpu':>9}{'x pass':>9}{'x pass min':>12}")
+        print(
+            f"{'operation':<20}{'median':>9}{'min':>9}{'user':>8}{'sys':>7}"
+            f"{'x pass':>9}{'x pass min':>12}"
+        )
         for op, f in figures.items():
             print(
                 f"{op.replace('_N_', f'_{files}_'):<20}{f['median_s']:>9.3f}{f['min_s']:>9.3f}"
-                f"{f['median_cpu_s']:>9.3f}{f['x_baseline_median']:>9.1f}{f['x_baseline_min']:>12.1f}"
+                f"{f['median_user_s']:>8.3f}{f['median_sys_s']:>7.3f}"
+                f"{f['x_baseline_median']:>9.1f}{f['x_baseline_min']:>12.1f}"
             )
         print(f"\nTargets ({label})")
         for name, value in result["targets"][label].items():
