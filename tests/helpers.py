@@ -75,3 +75,28 @@ def init_repo(cwd: Path, message: str = "Initial site") -> str:
     """Make `cwd` a git repository on branch main with everything in it committed."""
     git(cwd, "init", "--quiet", "--initial-branch=main")
     return commit_all(cwd, message)
+
+
+# A small site of three Tor lists, for the tests of what git knows and of saved plans.
+TOR_LISTS = {
+    "tor-dev": "description: Development discussion.\nowners: [teor@example.org]\n",
+    "tor-internal": "description: Internal.\nvisibility: private\nowners: [arma@example.org]\n",
+    "tor-announce": "description: Releases.\nposting: announce\nowners: [nickm@example.org]\n",
+}
+
+
+def committed_site(root: Path, domain: str) -> Path:
+    """`TOR_LISTS` at `root` for `domain`, committed on branch main (not yet in Mailman)."""
+    write_site(root, TOR_LISTS, config=f"domain: {domain}\ndisabled_owner: devnull@example.org\n")
+    init_repo(root)
+    return root
+
+
+def plan_exit(run: Run, site: Path, *args: str) -> tuple[int, str, str]:
+    """`listsync plan --detailed-exitcode ARGS` on `site`: status, stdout, stderr."""
+    result = run("--root", str(site), "plan", "--detailed-exitcode", *args)
+    return result.status, result.out, result.err
+
+
+def short(site: Path, rev: str = "HEAD") -> str:
+    return git(site, "rev-parse", rev)[:7]

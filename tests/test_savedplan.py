@@ -17,15 +17,21 @@ from typing import Any
 import pytest
 from mailmanclient import Client
 
-from helpers import Run, commit_all, git, init_repo, write_site
+from helpers import (
+    TOR_LISTS,
+    Run,
+    commit_all,
+    committed_site,
+    git,
+    init_repo,
+    plan_exit,
+    short,
+    write_site,
+)
 from listsync import savedplan
 from proxy import Proxy
 
-LISTS = {
-    "tor-dev": "description: Development discussion.\nowners: [teor@example.org]\n",
-    "tor-internal": "description: Internal.\nvisibility: private\nowners: [arma@example.org]\n",
-    "tor-announce": "description: Releases.\nposting: announce\nowners: [nickm@example.org]\n",
-}
+LISTS = TOR_LISTS
 Document = dict[str, Any]
 
 pytestmark = pytest.mark.compat
@@ -34,20 +40,10 @@ pytestmark = pytest.mark.compat
 @pytest.fixture
 def site(tmp_path: Path, domain: str) -> Path:
     """A committed site on branch main (not yet in Mailman)."""
-    root = write_site(
-        tmp_path / "site", LISTS, config=f"domain: {domain}\ndisabled_owner: devnull@example.org\n"
-    )
-    init_repo(root)
-    return root
+    return committed_site(tmp_path / "site", domain)
 
 
-def plan(run: Run, site: Path, *args: str) -> tuple[int, str, str]:
-    result = run("--root", str(site), "plan", "--detailed-exitcode", *args)
-    return result.status, result.out, result.err
-
-
-def short(site: Path, rev: str = "HEAD") -> str:
-    return git(site, "rev-parse", rev)[:7]
+plan = plan_exit
 
 
 def entry(document: Document, name: str) -> Document:

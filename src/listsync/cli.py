@@ -152,13 +152,37 @@ def _print_problems(problems: list[Problem]) -> tuple[int, int]:
     return errors, len(problems) - errors
 
 
-result_format_option = click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Text for people, or one JSON document on standard output (README: Results as JSON).",
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def format_option(
+    choices: Iterable[str], help_text: str, default: str = "text"
+) -> Callable[[F], F]:
+    """`--format`, into `fmt`."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(list(choices)),
+        default=default,
+        show_default=True,
+        help=help_text,
+    )
+
+
+def outs_option(help_text: str) -> Callable[[F], F]:
+    """`--out FILE`, repeatable, into `outs`."""
+    return click.option(
+        "--out",
+        "outs",
+        multiple=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help=help_text,
+    )
+
+
+result_format_option = format_option(
+    ("text", "json"),
+    "Text for people, or one JSON document on standard output (README: Results as JSON).",
 )
 
 
@@ -210,9 +234,6 @@ def schema_command(obj: Context, check: bool) -> None:
         return
     for name in schema.write(obj.root):
         click.echo(f"wrote {schema.SCHEMA_DIR}/{name}")
-
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
@@ -402,22 +423,11 @@ def _out_format(
 @cli.command()
 @connection_options
 @names_option
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(PLAN_FORMATS),
-    default="text",
-    show_default=True,
-    help="Human text, Markdown for merge requests, or JSON.",
-)
-@click.option(
-    "--out",
-    "outs",
-    multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the plan to FILE instead of standard output (repeatable). The format follows"
+@format_option(PLAN_FORMATS, "Human text, Markdown for merge requests, or JSON.")
+@outs_option(
+    "Write the plan to FILE instead of standard output (repeatable). The format follows"
     " the name: .md Markdown, .txt text, .json a saved plan for 'listsync apply FILE'"
-    " (the JSON plan plus the git revision and fingerprints of the live lists it changes).",
+    " (the JSON plan plus the git revision and fingerprints of the live lists it changes)."
 )
 @click.option(
     "--changed-since",
@@ -514,20 +524,9 @@ def plan(
 
 @cli.command("report")
 @connection_options
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(REPORT_FORMATS),
-    default="text",
-    show_default=True,
-    help="Text, Markdown tables (an issue or a wiki page), or JSON.",
-)
-@click.option(
-    "--out",
-    "outs",
-    multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the report to FILE (repeatable); the format follows the name (.md, .json, .txt).",
+@format_option(REPORT_FORMATS, "Text, Markdown tables (an issue or a wiki page), or JSON.")
+@outs_option(
+    "Write the report to FILE (repeatable); the format follows the name (.md, .json, .txt)."
 )
 @click.option(
     "--inactive-after",
@@ -678,13 +677,10 @@ def snapshot_command(obj: Context, conn: Connection, out: Path, include_addresse
 
 
 @cli.command("render")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(CATALOG_FORMATS),
+@format_option(
+    CATALOG_FORMATS,
+    "Markdown tables, one self-contained HTML page, or JSON for other tools.",
     default="markdown",
-    show_default=True,
-    help="Markdown tables, one self-contained HTML page, or JSON for other tools.",
 )
 @click.option(
     "--out",
