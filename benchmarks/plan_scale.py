@@ -17,6 +17,11 @@ the same machine load:
   compute_plan + render) and as the command users run (``plan_cli``);
 * ``plan_drift``: the same after 1% of the lists were changed by hand;
 * ``plan_one``: a merge request's plan, scoped to one list (``--list NAME``);
+* ``apply_saved_cli``: ``listsync apply plan.json`` of a saved plan with no
+  changes: what the pipeline's apply job costs besides its writes (it plans
+  the recorded lists again and compares), against ``plan_cli``;
+* ``report_cli``: ``listsync report``, against ``plan_cli`` (it reads what a
+  full plan reads);
 * ``apply``: ``listsync apply`` creating N lists from the files, against
   ``naive_apply``, a plain mailmanclient create-and-configure loop.
 
@@ -641,6 +646,8 @@ class Bench:
         def cli(op: str, argv: list[str], expect: int = 0) -> Callable[[int], Sample]:
             return lambda rnd: run_cli(op, ["--root", str(root), *argv], env, rnd, expect, core)
 
+        saved = self.work / f"saved-{n}.json"
+        run_cli("save", ["--root", str(root), "plan", "--out", str(saved)], env, 0, 0)
         ops = [
             child("naive_read", "naive_read", {}),
             child("floor", "floor", {"names_file": str(names_file)}),
@@ -649,6 +656,8 @@ class Bench:
             cli("plan_cli", ["plan"]),
             child("plan_one", "plan", {"root": str(root), "names": [one]}),
             cli("plan_one_cli", ["plan", "--list", one]),
+            cli("apply_saved_cli", ["apply", str(saved)]),
+            cli("report_cli", ["report", "--format", "json"]),
         ]
         for rnd in range(self.rounds):
             # rotated, and reversed every other round: each operation runs early and
@@ -775,6 +784,8 @@ def summarise(samples: list[Sample], n: int) -> JSON:
         ratios[f"{op}/floor"] = ratio(op, "floor")
         ratios[f"{op}/floor_pool"] = ratio(op, "floor_pool")
     ratios["naive_apply/apply"] = ratio("naive_apply", "apply")
+    ratios["apply_saved_cli/plan_cli"] = ratio("apply_saved_cli", "plan_cli")
+    ratios["report_cli/plan_cli"] = ratio("report_cli", "plan_cli")
     server: JSON = {}
     if "floor_pool" in ops:
         server["get_config_per_s_4_threads"] = round(n / ops["floor_pool"]["median_s"], 1)
