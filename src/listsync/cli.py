@@ -103,12 +103,14 @@ def cli(ctx: click.Context, root: Path, no_color: bool, debug: bool) -> None:
       eval "$(_LISTSYNC_COMPLETE=bash_source listsync)"
     (zsh_source for zsh, fish_source for fish)
     """
-    ctx.obj = Context(root.resolve(), color=not no_color)
-    hide_addresses(_site_redacts(ctx.obj.root))
+    site_root = root.resolve()
+    ctx.obj = Context(site_root, color=not no_color)
+    hide_addresses(lambda: _site_redacts(site_root))
 
 
 def _site_redacts(root: Path) -> bool:
-    """Whether the site asks for redaction (`redact_addresses`), before anything is printed."""
+    """Whether the site asks for redaction (`redact_addresses`), for what is printed before
+    a command has loaded the site (`_redacting` then decides)."""
     from listsync.load import load_config
 
     try:
@@ -360,8 +362,7 @@ redact_option = click.option(
 def _redacting(site: Site, redact: bool) -> bool:
     """Whether this run masks addresses (--redact or redact_addresses); if so, everywhere."""
     hidden = redact or site.config.redact_addresses
-    if hidden:
-        hide_addresses()
+    hide_addresses(hidden)
     return hidden
 
 

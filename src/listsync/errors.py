@@ -8,6 +8,7 @@ stderr and exit status 1. Anything else escaping a command is a bug.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -57,7 +58,8 @@ class InvalidSiteError(ListsyncError):
 
 
 _SECRETS: set[str] = set()
-_ADDRESSES_HIDDEN = False
+# Whether `scrub` masks addresses: decided, or a question answered on the first text with an @.
+_ADDRESSES_HIDDEN: bool | Callable[[], bool] = False
 
 
 def register_secret(secret: str) -> None:
@@ -66,16 +68,24 @@ def register_secret(secret: str) -> None:
         _SECRETS.add(secret)
 
 
-def hide_addresses(hidden: bool = True) -> None:
-    """Whether `scrub` masks addresses too, from now on (redaction is on for this run)."""
+def hide_addresses(hidden: bool | Callable[[], bool] = True) -> None:
+    """Whether `scrub` masks addresses too, from now on; a callable is asked only when a
+    text with an address is first scrubbed (so that deciding costs nothing until then)."""
     global _ADDRESSES_HIDDEN
     _ADDRESSES_HIDDEN = hidden
+
+
+def _addresses_hidden() -> bool:
+    global _ADDRESSES_HIDDEN
+    if callable(_ADDRESSES_HIDDEN):
+        _ADDRESSES_HIDDEN = _ADDRESSES_HIDDEN()
+    return _ADDRESSES_HIDDEN
 
 
 def scrub(text: str) -> str:
     """`text` with every registered secret replaced by ***, and addresses masked if hidden."""
     for secret in _SECRETS:
         text = text.replace(secret, "***")
-    if _ADDRESSES_HIDDEN:
+    if "@" in text and _addresses_hidden():
         text = redact(text)
     return text
