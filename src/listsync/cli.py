@@ -575,7 +575,6 @@ def report_command(
     """
     from listsync import lifecycle
     from listsync.models import parse_duration
-    from listsync.reconcile import read_states
 
     obj: Context = ctx.obj
     fmt_given = ctx.get_parameter_source("fmt") is not click.core.ParameterSource.DEFAULT
@@ -597,31 +596,14 @@ def report_command(
     except ValueError as exc:
         raise ListsyncError(f"{exc}") from None
     moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    backend = conn.backend()
-    reading = read_states(site, backend, None)
-    domain = site.config.domain
-    unmanaged = reading.live.unmanaged
-    configs = backend.list_configs(domain, unmanaged) if unmanaged else {}
-    rosters = backend.all_rosters() if unmanaged else {}
-    owners = {name: rosters.get(f"{name}.{domain}", {}).get("owner", set()) for name in unmanaged}
-    person = None
     address, role = (owner, "owner") if owner else (moderator, "moderator")
-    if address:
-        person = replace(
-            lifecycle.person_in_mailman(
-                address, role, backend.lists_of(address, role), domain, reading.live.member_counts
-            ),
-            in_files=lifecycle.person_in_files(site, address, role),
-        )
-    the_report = lifecycle.build(
+    the_report = lifecycle.collect(
         site,
-        reading,
-        configs,
-        owners,
+        conn.backend(),
         as_of=moment,
         inactive_after=threshold,
         inactive_text=threshold_text,
-        person=person,
+        person=(address, role) if address else None,
     )
     shown = lifecycle.redacted(the_report) if hidden else the_report
     if not formats:

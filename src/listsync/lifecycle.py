@@ -30,9 +30,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from listsync.load import Site
+from listsync.mailman import MailmanBackend, list_id
 from listsync.models import split_address
 from listsync.policy import ListState, may_be_retired
-from listsync.reconcile import Reading
+from listsync.reconcile import Reading, read_states
 from listsync.redaction import redact
 
 FORMAT_VERSION = 1
@@ -58,7 +59,7 @@ class ListFacts:
 
 
 @dataclass(frozen=True, slots=True)
-class Problem:
+class OwnershipProblem:
     facts: ListFacts
     reason: str
 
@@ -89,7 +90,7 @@ class Report:
     inactive_after: str
     inactive: tuple[ListFacts, ...]
     new: tuple[ListFacts, ...]
-    ownerless: tuple[Problem, ...]
+    ownerless: tuple[OwnershipProblem, ...]
     unmanaged: tuple[ListFacts, ...]
     person: Person | None = None
 
@@ -162,7 +163,7 @@ def build(
     known = mentioned_addresses(site)
     inactive: list[ListFacts] = []
     new: list[ListFacts] = []
-    ownerless: list[Problem] = []
+    ownerless: list[OwnershipProblem] = []
     for name in sorted(reading.desired):
         live: ListState | None = reading.live.lists.get(name)
         if live is None or site.lists[name].spec.disabled:
@@ -175,7 +176,7 @@ def build(
             new.append(facts)
         problem = _ownership_problem(facts.owners, disabled_owner, known)
         if problem is not None:
-            ownerless.append(Problem(facts, problem))
+            ownerless.append(OwnershipProblem(facts, problem))
     unmanaged: list[ListFacts] = []
     for name, config in sorted(unmanaged_configs.items()):
         owners = tuple(sorted(unmanaged_owners.get(name, ())))
@@ -184,7 +185,7 @@ def build(
         if not may_be_retired(dict(config)):
             problem = _ownership_problem(facts.owners, disabled_owner, known)
             if problem is not None:
-                ownerless.append(Problem(facts, problem))
+                ownerless.append(OwnershipProblem(facts, problem))
     epoch = datetime.min.replace(tzinfo=UTC)
     inactive.sort(key=lambda f: (f.last_activity or epoch, f.name))
     return Report(
@@ -196,6 +197,47 @@ def build(
         ownerless=tuple(sorted(ownerless, key=lambda p: p.facts.name)),
         unmanaged=tuple(unmanaged),
         person=person,
+    )
+
+
+def collect(
+    site: Site,
+    backend: MailmanBackend,
+    *,
+    as_of: datetime,
+    inactive_after: timedelta,
+    inactive_text: str,
+    person: tuple[str, str] | None = None,
+) -> Report:
+    """Read what the report needs and build it: what a full plan reads, plus the unmanaged
+    lists' settings and the server's rosters (when there are unmanaged lists), plus one
+    `members/find` for `person` (an address and a role)."""
+    reading = read_states(site, backend, None)
+    domain = site.config.domain
+    unmanaged = reading.live.unmanaged
+    configs = backend.list_configs(domain, unmanaged) if unmanaged else {}
+    rosters = backend.all_rosters() if unmanaged else {}
+    owners = {
+        name: rosters.get(list_id(f"{name}@{domain}"), {}).get("owner", set()) for name in unmanaged
+    }
+    runs = None
+    if person is not None:
+        address, role = person
+        runs = replace(
+            person_in_mailman(
+                address, role, backend.lists_of(address, role), domain, reading.live.member_counts
+            ),
+            in_files=person_in_files(site, address, role),
+        )
+    return build(
+        site,
+        reading,
+        configs,
+        owners,
+        as_of=as_of,
+        inactive_after=inactive_after,
+        inactive_text=inactive_text,
+        person=runs,
     )
 
 
@@ -231,7 +273,9 @@ def redacted(report: Report) -> Report:
         report,
         inactive=tuple(map(masked, report.inactive)),
         new=tuple(map(masked, report.new)),
-        ownerless=tuple(Problem(masked(p.facts), redact(p.reason)) for p in report.ownerless),
+        ownerless=tuple(
+            OwnershipProblem(masked(p.facts), redact(p.reason)) for p in report.ownerless
+        ),
         unmanaged=tuple(map(masked, report.unmanaged)),
         person=None if person is None else replace(person, address=redact(person.address)),
     )
