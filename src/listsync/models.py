@@ -221,21 +221,25 @@ class ListSpec(_Strict):
         return value
 
     @model_validator(mode="after")
+    def _retired_lets_nothing_through(self) -> Self:
+        if not self.disabled:
+            return self
+        for key in ("default_member_action", "default_nonmember_action"):
+            value = self.settings.get(key)
+            if value is not None and value not in mailman_settings.CLOSED_ACTIONS:
+                error = PydanticCustomError(
+                    "open_retired_list",
+                    "a disabled list lets nothing through: {key} must be reject or discard,"
+                    " not '{value}'",
+                    {"key": key, "value": value},
+                )
+                raise ValidationError.from_exception_data(
+                    "settings", [InitErrorDetails(type=error, loc=("settings", key), input=value)]
+                )
+        return self
+
+    @model_validator(mode="after")
     def _owned_unless_disabled(self) -> Self:
-        if self.disabled:
-            for key in ("default_member_action", "default_nonmember_action"):
-                value = self.settings.get(key)
-                if value is not None and value not in mailman_settings.CLOSED_ACTIONS:
-                    error = PydanticCustomError(
-                        "open_retired_list",
-                        "a disabled list lets nothing through: {key} must be reject or discard,"
-                        " not '{value}'",
-                        {"key": key, "value": value},
-                    )
-                    raise ValidationError.from_exception_data(
-                        "settings",
-                        [InitErrorDetails(type=error, loc=("settings", key), input=value)],
-                    )
         if not self.owners and not self.disabled:
             error = PydanticCustomError(
                 "no_owner", "a list needs at least one owner unless it is disabled"

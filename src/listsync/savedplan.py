@@ -302,7 +302,8 @@ def check_worktree(saved: SavedPlan, now: WorkTree) -> None:
 
 
 def check_selection(saved: SavedPlan, declared: Iterable[str]) -> None:
-    """Refuse a selection naming a list that no file declares, or lists without fingerprints."""
+    """Refuse a selection naming a list that no file declares (before anything is read);
+    `check_live` then holds the fingerprints to exactly the lists planned."""
     known = set(declared)
     named = set(saved.fingerprints) if saved.selection is None else set(saved.selection)
     unknown = sorted(named - known)
@@ -310,11 +311,6 @@ def check_selection(saved: SavedPlan, declared: Iterable[str]) -> None:
         raise SavedPlanError(
             f"{saved.source} names lists no file in lists/ declares ({', '.join(unknown[:5])});"
             " it was not written by 'listsync plan' from these files; nothing was changed"
-        )
-    if saved.selection is not None and set(saved.fingerprints) != set(saved.selection):
-        raise SavedPlanError(
-            f"{saved.source} has fingerprints for other lists than it planned;"
-            " it was not written by 'listsync plan'; nothing was changed"
         )
 
 
