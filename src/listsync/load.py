@@ -12,6 +12,7 @@ loads remember files found valid (`ValidFiles`), so as not to parse them again.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -33,15 +34,18 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 
 from listsync.errors import InvalidSiteError, Problem, Severity
+from listsync.mailman_templates import TemplateText, check_text, decode
 from listsync.models import (
     KEY_ERROR_TYPES,
     LIST_NAME,
     Dmarc,
     EffectiveList,
+    HeaderFilter,
     ListDefaults,
     ListSpec,
     Safety,
     SiteConfig,
+    check_templates_url,
     did_you_mean,
     effective,
     split_address,
@@ -49,6 +53,7 @@ from listsync.models import (
 from listsync.policy import lint_file
 
 SITE_FILE = "listsync.yaml"
+TEMPLATES_URL_ENV = "LISTSYNC_TEMPLATES_URL"  # overrides templates_url (a staging server, a demo)
 LISTS_DIR = "lists"
 LIST_SUFFIXES = (".yaml", ".yml")
 
@@ -89,9 +94,17 @@ class Site:
     root: Path
     config: SiteConfig
     lists: dict[str, ListFile]
+    templates: dict[str, TemplateText] = field(default_factory=dict)  # by path, every one used
 
     def effective(self, name: str) -> EffectiveList:
         return effective(name, self.lists[name].spec, self.config)
+
+    def template_urls(self) -> dict[str, str]:
+        """Path -> published URL of every template text the site uses."""
+        base = self.config.templates_url
+        if base is None:
+            return {}
+        return {path: text.url(base) for path, text in self.templates.items()}
 
     def effective_lists(self) -> list[EffectiveList]:
         return [self.effective(name) for name in sorted(self.lists)]
@@ -152,14 +165,57 @@ class ValidFiles:
     def __contains__(self, key: str) -> bool:
         return self.directory is not None and (self.directory / key).is_file()
 
-    def add(self, key: str) -> None:
+    def references(self, key: str) -> list[tuple[str, str]] | None:
+        """The template references (name, path) remembered with a valid file; None when
+        the file is not remembered. An empty entry is a file that names no template."""
+        if self.directory is None:
+            return None
+        try:
+            content = (self.directory / key).read_text()
+        except OSError:
+            return None
+        try:
+            return [(str(n), str(p)) for n, p in json.loads(content)] if content else []
+        except (ValueError, TypeError):
+            return None
+
+    def add(self, key: str, references: list[tuple[str, str]] | None = None) -> None:
         if self.directory is None:
             return
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            (self.directory / key).touch()
+            (self.directory / key).write_text(json.dumps(references) if references else "")
         except OSError:
             self.directory = None
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateRef:
+    """A template a file names: `source` (listsync.yaml or a list file) says, at `loc`,
+    that template `name` is the text in `path`."""
+
+    source: str
+    loc: Loc
+    name: str
+    path: str
+
+
+def _list_refs(shown: str, spec: ListSpec) -> list[TemplateRef]:
+    return [
+        TemplateRef(shown, ("templates", name), name, path)
+        for name, path in spec.templates.items()
+        if path is not None
+    ]
+
+
+def _site_refs(config: SiteConfig | None) -> list[TemplateRef]:
+    if config is None:
+        return []
+    return [
+        TemplateRef(SITE_FILE, (field_name, name), name, path)
+        for field_name in ("templates", "disabled_templates")
+        for name, path in getattr(config, field_name).items()
+    ]
 
 
 def load_site(
@@ -174,36 +230,97 @@ def load_site(
     Returns the site (None when `listsync.yaml` is unusable) and every
     problem found. A list file with an error is left out of the site, and so
     is one for which `check_only(name)`: such files are checked (or found in
-    `valid_files`) but not kept.
+    `valid_files`) but not kept. The template texts every file names are
+    checked whichever lists are kept.
     """
     problems: list[Problem] = []
     config = _load_config(root, problems)
     lists: dict[str, ListFile] = {}
+    refs = _site_refs(config)
     for path, shown, name in _declared(root, names, problems):
         if check_only is not None and check_only(name):
-            _check_list_file(path, shown, name, config, problems, valid_files)
+            refs += _check_list_file(path, shown, name, config, problems, valid_files) or []
             continue
         loaded = _load_list(path, shown, name, config, problems)
         if loaded is not None:
             lists[name] = loaded
+            refs += _list_refs(shown, loaded.spec)
+    texts = _check_templates(root, config, refs, problems)
     problems.sort()
     if config is None:
         return None, problems
-    return Site(root=root, config=config, lists=dict(sorted(lists.items()))), problems
+    site = Site(root=root, config=config, lists=dict(sorted(lists.items())), templates=texts)
+    return site, problems
 
 
 def check_site(root: Path) -> tuple[int, list[Problem]]:
     """What `validate` reports: how many list files are valid, and every problem of the
-    site's files, lint warnings included; files in `ValidFiles` are not parsed again."""
+    site's files and the template texts they name, lint warnings included; files in
+    `ValidFiles` are not parsed again."""
     problems: list[Problem] = []
     config = _load_config(root, problems)
     valid_files = ValidFiles.for_user(root)
     valid = 0
+    refs = _site_refs(config)
     for path, shown, name in _declared(root, None, problems):
-        if _check_list_file(path, shown, name, config, problems, valid_files, warn=True):
+        found = _check_list_file(path, shown, name, config, problems, valid_files, warn=True)
+        if found is not None:
             valid += 1
+            refs += found
+    _check_templates(root, config, refs, problems)
     problems.sort()
     return (valid if config is not None else 0), problems
+
+
+def _check_templates(
+    root: Path, config: SiteConfig | None, refs: list[TemplateRef], problems: list[Problem]
+) -> dict[str, TemplateText]:
+    """The texts `refs` name, by path, each checked for every template name it is used as."""
+    if not refs or config is None:
+        return {}
+    if config.templates_url is None:
+        first = min(refs, key=lambda ref: (ref.source != SITE_FILE, ref.source))
+        problems.append(
+            _ref_problem(
+                root,
+                first,
+                f"a template needs 'templates_url:' in {SITE_FILE}: the URL below which the"
+                " pipeline publishes the texts and Mailman fetches them",
+            )
+        )
+    texts: dict[str, TemplateText] = {}
+    site_root = root.resolve()
+    for path in sorted({ref.path for ref in refs}):
+        file = root / path
+        if not file.is_file() or not file.resolve().is_relative_to(site_root):
+            problems += [
+                _ref_problem(root, ref, f"no such file {path} in the site")
+                for ref in refs
+                if ref.path == path
+            ]
+            continue
+        text, problem = decode(file.read_bytes())
+        if text is None:
+            assert problem is not None
+            problems.append(Problem(path, problem.line, problem.col, "", problem.message))
+            continue
+        texts[path] = TemplateText(path, text)
+    for name, path in sorted({(ref.name, ref.path) for ref in refs}):
+        if path in texts:
+            problems += [
+                Problem(path, p.line, p.col, name, p.message)
+                for p in check_text(name, texts[path].text)
+            ]
+    return texts
+
+
+def _ref_problem(root: Path, ref: TemplateRef, message: str) -> Problem:
+    try:
+        document = YAML(typ="rt", pure=True).load((root / ref.source).read_text("utf-8-sig"))
+        line, col = _position(document, ref.loc)
+    except (OSError, YAMLError, ValueError):
+        line, col = 1, 1
+    return Problem(ref.source, line, col, _dotted(ref.loc), message)
 
 
 def load_valid_site(root: Path, names: Iterable[str] | None = None) -> tuple[Site, list[Problem]]:
@@ -309,7 +426,15 @@ def _load_config(root: Path, problems: list[Problem]) -> SiteConfig | None:
     parsed = _parse(path, SITE_FILE, problems)
     if parsed is None:
         return None
-    return _validate(SiteConfig, parsed, _SITE_FIELDS, problems)
+    config = _validate(SiteConfig, parsed, _SITE_FIELDS, problems)
+    override = os.environ.get(TEMPLATES_URL_ENV)
+    if config is None or not override:
+        return config
+    try:
+        return config.model_copy(update={"templates_url": check_templates_url(override)})
+    except ValueError as exc:
+        problems.append(Problem(SITE_FILE, 1, 1, "templates_url", f"{TEMPLATES_URL_ENV}: {exc}"))
+        return None
 
 
 def _check_list_file(
@@ -321,24 +446,28 @@ def _check_list_file(
     valid_files: ValidFiles | None,
     *,
     warn: bool = False,
-) -> bool:
+) -> list[TemplateRef] | None:
     """Check a list file without keeping it: its problems, its lint warnings only if
-    `warn`; whether it loads (a site would hold it)."""
+    `warn`. Returns the templates it names when it loads (a site would hold it), else None."""
     key = None
     if valid_files is not None and config is not None:
         try:
             key = valid_files.key(shown, path.read_bytes())
         except OSError:
             key = None
-        if key is not None and key in valid_files:
-            return True
+        remembered = valid_files.references(key) if key is not None else None
+        if remembered is not None:
+            return [TemplateRef(shown, ("templates", n), n, p) for n, p in remembered]
     found: list[Problem] = []
     loaded = _load_list(path, shown, name, config, found)
     warnings = lint_file(loaded, config) if loaded is not None and config is not None else []
     problems.extend(found + warnings if warn else found)
+    if loaded is None:
+        return None
+    refs = _list_refs(shown, loaded.spec)
     if key is not None and valid_files is not None and not found and not warnings:
-        valid_files.add(key)
-    return loaded is not None
+        valid_files.add(key, [(ref.name, ref.path) for ref in refs])
+    return refs
 
 
 def _load_list(
@@ -596,7 +725,11 @@ def _plain(node: Any) -> Any:
     return node
 
 
-_LIST_FIELDS: dict[Loc, type[BaseModel]] = {(): ListSpec, ("dmarc",): Dmarc}
+_LIST_FIELDS: dict[Loc, type[BaseModel]] = {
+    (): ListSpec,
+    ("dmarc",): Dmarc,
+    ("header_filters",): HeaderFilter,  # of each item
+}
 _SITE_FIELDS: dict[Loc, type[BaseModel]] = {
     (): SiteConfig,
     ("safety",): Safety,
@@ -618,7 +751,7 @@ def _message(error: ErrorDetails, loc: Loc, fields: Mapping[Loc, type[BaseModel]
     kind = error["type"]
     given = error.get("input")
     if kind == "extra_forbidden":
-        model = fields.get(loc[:-1])
+        model = fields.get(tuple(part for part in loc[:-1] if not isinstance(part, int)))
         known = set(model.model_fields) if model is not None else set()
         allowed = ", ".join(sorted(known))
         return f"unknown field{did_you_mean(str(loc[-1]), known)}; allowed: {allowed}"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import re
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Self, TypeVar
@@ -29,9 +29,10 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.config import JsonDict
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from listsync import mailman_settings
+from listsync import acceptance, mailman_settings, mailman_templates
 
 DEFAULT_NAMING = r"^[a-z0-9][a-z0-9-]{1,62}$"
 # What any list name must be, whatever the site's pattern allows: Mailman
@@ -107,6 +108,13 @@ def _normalise_address(value: str) -> str:
     return f"{display} <{addr}>" if display else addr
 
 
+def _nonmember_address(value: str) -> str:
+    addr, display = split_address(value)
+    if display or addr != value.strip():
+        raise ValueError(f"{value!r}: write the bare address, without a display name")
+    return _normalise_address(addr)
+
+
 def _one_line(value: str) -> str:
     if "\n" in value or "\r" in value:
         raise ValueError("must be a single line")
@@ -140,6 +148,86 @@ class Dmarc(_Strict):
         description="Mailman's dmarc_mitigate_unconditionally: mitigate every message, "
         "not only those from domains with a strict DMARC policy.",
     )
+
+
+RuleAction = Annotated[
+    StrictStr,
+    AfterValidator(lambda v: _choice(v, acceptance.RULE_ACTIONS)),
+    Field(json_schema_extra={"enum": list(acceptance.RULE_ACTIONS)}),
+]
+
+
+def _choice(value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ValueError(
+            f"{value!r} is not one of: {', '.join(choices)}{did_you_mean(value, list(choices))}"
+        )
+    return value
+
+
+def _checked(check: Any) -> Any:
+    def validate(value: str) -> str:
+        message = check(value)
+        if message is not None:
+            raise ValueError(message)
+        return value
+
+    return validate
+
+
+class HeaderFilter(_Strict):
+    """One header filter: a message whose `header` matches `pattern` gets `action`."""
+
+    header: Annotated[StrictStr, AfterValidator(_checked(acceptance.check_header))] = Field(
+        description="The header's name, e.g. X-Spam-Flag (Mailman stores it lower case)."
+    )
+    pattern: Annotated[StrictStr, AfterValidator(_checked(acceptance.check_pattern))] = Field(
+        description="A regular expression searched in the header's value."
+    )
+    action: RuleAction | None = Field(
+        default=None,
+        description="accept, hold, reject or discard; omitted: the site's default"
+        " ([antispam] jump_chain in mailman.cfg, hold unless changed).",
+    )
+
+    def rule(self) -> acceptance.HeaderRule:
+        return acceptance.HeaderRule(self.header.lower(), self.pattern, self.action)
+
+
+TemplatePath = Annotated[
+    StrictStr,
+    AfterValidator(_checked(mailman_templates.check_path)),
+    Field(
+        description="A text file below the site root, in templates/.",
+        examples=["templates/footer.txt"],
+    ),
+]
+
+
+def _template_names(value: dict[str, Any]) -> dict[str, Any]:
+    errors = [
+        InitErrorDetails(
+            type=PydanticCustomError(
+                "unknown_template",
+                "unknown list template '{key}'{hint}; Mailman has: {names}",
+                {
+                    "key": key,
+                    "hint": did_you_mean(key, list(mailman_templates.LIST_TEMPLATES)),
+                    "names": ", ".join(mailman_templates.LIST_TEMPLATES),
+                },
+            ),
+            loc=(key,),
+            input=key,
+        )
+        for key in value
+        if key not in mailman_templates.LIST_TEMPLATES
+    ]
+    if errors:
+        raise ValidationError.from_exception_data("templates", errors)
+    return value
+
+
+_TEMPLATES_SCHEMA: JsonDict = {"propertyNames": {"enum": list(mailman_templates.LIST_TEMPLATES)}}
 
 
 class ListDefaults(_Strict):
@@ -194,11 +282,93 @@ class ListSpec(_Strict):
         default=False,
         description="true applies the disable procedure; false restores the declared state.",
     )
+    templates: dict[str, TemplatePath | None] = Field(
+        default_factory=dict,
+        description="Mailman templates by name, each a text file in templates/ (null: Mailman's"
+        " own text); a name set here wins over the site's templates:.",
+        json_schema_extra=_TEMPLATES_SCHEMA,
+    )
+    nonmembers: dict[str, RuleAction] | None = Field(
+        default=None,
+        description="Non-members and what happens to their posts (accept: no moderation)."
+        " Declared, the list's non-member actions are exactly these; omitted, left alone.",
+    )
+    header_filters: list[HeaderFilter] | None = Field(
+        default=None,
+        description="Ordered header filters; declared (even []), the list's filters are"
+        " exactly these; omitted, left alone.",
+    )
+    bans: list[StrictStr] | None = Field(
+        default=None,
+        description="Banned addresses and ^regexps besides the disable procedure's;"
+        " declared (even []), the list's bans are exactly these; omitted, left alone.",
+    )
     settings: dict[str, Any] = Field(
         default_factory=dict,
         description="Raw Mailman list settings by their REST name, applied last: "
         "a key here wins over a typed field.",
     )
+
+    _template_names = field_validator("templates")(_template_names)
+
+    @field_validator("nonmembers")
+    @classmethod
+    def _nonmember_addresses(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is None:
+            return None
+        normal: dict[str, str] = {}
+        errors: list[InitErrorDetails] = []
+        for key, action in value.items():
+            try:
+                address = _nonmember_address(key)
+            except ValueError as exc:
+                error = PydanticCustomError("nonmember_address", "{message}", {"message": str(exc)})
+                errors.append(InitErrorDetails(type=error, loc=(key,), input=key))
+                continue
+            if address in normal:
+                error = PydanticCustomError(
+                    "nonmember_address", "{address} listed more than once", {"address": address}
+                )
+                errors.append(InitErrorDetails(type=error, loc=(key,), input=key))
+            normal[address] = action
+        if errors:
+            raise ValidationError.from_exception_data("nonmembers", errors)
+        return normal
+
+    @field_validator("header_filters")
+    @classmethod
+    def _distinct_filters(cls, value: list[HeaderFilter] | None) -> list[HeaderFilter] | None:
+        seen: set[tuple[str, str]] = set()
+        for rule in value or ():
+            key = (rule.header.lower(), rule.pattern)
+            if key in seen:
+                raise ValueError(
+                    f"header {rule.header!r} with pattern {rule.pattern!r} is listed twice"
+                    " (Mailman keeps one rule per header and pattern)"
+                )
+            seen.add(key)
+        return value
+
+    @field_validator("bans")
+    @classmethod
+    def _ban_patterns(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        errors: list[InitErrorDetails] = []
+        seen: set[str] = set()
+        for index, pattern in enumerate(value):
+            message = acceptance.check_ban(pattern)
+            if pattern == acceptance.DISABLE_BAN:
+                message = f"{pattern} bans everyone: write 'disabled: true' to retire a list"
+            elif acceptance.normal_ban(pattern) in seen:
+                message = f"{pattern} listed more than once"
+            seen.add(acceptance.normal_ban(pattern))
+            if message is not None:
+                error = PydanticCustomError("ban_pattern", "{message}", {"message": message})
+                errors.append(InitErrorDetails(type=error, loc=(index,), input=pattern))
+        if errors:
+            raise ValidationError.from_exception_data("bans", errors)
+        return value
 
     @field_validator("owners", "moderators")
     @classmethod
@@ -219,6 +389,30 @@ class ListSpec(_Strict):
         if errors:
             raise ValidationError.from_exception_data("settings", errors)
         return value
+
+    @model_validator(mode="after")
+    def _retired_accepts_no_rule(self) -> Self:
+        if not self.disabled:
+            return self
+        accepting: list[tuple[str | int, ...]] = [
+            ("nonmembers", address)
+            for address, action in (self.nonmembers or {}).items()
+            if action in acceptance.OPENS
+        ]
+        accepting += [
+            ("header_filters", index, "action")
+            for index, rule in enumerate(self.header_filters or ())
+            if rule.action in acceptance.OPENS
+        ]
+        if accepting:
+            error = PydanticCustomError(
+                "open_retired_list",
+                "a disabled list lets nothing through: no rule of it may accept",
+            )
+            raise ValidationError.from_exception_data(
+                "rules", [InitErrorDetails(type=error, loc=accepting[0], input="accept")]
+            )
+        return self
 
     @model_validator(mode="after")
     def _retired_lets_nothing_through(self) -> Self:
@@ -252,7 +446,14 @@ class ListSpec(_Strict):
 
 # Error types whose position is the key of a mapping entry, not its value.
 KEY_ERROR_TYPES = frozenset(
-    {"extra_forbidden", "unknown_setting", "secret_setting", "readonly_setting"}
+    {
+        "extra_forbidden",
+        "unknown_setting",
+        "secret_setting",
+        "readonly_setting",
+        "unknown_template",
+        "nonmember_address",
+    }
 )
 
 
@@ -270,8 +471,8 @@ def _setting_error(key: str, value: object) -> PydanticCustomError | None:
     if mailman_settings.SETTINGS[key].kind == "uri":
         return PydanticCustomError(
             "readonly_setting",
-            "{key} is a template, which listsync does not manage (yet): set it in Postorius",
-            {"key": key},
+            "{key} is a template: declare it under 'templates:' as {name}",
+            {"key": key, "name": mailman_settings.TEMPLATE_URIS.get(key, key)},
         )
     if key not in mailman_settings.WRITABLE:
         return PydanticCustomError(
@@ -329,6 +530,13 @@ def _web_url(value: str) -> str:
     ):
         raise ValueError(f"{value!r} is not an http(s) URL such as https://lists.example.org")
     return value.rstrip("/")
+
+
+def check_templates_url(value: str) -> str:
+    value = _web_url(value)
+    if "$" in value:
+        raise ValueError(f"{value!r} holds '$', which Mailman would take for a placeholder")
+    return value
 
 
 class Safety(_Strict):
@@ -417,6 +625,27 @@ class SiteConfig(_Strict):
         json_schema_extra={"format": "uri", "pattern": "^https?://[^/?#]+"},
     )
 
+    templates: dict[str, TemplatePath] = Field(
+        default_factory=dict,
+        description="Templates every list gets unless its file names another text.",
+        json_schema_extra=_TEMPLATES_SCHEMA,
+    )
+    disabled_templates: dict[str, TemplatePath] = Field(
+        default_factory=dict,
+        description="Templates a disabled list gets instead, e.g. the list:user:notice:rejected"
+        " text that tells a sender the list is retired.",
+        json_schema_extra=_TEMPLATES_SCHEMA,
+    )
+    templates_url: Annotated[StrictStr, AfterValidator(check_templates_url)] | None = Field(
+        default=None,
+        description="Where the pipeline publishes the texts of 'listsync render"
+        " --templates-out' (GitLab Pages or any web server Mailman can reach); needed"
+        " once any template is declared.",
+        examples=["https://lists.example.org/templates"],
+    )
+
+    _template_names = field_validator("templates", "disabled_templates")(_template_names)
+
     @property
     def web_root(self) -> str:
         """The web interface's base URL, without a trailing slash."""
@@ -450,6 +679,10 @@ class EffectiveList:
     moderators: tuple[str, ...]
     disabled: bool
     settings: dict[str, Any]
+    templates: dict[str, str | None] = field(default_factory=dict)
+    nonmembers: dict[str, str] | None = None
+    header_filters: tuple[acceptance.HeaderRule, ...] | None = None
+    bans: frozenset[str] | None = None
 
     @property
     def fqdn(self) -> str:
@@ -487,4 +720,16 @@ def effective(name: str, spec: ListSpec, site: SiteConfig) -> EffectiveList:
         moderators=tuple(spec.moderators),
         disabled=spec.disabled,
         settings=dict(spec.settings),
+        templates={
+            # an enabled list does not keep a disabled list's texts (None: Mailman's own)
+            **dict.fromkeys(site.disabled_templates),
+            **site.templates,
+            **spec.templates,
+            **(site.disabled_templates if spec.disabled else {}),
+        },
+        nonmembers=None if spec.nonmembers is None else dict(spec.nonmembers),
+        header_filters=None
+        if spec.header_filters is None
+        else tuple(rule.rule() for rule in spec.header_filters),
+        bans=None if spec.bans is None else frozenset(spec.bans),
     )
