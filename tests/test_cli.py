@@ -20,6 +20,7 @@ import listsync
 from helpers import REPO, Run, write_site
 from listsync import catalog, cli, lifecycle, mailman, render
 from listsync.cli import WORKFLOW
+from listsync.snapshot import FORMAT_VERSION
 
 LISTS = {
     "tor-dev": "description: Development.\nowners: [teor@example.org]\n",
@@ -34,7 +35,7 @@ def site(tmp_path: Path) -> Path:
     root = write_site(tmp_path / "site", LISTS)
     snapshot = {
         "format": "listsync-snapshot",
-        "format_version": 1,
+        "format_version": FORMAT_VERSION,
         "taken_at": "2026-11-23T10:00:00Z",
         "server": "GNU Mailman 3.3.10 (Tom Sawyer)",
         "domain": "lists.example.org",

@@ -21,7 +21,7 @@ import os
 import socket
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,6 +33,7 @@ from filelock import FileLock, Timeout
 
 from listsync.errors import ListsyncError
 from listsync.mailman import MailmanBackend, MailmanUnreachable, is_outage
+from listsync.mailman_templates import NotServedError, check_served
 from listsync.plan import (
     AddBan,
     AddMember,
@@ -42,6 +43,9 @@ from listsync.plan import (
     Plan,
     RemoveBan,
     RemoveMember,
+    SetHeaderFilters,
+    SetNonmember,
+    SetTemplate,
     UpdateSettings,
 )
 
@@ -107,7 +111,7 @@ class ApplyResult:
         return tuple(r for r in self.results if not r.started)
 
 
-def _write(backend: MailmanBackend, fqdn: str, change: Change) -> None:
+def _write(backend: MailmanBackend, fqdn: str, change: Change, texts: Mapping[str, str]) -> None:
     match change:
         case CreateList(settings):
             backend.create_list(fqdn, dict(settings))
@@ -121,10 +125,34 @@ def _write(backend: MailmanBackend, fqdn: str, change: Change) -> None:
             backend.add_ban(fqdn, pattern)
         case RemoveBan(pattern):
             backend.remove_ban(fqdn, pattern)
+        case SetTemplate(name, _, url):
+            if url is not None:
+                _check_published(name, url, texts)
+            backend.set_template(fqdn, name, url)
+        case SetNonmember(address, _, action, present):
+            backend.set_nonmember(fqdn, address, action, present)
+        case SetHeaderFilters(_, desired):
+            backend.set_header_filters(fqdn, desired)
+
+
+def _check_published(name: str, url: str, texts: Mapping[str, str]) -> None:
+    """Mailman would send an empty text for a URL that answers 404, or the wrong one."""
+    if url not in texts:
+        raise ListsyncError(f"{name}: no text of this site is published at {url}")
+    try:
+        check_served(url, texts[url])
+    except NotServedError as exc:
+        raise ListsyncError(
+            f"{name} not set: {exc}; publish the texts of 'listsync render --templates-out'"
+            " at the site's templates_url first"
+        ) from None
 
 
 def apply_list(
-    backend: MailmanBackend, list_plan: ListPlan, stop: Stop | None = None
+    backend: MailmanBackend,
+    list_plan: ListPlan,
+    stop: Stop | None = None,
+    texts: Mapping[str, str] | None = None,
 ) -> ListResult:
     """Apply one list's changes in order; stop at its first failure.
 
@@ -139,7 +167,7 @@ def apply_list(
     applied = 0
     for change in list_plan.changes:
         try:
-            _write(backend, list_plan.fqdn, change)
+            _write(backend, list_plan.fqdn, change, texts or {})
         except ListsyncError as exc:
             if stop is not None and is_outage(exc):
                 stop.set(MAILMAN_AWAY)
@@ -165,7 +193,7 @@ def apply_plan(
     stop = Stop()
 
     def run(list_plan: ListPlan) -> ListResult:
-        result = apply_list(backend, list_plan, stop)
+        result = apply_list(backend, list_plan, stop, plan.texts)
         if on_done is not None:
             on_done(result)
         return result

@@ -645,7 +645,7 @@ def snapshot_command(obj: Context, conn: Connection, out: Path, include_addresse
       listsync snapshot --out mailman-snapshot.json
     """
     from listsync import snapshot
-    from listsync.load import load_config
+    from listsync.load import load_config, load_site
 
     config = load_config(obj.root)
     if config.redact_addresses and not include_addresses:
@@ -654,7 +654,9 @@ def snapshot_command(obj: Context, conn: Connection, out: Path, include_addresse
             " moderator's address: pass --include-addresses once it is stored where only"
             " project members can read it; nothing was written"
         )
-    document = snapshot.take(config.domain, conn.backend())
+    site, _ = load_site(obj.root)
+    declaring = [n for n, f in (site.lists if site else {}).items() if f.spec.bans is not None]
+    document = snapshot.take(config.domain, conn.backend(), bans_of=declaring)
     write_out(out, snapshot.dumps(document))
     click.echo(f"wrote {out}: {len(document['lists'])} list(s) of {config.domain}", err=True)
 
@@ -676,14 +678,28 @@ def snapshot_command(obj: Context, conn: Connection, out: Path, include_addresse
     is_flag=True,
     help="Also show private lists (an internal page: never publish it).",
 )
+@click.option(
+    "--templates-out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write the template texts to DIR under their content-addressed names (every"
+    " version git has, so a URL Mailman still points at keeps answering): publish DIR at"
+    " the site's templates_url.",
+)
 @click.pass_context
-def render_command(ctx: click.Context, fmt: str, out: Path | None, include_private: bool) -> None:
-    """The list of lists, from the files alone (no Mailman needed).
+def render_command(
+    ctx: click.Context,
+    fmt: str,
+    out: Path | None,
+    include_private: bool,
+    templates_out: Path | None,
+) -> None:
+    """The list of lists, and the template texts, from the files alone (no Mailman needed).
 
     \b
     Examples:
       listsync render --out public/index.html
       listsync render --include-private --format markdown
+      listsync render --out public/index.html --templates-out public/templates
     """
     from listsync import catalog
 
@@ -692,6 +708,8 @@ def render_command(ctx: click.Context, fmt: str, out: Path | None, include_priva
         fmt_given = ctx.get_parameter_source("fmt") is not click.core.ParameterSource.DEFAULT
         fmt = _out_format(out, fmt, fmt_given, RENDER_OUT_FORMATS)
     site = _load(obj, ())
+    if templates_out is not None:
+        _publish_templates(site, templates_out)
     the_catalog = catalog.build(site, include_private=include_private)
     text = catalog.render(the_catalog, fmt)
     if out is None:
@@ -702,6 +720,22 @@ def render_command(ctx: click.Context, fmt: str, out: Path | None, include_priva
     which = "private lists included" if include_private else "private lists left out"
     click.echo(
         f"wrote {out}: {len(the_catalog.entries)} list(s), {retired} retired; {which}", err=True
+    )
+
+
+def _publish_templates(site: Site, out: Path) -> None:
+    from listsync.gitinfo import open_site_repo
+    from listsync.mailman_templates import TemplateText, decode, publish
+
+    repo = open_site_repo(site.root)
+    texts = list(site.templates.values())
+    for path, raw in repo.template_versions() if repo is not None else ():
+        text, _ = decode(raw)
+        if text is not None:
+            texts.append(TemplateText(path, text))
+    written = publish(texts, out)
+    click.echo(
+        f"wrote {len(written)} template text(s) to {out} ({len(site.templates)} in use)", err=True
     )
 
 

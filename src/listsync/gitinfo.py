@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 
 from listsync.errors import ListsyncError
 from listsync.load import LIST_SUFFIXES, LISTS_DIR, SITE_FILE
+from listsync.mailman_templates import TEMPLATES_DIR
 from listsync.plan import CommitInfo
 
 # Without a git executable gitpython refuses to import; listsync then works
@@ -63,6 +64,10 @@ def list_name(path: str) -> str | None:
     return None
 
 
+def is_template_path(path: str) -> bool:
+    return path.startswith(TEMPLATES_DIR + "/")
+
+
 class SiteRepo:
     """The git work tree holding a site."""
 
@@ -73,7 +78,11 @@ class SiteRepo:
         top = Path(repo.working_tree_dir).resolve()
         prefix = root.resolve().relative_to(top).as_posix()
         self.prefix = "" if prefix == "." else prefix + "/"
-        self.pathspecs = [self.prefix + SITE_FILE, self.prefix + LISTS_DIR]
+        self.pathspecs = [
+            self.prefix + SITE_FILE,
+            self.prefix + LISTS_DIR,
+            self.prefix + TEMPLATES_DIR,
+        ]
 
     def _git(self, command: str, *args: str, **options: str) -> str:
         """Run one git command in the work tree; its failure is a `GitError`."""
@@ -91,7 +100,7 @@ class SiteRepo:
         if not repo_path.startswith(self.prefix):
             return None
         path = repo_path[len(self.prefix) :]
-        if path == SITE_FILE or list_name(path) is not None:
+        if path == SITE_FILE or list_name(path) is not None or is_template_path(path):
             return path
         return None
 
@@ -215,6 +224,34 @@ class SiteRepo:
                 if name is not None and name not in found:
                     found[name] = Removal(commit, new)
         return found
+
+    def template_versions(self) -> list[tuple[str, bytes]]:
+        """(site-relative path, content) of every version of every file in `templates/`
+        that HEAD's history holds: one `git log` walk, then each blob read once."""
+        if self.revision() is None:
+            return []
+        out = self._git(
+            "log",
+            "--format=",
+            "--raw",
+            "--no-abbrev",
+            "--no-renames",
+            "-z",
+            "HEAD",
+            "--",
+            self.prefix + TEMPLATES_DIR,
+        )
+        blobs: dict[str, str] = {}
+        fields = [field for field in out.split("\0") if field.strip()]
+        for meta, path in zip(fields[::2], fields[1::2], strict=False):
+            new_blob = meta.split()[3]
+            site_path = self._site_path(path)
+            if site_path is not None and set(new_blob) != {"0"}:
+                blobs.setdefault(new_blob, site_path)
+        return [
+            (path, self.repo.odb.stream(bytes.fromhex(blob)).read())
+            for blob, path in sorted(blobs.items(), key=lambda item: item[1])
+        ]
 
 
 def open_site_repo(root: Path) -> SiteRepo | None:

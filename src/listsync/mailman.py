@@ -27,6 +27,7 @@ from mailmanclient.restbase.connection import Connection
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from listsync import mailman_settings
+from listsync.acceptance import HeaderRule
 from listsync.errors import ListsyncError
 from listsync.policy import ListState, may_be_retired
 
@@ -43,6 +44,12 @@ ROLES = ("owner", "moderator")
 # Only what the diff needs: Mailman serialises every other member field with
 # queries of its own (preferences, user), which makes a bulk read ~5x slower.
 MEMBER_FIELDS = "fields=email&fields=list_id"
+# What a list's state holds beyond its settings and rosters; read only when asked for.
+TEMPLATES = "templates"
+NONMEMBERS = "nonmembers"
+HEADER_FILTERS = "header_filters"
+BANS = "bans"
+DETAILS = frozenset({TEMPLATES, NONMEMBERS, HEADER_FILTERS, BANS})
 
 
 class MailmanError(ListsyncError):
@@ -256,6 +263,7 @@ ALREADY_MEMBER = _any(
     _answered(400, " is already an ", " of "), _answered(409, "Member already subscribed")
 )
 ALREADY_BANNED = _answered(400, "Address is already banned")
+FILTER_EXISTS = _answered(400, "This header match already exists")
 GONE = _answered(404)
 
 
@@ -326,16 +334,20 @@ class MailmanBackend:
         method: str | None = None,
         *,
         done_already: Callable[[MailmanError], bool] | None = None,
+        retry: bool = True,
     ) -> Any:
         """One request, retried with backoff on connection errors and 502/503/504.
 
         4xx answers are final. A write retried after a lost answer may meet its
         own first attempt's effect (the list exists, the owner is subscribed):
         `done_already` recognises that answer, and it then counts as success.
+        A write whose repetition could hit another resource (a header filter
+        named by its position, which the first attempt may have shifted) is
+        sent once: `retry=False`.
         """
         retrying = Retrying(
             retry=retry_if_exception(is_outage),
-            stop=stop_after_attempt(self.attempts),
+            stop=stop_after_attempt(self.attempts if retry else 1),
             wait=wait_exponential(multiplier=self.backoff, max=self.backoff * 8),
             reraise=True,
         )
@@ -408,7 +420,13 @@ class MailmanBackend:
             page += 1
 
     def read_site(
-        self, domain: str, names: Iterable[str], *, everything: bool, bans_for: Iterable[str] = ()
+        self,
+        domain: str,
+        names: Iterable[str],
+        *,
+        everything: bool,
+        bans_for: Iterable[str] = (),
+        details: Mapping[str, frozenset[str]] | None = None,
     ) -> LiveSite:
         """Live state of the named lists in `domain`.
 
@@ -417,7 +435,9 @@ class MailmanBackend:
         asked about only when none of the named lists exists.
         Bans are read for the lists in `bans_for` and for every list in
         emergency moderation (the disable procedure's mark); the others are
-        taken to carry no ban listsync manages.
+        taken to carry no ban listsync manages. `details` names, per list,
+        what else to read (`DETAILS`: templates, non-members, header
+        filters, bans); what is not read stays None in its state.
         """
         wanted = sorted(set(names))
         unmanaged: tuple[str, ...] = ()
@@ -435,9 +455,13 @@ class MailmanBackend:
         if len(wanted) > BULK_ROSTER_THRESHOLD:
             rosters = self.all_rosters()
         ban_names = set(bans_for)
+        wanted_details = details or {}
 
         def read_one(name: str) -> ListState | None:
-            return self._read_list(f"{name}@{domain}", rosters, name in ban_names)
+            extra = wanted_details.get(name, frozenset())
+            if name in ban_names:
+                extra = extra | {BANS}
+            return self._read_list(f"{name}@{domain}", rosters, extra)
 
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             states = list(pool.map(read_one, wanted))
@@ -481,7 +505,7 @@ class MailmanBackend:
         return {str(entry["email"]).lower() for entry in body.get("entries", [])}
 
     def _read_list(
-        self, fqdn: str, rosters: dict[str, dict[str, set[str]]] | None, read_bans: bool
+        self, fqdn: str, rosters: dict[str, dict[str, set[str]]] | None, details: frozenset[str]
     ) -> ListState | None:
         lid = list_id(fqdn)
         config = self._get_or_none(list_path(fqdn, "config"))
@@ -493,7 +517,7 @@ class MailmanBackend:
             roster = rosters.get(lid, {r: set() for r in ROLES})
             owners, moderators = roster["owner"], roster["moderator"]
         bans: frozenset[str] = frozenset()
-        if read_bans or may_be_retired(config):
+        if BANS in details or may_be_retired(config):
             body = self.call(list_path(fqdn, "bans"))
             bans = frozenset(str(entry["email"]) for entry in body.get("entries", []))
         for key in ("http_etag", "self_link"):
@@ -504,6 +528,32 @@ class MailmanBackend:
             owners=frozenset(owners),
             moderators=frozenset(moderators),
             bans=bans,
+            templates=self.templates(fqdn) if TEMPLATES in details else None,
+            nonmembers=self.nonmembers(fqdn) if NONMEMBERS in details else None,
+            header_filters=self.header_filters(fqdn) if HEADER_FILTERS in details else None,
+        )
+
+    def templates(self, fqdn: str) -> dict[str, str | None]:
+        """Template name -> URL set for the list (never the username or password Mailman
+        returns beside a URL: they are dropped here)."""
+        body = self.call(list_path(fqdn, "uris"))
+        return {str(entry["name"]): str(entry["uri"]) for entry in body.get("entries", [])}
+
+    def nonmembers(self, fqdn: str) -> dict[str, str | None]:
+        """Address -> moderation action (None: the list's default) of every non-member."""
+        body = self.call(
+            list_path(fqdn, "roster", "nonmember") + "?fields=email&fields=moderation_action"
+        )
+        return {
+            str(entry["email"]).lower(): entry.get("moderation_action")
+            for entry in body.get("entries", [])
+        }
+
+    def header_filters(self, fqdn: str) -> tuple[HeaderRule, ...]:
+        body = self.call(list_path(fqdn, "header-matches"))
+        entries = sorted(body.get("entries", []), key=lambda entry: int(entry["position"]))
+        return tuple(
+            HeaderRule(str(e["header"]), str(e["pattern"]), e.get("action")) for e in entries
         )
 
     # writing
@@ -544,3 +594,49 @@ class MailmanBackend:
 
     def remove_ban(self, fqdn: str, pattern: str) -> None:
         self.call(list_path(fqdn, "bans", pattern), method="DELETE", done_already=GONE)
+
+    def set_template(self, fqdn: str, name: str, url: str | None) -> None:
+        """Point template `name` at `url`; None deletes it (Mailman's own text). Without a
+        username and password, so none set by hand stays attached to the new URL."""
+        self.call(list_path(fqdn, "uris"), {name: url or ""}, method="PATCH")
+
+    def set_nonmember(self, fqdn: str, address: str, action: str | None, present: bool) -> None:
+        """Give non-member `address` moderation action `action` (None: the list's default),
+        adding it to the non-member roster first when it is not there."""
+        if not present:
+            data = {"list_id": list_id(fqdn), "subscriber": address, "role": "nonmember"}
+            with self.addresses.first_use(address):
+                self.call("members", data, done_already=ALREADY_MEMBER)
+        path = list_path(fqdn, "nonmember", address)
+        self.call(path, {"moderation_action": action or ""}, method="PATCH")
+
+    def set_header_filters(self, fqdn: str, desired: tuple[HeaderRule, ...]) -> None:
+        """Make the list's header filters `desired`, in order: missing rules are added
+        (at the end) and actions corrected first, then the others removed, then each moved
+        to its place. Positions are read again before each step that uses them."""
+        wanted = {(rule.header, rule.pattern): rule for rule in desired}
+        live = self.header_filters(fqdn)
+        present = {(rule.header, rule.pattern): rule for rule in live}
+        for key, rule in wanted.items():
+            if key not in present:
+                data = {"header": rule.header, "pattern": rule.pattern}
+                if rule.action:
+                    data["action"] = rule.action
+                self.call(list_path(fqdn, "header-matches"), data, done_already=FILTER_EXISTS)
+        for position, rule in enumerate(live):
+            target = wanted.get((rule.header, rule.pattern))
+            if target is not None and target.action != rule.action:
+                path = list_path(fqdn, "header-matches", str(position))
+                self.call(path, {"action": target.action or ""}, method="PATCH", retry=False)
+        for position, rule in reversed(list(enumerate(self.header_filters(fqdn)))):
+            if (rule.header, rule.pattern) not in wanted:
+                path = list_path(fqdn, "header-matches", str(position))
+                self.call(path, method="DELETE", retry=False)
+        now = self.header_filters(fqdn)
+        for position, rule in enumerate(desired):
+            if now[position : position + 1] == (rule,):
+                continue
+            keys = [(r.header, r.pattern) for r in now]
+            path = list_path(fqdn, "header-matches", str(keys.index((rule.header, rule.pattern))))
+            self.call(path, {"position": str(position)}, method="PATCH", retry=False)
+            now = self.header_filters(fqdn)

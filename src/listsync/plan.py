@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from listsync import mailman_settings
-from listsync.policy import DISABLE_BAN, ListState, is_disabled
+from listsync import acceptance, mailman_settings
+from listsync.acceptance import DISABLE_BAN, HeaderRule
+from listsync.policy import ListState, is_disabled
 
 
 class Action(StrEnum):
@@ -124,7 +125,61 @@ class RemoveBan:
     order = 1
 
 
-Change = CreateList | AddMember | UpdateSettings | AddBan | RemoveMember | RemoveBan
+@dataclass(frozen=True, slots=True)
+class SetTemplate:
+    """Point one of the list's templates at a published text (None: Mailman's own text)."""
+
+    name: str
+    existing: str | None
+    desired: str | None
+    order = 3
+
+
+@dataclass(frozen=True, slots=True)
+class SetNonmember:
+    """Give a non-member an action (None: back to the list's default non-member action).
+
+    `present` says the address is on the list's non-member roster already;
+    if not, it is added first. Closing changes come before the roster's,
+    opening ones (accept) last.
+    """
+
+    address: str
+    existing: str | None
+    desired: str | None
+    present: bool = True
+
+    @property
+    def order(self) -> float:
+        opens = acceptance.opens_nonmember(self.existing, self.desired)
+        return STAGE_ORDER[Stage.OPEN if opens else Stage.RESTRICT]
+
+
+@dataclass(frozen=True, slots=True)
+class SetHeaderFilters:
+    """Make the list's header filters exactly `desired`, in order (new rules are added
+    before old ones go, so the list is never without both)."""
+
+    existing: tuple[HeaderRule, ...]
+    desired: tuple[HeaderRule, ...]
+
+    @property
+    def order(self) -> float:
+        opens = acceptance.opens_filters(self.existing, self.desired)
+        return STAGE_ORDER[Stage.OPEN if opens else Stage.RESTRICT]
+
+
+Change = (
+    CreateList
+    | AddMember
+    | UpdateSettings
+    | AddBan
+    | RemoveMember
+    | RemoveBan
+    | SetTemplate
+    | SetNonmember
+    | SetHeaderFilters
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +221,7 @@ class Plan:
     managed: int = 0
     notes: tuple[str, ...] = field(default=())
     warnings: tuple[str, ...] = field(default=())
+    texts: Mapping[str, str] = field(default_factory=dict)  # template URL -> its text
 
     @property
     def has_changes(self) -> bool:
@@ -249,12 +305,48 @@ def plan_list(desired: ListState, existing: ListState | None) -> ListPlan:
         staged = tuple(c for c in settings if stage_of(c) is stage)
         if staged:
             changes.append(UpdateSettings(staged, stage))
-    if DISABLE_BAN in desired.bans and DISABLE_BAN not in base.bans:
-        changes.append(AddBan(DISABLE_BAN))
-    if DISABLE_BAN in base.bans and DISABLE_BAN not in desired.bans:
-        changes.append(RemoveBan(DISABLE_BAN))
+    changes += _template_changes(desired, base)
+    changes += _nonmember_changes(desired, base)
+    if desired.header_filters is not None and desired.header_filters != (base.header_filters or ()):
+        changes.append(SetHeaderFilters(base.header_filters or (), desired.header_filters))
+    changes += _ban_changes(desired, base)
     changes.sort(key=lambda c: c.order)
     return ListPlan(desired.name, desired.fqdn, _action(desired, existing, changes), tuple(changes))
+
+
+def _template_changes(desired: ListState, base: ListState) -> list[Change]:
+    live = base.templates or {}
+    return [
+        SetTemplate(name, live.get(name), url)
+        for name, url in sorted((desired.templates or {}).items())
+        if live.get(name) != url
+    ]
+
+
+def _nonmember_changes(desired: ListState, base: ListState) -> list[Change]:
+    if desired.nonmembers is None:
+        return []
+    live: dict[str, str | None] = dict(base.nonmembers or {})
+    changes: list[Change] = [
+        SetNonmember(address, live.get(address), action, present=address in live)
+        for address, action in sorted(desired.nonmembers.items())
+        if address not in live or live[address] != action
+    ]
+    changes += [
+        SetNonmember(address, action, None)
+        for address, action in sorted(live.items())
+        if action is not None and address not in desired.nonmembers
+    ]
+    return changes
+
+
+def _ban_changes(desired: ListState, base: ListState) -> list[Change]:
+    """The disable ban as `disabled` says; the others only when the file declares `bans:`."""
+    managed = desired.bans if desired.manages_bans else desired.bans & {DISABLE_BAN}
+    live = base.bans if desired.manages_bans else base.bans & {DISABLE_BAN}
+    added: list[Change] = [AddBan(pattern) for pattern in sorted(managed - live)]
+    removed: list[Change] = [RemoveBan(pattern) for pattern in sorted(live - managed)]
+    return added + removed
 
 
 def _action(desired: ListState, existing: ListState | None, changes: list[Change]) -> Action:

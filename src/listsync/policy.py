@@ -11,11 +11,15 @@ function.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from listsync import mailman_settings
+from listsync.acceptance import DISABLE_BAN as DISABLE_BAN
+from listsync.acceptance import HeaderRule
 from listsync.errors import Problem, Severity
+from listsync.mailman_templates import check_text
 from listsync.models import (
     Archive,
     DmarcMitigation,
@@ -32,7 +36,6 @@ from listsync.redaction import has_address, redact
 if TYPE_CHECKING:  # load uses lint_file: at run time, policy does not import load
     from listsync.load import ListFile, Site
 
-DISABLE_BAN = "^.*@.*"
 DISABLED_PREFIX = "[Disabled] "
 # Description markers of a retired list: listsync writes the first; the runbooks use both.
 RETIRED_MARKERS = ("[Disabled]", "[Archived]")
@@ -84,8 +87,13 @@ class ListState:
 
     `settings` holds REST names and JSON values; only the keys listsync
     controls are present on the desired side. Addresses are lower case.
-    `bans` holds only the ban patterns listsync manages (the disable ban).
-    `display_names` (desired side only) are sent when an address is added.
+    On the desired side `bans` holds the bans listsync manages (the disable
+    ban, and the file's `bans:` when `manages_bans`), `templates` the
+    template URLs it manages (None: no URL, Mailman's own text), and
+    `nonmembers` (address -> action) and `header_filters` are None when the
+    file leaves them alone. On the live side each holds what was read, and
+    None when it was not read. `display_names` (desired side only) are sent
+    when an address is added.
     """
 
     fqdn: str
@@ -94,6 +102,10 @@ class ListState:
     moderators: frozenset[str] = field(default_factory=frozenset)
     bans: frozenset[str] = field(default_factory=frozenset)
     display_names: dict[str, str] = field(default_factory=dict, compare=False)
+    templates: Mapping[str, str | None] | None = None
+    nonmembers: Mapping[str, str | None] | None = None
+    header_filters: tuple[HeaderRule, ...] | None = None
+    manages_bans: bool = False
 
     @property
     def name(self) -> str:
@@ -136,17 +148,32 @@ def declared_settings(lst: EffectiveList) -> dict[str, Any]:
     return settings
 
 
-def desired_state(lst: EffectiveList, disabled_owner: str | None) -> ListState:
-    """The state listsync converges a list to; applies the disable procedure."""
+def desired_state(
+    lst: EffectiveList, disabled_owner: str | None, template_urls: Mapping[str, str] | None = None
+) -> ListState:
+    """The state listsync converges a list to; applies the disable procedure.
+
+    `template_urls` gives the published URL of each template file (path ->
+    URL); every file the list's templates name must be in it.
+    """
     settings = declared_settings(lst)
+    urls = template_urls or {}
+    declared = ListState(
+        fqdn=lst.fqdn,
+        settings=settings,
+        owners=_emails(lst.owners),
+        moderators=_emails(lst.moderators),
+        bans=lst.bans or frozenset(),
+        display_names=_display_names(*lst.owners, *lst.moderators),
+        templates={
+            name: None if path is None else urls[path] for name, path in lst.templates.items()
+        },
+        nonmembers=lst.nonmembers,
+        header_filters=lst.header_filters,
+        manages_bans=lst.bans is not None,
+    )
     if not lst.disabled:
-        return ListState(
-            fqdn=lst.fqdn,
-            settings=settings,
-            owners=_emails(lst.owners),
-            moderators=_emails(lst.moderators),
-            display_names=_display_names(*lst.owners, *lst.moderators),
-        )
+        return declared
     if disabled_owner is None:
         raise ValueError(f"{lst.name}: disabling a list needs the site's disabled_owner")
     description = str(settings.get("description", ""))
@@ -161,13 +188,12 @@ def desired_state(lst: EffectiveList, disabled_owner: str | None) -> ListState:
     for key in RETIREMENT_VARIANTS:
         if key in lst.settings:
             procedure[key] = settings[key]
-    settings.update(procedure, description=description)
-    return ListState(
-        fqdn=lst.fqdn,
-        settings=settings,
+    return replace(
+        declared,
+        settings={**settings, **procedure, "description": description},
         owners=_emails((disabled_owner,)),
         moderators=frozenset(),
-        bans=frozenset({DISABLE_BAN}),
+        bans=declared.bans | {DISABLE_BAN},
         display_names=_display_names(disabled_owner),
     )
 
@@ -212,6 +238,17 @@ def unsupported_by_server(
     `preferred_language` it does not have.
     """
     problems: list[Problem] = []
+    uses = {
+        (name, path)
+        for list_name in site.lists
+        for name, path in site.effective(list_name).templates.items()
+        if path is not None and path in site.templates
+    }
+    for name, path in sorted(uses):
+        problems += [
+            Problem(path, p.line, p.col, name, p.message)
+            for p in check_text(name, site.templates[path].text, server)
+        ]
     for list_file in site.lists.values():
         for key, value in list_file.spec.settings.items():
             reason = mailman_settings.unsupported(key, value, server)

@@ -8,18 +8,29 @@ the stages' internals.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from listsync import mailman_templates
 from listsync.errors import InvalidSiteError, ListsyncError
-from listsync.gitinfo import SiteRepo, list_name
+from listsync.gitinfo import SiteRepo, is_template_path, list_name
 from listsync.load import LIST_SUFFIXES, LISTS_DIR, SITE_FILE, Site, list_file_paths
-from listsync.mailman import TESTED_VERSIONS, LiveSite, MailmanBackend, ServerInfo
+from listsync.mailman import (
+    BANS,
+    HEADER_FILTERS,
+    NONMEMBERS,
+    TEMPLATES,
+    TESTED_VERSIONS,
+    LiveSite,
+    MailmanBackend,
+    ServerInfo,
+)
 from listsync.mailman_settings import release_text
-from listsync.plan import Plan, make_plan
+from listsync.plan import Plan, SetTemplate, make_plan
 from listsync.policy import (
     ListState,
     broken_invariants,
@@ -32,9 +43,27 @@ from listsync.policy import (
 
 def desired_states(site: Site, names: Iterable[str] | None = None) -> dict[str, ListState]:
     selected = sorted(site.lists) if names is None else sorted(set(names) & set(site.lists))
+    urls = site.template_urls()
     return {
-        name: desired_state(site.effective(name), site.config.disabled_owner) for name in selected
+        name: desired_state(site.effective(name), site.config.disabled_owner, urls)
+        for name in selected
     }
+
+
+def details_to_read(desired: Mapping[str, ListState]) -> dict[str, frozenset[str]]:
+    """Per list, what beyond settings and rosters its desired state manages, so must be read."""
+    wanted: dict[str, frozenset[str]] = {}
+    for name, state in desired.items():
+        details = {
+            TEMPLATES: bool(state.templates),
+            NONMEMBERS: state.nonmembers is not None,
+            HEADER_FILTERS: state.header_filters is not None,
+            BANS: state.manages_bans or bool(state.bans),
+        }
+        chosen = frozenset(detail for detail, needed in details.items() if needed)
+        if chosen:
+            wanted[name] = chosen
+    return wanted
 
 
 class LiveReader(Protocol):
@@ -45,7 +74,13 @@ class LiveReader(Protocol):
     def languages(self) -> frozenset[str]: ...
 
     def read_site(
-        self, domain: str, names: Iterable[str], *, everything: bool, bans_for: Iterable[str] = ()
+        self,
+        domain: str,
+        names: Iterable[str],
+        *,
+        everything: bool,
+        bans_for: Iterable[str] = (),
+        details: Mapping[str, frozenset[str]] | None = None,
     ) -> LiveSite: ...
 
 
@@ -74,9 +109,8 @@ def read_states(site: Site, backend: LiveReader, names: Iterable[str] | None = N
     unsupported = unsupported_by_server(site, server.version, languages)
     if unsupported:
         raise InvalidSiteError(unsupported, against=server.text)
-    disabled = [name for name, state in desired.items() if state.bans]
     live = backend.read_site(
-        site.config.domain, desired, everything=names is None, bans_for=disabled
+        site.config.domain, desired, everything=names is None, details=details_to_read(desired)
     )
     return Reading(desired, live, everything=names is None, server=server)
 
@@ -100,7 +134,32 @@ def plan_from(site: Site, reading: Reading, scope: str | None = None) -> Plan:
         scope=scope,
         managed=len(site.lists) if reading.everything else len(list_file_paths(site.root)),
     )
-    return dataclasses.replace(the_plan, notes=server_notes(reading.server))
+    return dataclasses.replace(
+        the_plan, notes=server_notes(reading.server), texts=template_texts(site, the_plan)
+    )
+
+
+def template_texts(
+    site: Site, plan: Plan, history: Iterable[tuple[str, bytes]] = ()
+) -> dict[str, str]:
+    """URL -> text for every template URL the plan's changes name: the site's texts,
+    earlier versions of them (`history`: what git has), else what the URL serves now
+    (fetched once, for showing the diff only; one that fails is shown by its URL)."""
+    known = dict(mailman_templates.known_texts(site.templates.values(), site.config.templates_url))
+    wanted = _template_urls(plan)
+    missing = wanted - known.keys()
+    if missing and site.config.templates_url is not None:
+        for path, raw in history:
+            text, _ = mailman_templates.decode(raw)
+            if text is not None:
+                old = mailman_templates.TemplateText(path, text)
+                known.setdefault(old.url(site.config.templates_url), text)
+        missing -= known.keys()
+    for url in sorted(missing):
+        if url.startswith(("http://", "https://")):
+            with contextlib.suppress(mailman_templates.NotServedError):
+                known[url] = mailman_templates.fetch(url)
+    return {url: known[url] for url in sorted(wanted) if url in known}
 
 
 def compute_plan(site: Site, backend: MailmanBackend, names: Iterable[str] | None = None) -> Plan:
@@ -123,9 +182,10 @@ class Scope:
 def changed_scope(repo: SiteRepo, root: Path, rev: str, uncommitted: Iterable[str] = ()) -> Scope:
     """The lists whose files changed since the merge base of `rev` and HEAD.
 
-    Every list when `listsync.yaml` changed (its defaults reach every
-    list). Uncommitted files count too: they are planned as they are on
-    disk, and the caller reports them. A list whose file is gone is left
+    Every list when `listsync.yaml` or a template text changed (its
+    defaults reach every list; a text may be any list's). Uncommitted files
+    count too: they are planned as they are on disk, and the caller reports
+    them. A list whose file is gone is left
     alone, and the plan's notes say so (`explained_plan`).
     """
     changes = repo.changes_since(rev)
@@ -140,6 +200,9 @@ def changed_scope(repo: SiteRepo, root: Path, rev: str, uncommitted: Iterable[st
     removed = tuple(sorted(names - present))
     if SITE_FILE in paths:
         return Scope(None, f"all lists: {SITE_FILE} changed {since}", removed)
+    texts = sorted(path for path in paths if is_template_path(path))
+    if texts:
+        return Scope(None, f"all lists: {', '.join(texts)} changed {since}", removed)
     if not present:
         return Scope((), f"no list changed {since}", removed)
     count = f"{len(present)} list" + ("" if len(present) == 1 else "s")
@@ -214,9 +277,23 @@ def explained_plan(
         )
     if repo is not None:
         the_plan = attribute(the_plan, site, repo, pending)
+        if set(the_plan.texts) != _template_urls(the_plan):
+            history = repo.template_versions()
+            the_plan = dataclasses.replace(the_plan, texts=template_texts(site, the_plan, history))
     return dataclasses.replace(
         the_plan, notes=tuple(notes), warnings=tuple(warnings[name] for name in sorted(warnings))
     )
+
+
+def _template_urls(plan: Plan) -> set[str]:
+    return {
+        url
+        for lp in plan.lists
+        for change in lp.changes
+        if isinstance(change, SetTemplate)
+        for url in (change.existing, change.desired)
+        if url is not None
+    }
 
 
 def attribute(plan: Plan, site: Site, repo: SiteRepo, uncommitted: Iterable[str] = ()) -> Plan:

@@ -8,10 +8,13 @@ form says explicitly when no changes are planned and ends with the counts.
 
 from __future__ import annotations
 
+import difflib
 import json
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from listsync.acceptance import HeaderRule
 from listsync.plan import (
     SYMBOL,
     Action,
@@ -24,6 +27,9 @@ from listsync.plan import (
     Plan,
     RemoveBan,
     RemoveMember,
+    SetHeaderFilters,
+    SetNonmember,
+    SetTemplate,
     SettingChange,
     UpdateSettings,
 )
@@ -48,6 +54,17 @@ def _redact_change(change: Change) -> Change:
                 ),
                 stage,
             )
+        case SetNonmember(address, existing, desired, present):
+            return SetNonmember(redact(address), existing, desired, present)
+        case AddBan(pattern):
+            return AddBan(redact(pattern))
+        case RemoveBan(pattern):
+            return RemoveBan(redact(pattern))
+        case SetHeaderFilters(existing, desired):
+            return SetHeaderFilters(
+                tuple(replace(rule, pattern=redact(rule.pattern)) for rule in existing),
+                tuple(replace(rule, pattern=redact(rule.pattern)) for rule in desired),
+            )
     return change
 
 
@@ -69,6 +86,7 @@ def redacted(plan: Plan) -> Plan:
         notes=tuple(redact(n) for n in plan.notes),
         warnings=tuple(redact(w) for w in plan.warnings),
         scope=redact(plan.scope),
+        texts={url: redact(text) for url, text in plan.texts.items()},
     )
 
 
@@ -88,7 +106,10 @@ def how(existing: Any, desired: Any) -> str:
     return f" ({', '.join(added + removed)})" if added or removed else ""
 
 
-def change_lines(change: Change, *, creating: bool = False) -> list[str]:
+def change_lines(
+    change: Change, *, creating: bool = False, texts: Mapping[str, str] | None = None
+) -> list[str]:
+    """The lines of one change; a template's as a diff of its texts when `texts` has them."""
     match change:
         case CreateList():
             return []
@@ -107,7 +128,38 @@ def change_lines(change: Change, *, creating: bool = False) -> list[str]:
             return [f"+ ban {pattern}"]
         case RemoveBan(pattern):
             return [f"- ban {pattern}"]
+        case SetTemplate():
+            return template_lines(change, texts or {})
+        case SetNonmember(address, existing, desired):
+            if desired is None:
+                return [f"- nonmember {address}: {existing} (back to the list's default)"]
+            if existing is None:
+                return [f"+ nonmember {address}: {desired}"]
+            return [f"~ nonmember {address}: {existing} -> {desired}"]
+        case SetHeaderFilters(existing, desired):
+            before = [f"header filter {rule.text()}" for rule in existing]
+            after = [f"header filter {rule.text()}" for rule in desired]
+            diff = difflib.ndiff(before, after)
+            return [line for line in diff if not line.startswith("? ")]
     raise AssertionError(change)
+
+
+def template_lines(change: SetTemplate, texts: Mapping[str, str]) -> list[str]:
+    """`~ template NAME`, then a unified diff of the texts (or the URLs, when a text is
+    not known); a new list's or a new template's whole text as added lines."""
+    name, old, new = change.name, change.existing, change.desired
+    if new is None:
+        return [f"- template {name}: {old} (back to Mailman's own text)"]
+    symbol = "+" if old is None else "~"
+    heading = f"{symbol} template {name}: {new}"
+    if new not in texts or (old is not None and old not in texts):
+        return [heading if old is None else f"~ template {name}: {old} -> {new}"]
+    before = [] if old is None else texts[old].splitlines()
+    after = texts[new].splitlines()
+    diff = list(difflib.unified_diff(before, after, "now", "planned", lineterm="", n=2))
+    if not diff:  # the same text at another URL
+        return [f"~ template {name}: {old} -> {new} (same text)"]
+    return [heading, *(f"    {line}" for line in diff[2:])]
 
 
 def attribution(lp: ListPlan) -> str:
@@ -127,9 +179,9 @@ def list_heading(lp: ListPlan) -> str:
     return f"{heading}  \N{EM DASH} {by}" if by else heading
 
 
-def list_body(lp: ListPlan) -> list[str]:
+def list_body(lp: ListPlan, texts: Mapping[str, str] | None = None) -> list[str]:
     if lp.action is not Action.CREATE:
-        return [line for change in lp.changes for line in change_lines(change)]
+        return [line for change in lp.changes for line in change_lines(change, texts=texts)]
     # A new list: its roster, then every setting once, with the value it ends with
     # (it is created locked down and opened up as its last step).
     final: dict[str, Any] = {}
@@ -141,7 +193,7 @@ def list_body(lp: ListPlan) -> list[str]:
             case UpdateSettings(changes):
                 final.update((c.key, c.desired) for c in changes)
             case _:
-                lines += change_lines(change)
+                lines += change_lines(change, texts=texts)
     return lines + [f"+ {key}: {value(final[key])}" for key in sorted(final)]
 
 
@@ -171,7 +223,7 @@ def to_text(plan: Plan) -> str:
         lines += [f"+ domain {plan.domain} (create)", ""]
     for lp in _shown(plan):
         lines.append(list_heading(lp))
-        lines += [f"    {line}" for line in list_body(lp)]
+        lines += [f"    {line}" for line in list_body(lp, plan.texts)]
     if not plan.has_changes:
         lines.append(NO_CHANGES)
     lines += ["", plan.summary()]
@@ -194,7 +246,7 @@ def to_markdown(plan: Plan) -> str:
             lines += ["", "_Uncommitted changes in the work tree._"]
         elif lp.commit is not None:
             lines += ["", f"{_markdown_commit(lp.commit)}"]
-        body = list_body(lp)
+        body = list_body(lp, plan.texts)
         if lp.action is Action.UNMANAGED:
             lines += ["", "In Mailman, declared by no file: left alone.", ""]
         elif body:
@@ -228,7 +280,27 @@ def change_json(change: Change) -> dict[str, Any]:
             return {"type": "add_ban", "pattern": pattern}
         case RemoveBan(pattern):
             return {"type": "remove_ban", "pattern": pattern}
+        case SetTemplate(name, existing, desired):
+            return {"type": "set_template", "name": name, "existing": existing, "desired": desired}
+        case SetNonmember(address, existing, desired, present):
+            return {
+                "type": "set_nonmember",
+                "address": address,
+                "existing": existing,
+                "desired": desired,
+                "on_roster": present,
+            }
+        case SetHeaderFilters(existing, desired):
+            return {
+                "type": "set_header_filters",
+                "existing": [_rule_json(rule) for rule in existing],
+                "desired": [_rule_json(rule) for rule in desired],
+            }
     raise AssertionError(change)
+
+
+def _rule_json(rule: HeaderRule) -> dict[str, Any]:
+    return {"header": rule.header, "pattern": rule.pattern, "action": rule.action}
 
 
 def to_json_data(plan: Plan) -> dict[str, Any]:
@@ -242,6 +314,7 @@ def to_json_data(plan: Plan) -> dict[str, Any]:
         "warnings": list(plan.warnings),
         "create_domain": plan.create_domain,
         "has_changes": plan.has_changes,
+        "templates": _texts_used(plan),
         "summary": {action.value: counts[action] for action in Action},
         "lists": [
             {
@@ -255,6 +328,19 @@ def to_json_data(plan: Plan) -> dict[str, Any]:
             for lp in plan.lists
         ],
     }
+
+
+def _texts_used(plan: Plan) -> dict[str, str]:
+    """URL -> text of every template URL the plan's changes name, when known."""
+    urls = {
+        url
+        for lp in plan.lists
+        for change in lp.changes
+        if isinstance(change, SetTemplate)
+        for url in (change.existing, change.desired)
+        if url is not None
+    }
+    return {url: plan.texts[url] for url in sorted(urls) if url in plan.texts}
 
 
 def _commit_json(commit: CommitInfo | None) -> dict[str, str] | None:

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from listsync.acceptance import HeaderRule
 from listsync.errors import ListsyncError
 from listsync.plan import Plan
 from listsync.policy import DISABLE_BAN, ListState
@@ -96,13 +97,24 @@ def fingerprint(desired: ListState, existing: ListState | None, key: bytes) -> s
     if existing is None:
         return ABSENT
     settings = existing.settings
-    compared = {
+    bans = existing.bans if desired.manages_bans else existing.bans & {DISABLE_BAN}
+    live_templates = existing.templates or {}
+    compared: dict[str, Any] = {
         "settings": {k: settings[k] for k in sorted(desired.settings) if k in settings},
         "owners": sorted(existing.owners),
         "moderators": sorted(existing.moderators),
-        "bans": sorted(existing.bans & {DISABLE_BAN}),
+        "bans": sorted(bans),
+        "templates": {name: live_templates.get(name) for name in sorted(desired.templates or {})},
     }
+    if desired.nonmembers is not None:
+        compared["nonmembers"] = dict(sorted((existing.nonmembers or {}).items()))
+    if desired.header_filters is not None:
+        compared["header_filters"] = [list(vars_of(r)) for r in existing.header_filters or ()]
     return hash_of(compared, key)
+
+
+def vars_of(rule: HeaderRule) -> tuple[str, str, str | None]:
+    return rule.header, rule.pattern, rule.action
 
 
 def fingerprints(reading: Reading, key: bytes) -> dict[str, str]:

@@ -8,57 +8,65 @@ review only: it is never a saved plan, and the plan applied after the
 merge is made against Mailman itself, so a stale or forged snapshot can
 only mislead a reviewer, never change Mailman.
 
-The document (`format_version` 1):
+The document (`format_version` 2):
 
     {"format": "listsync-snapshot", "format_version": 1,
      "taken_at": "2026-11-23T14:02:11Z", "server": "GNU Mailman 3.3.10 (...)",
      "domain": "lists.example.org", "domain_exists": true,
      "languages": ["en", ...],
      "lists": {"tor-dev": {"settings": {...}, "owners": [...], "moderators": [...],
-                           "bans": [...]}, ...}}
+                           "bans": [...], "templates": {"list:...": "https://..."},
+                           "nonmembers": {"bot@example.org": "accept"},
+                           "header_filters": [["x-spam-flag", "^yes", "hold"]]}, ...}}
 
 `lists` holds every list of the domain, managed or not, with every setting
-Mailman reports but the secret ones (`moderator_password`), so that a
-merge request adopting a list or setting any key plans as it would against
-Mailman; of the bans, only the one listsync manages (the disable ban), so
-the file names no banned address.
+Mailman reports but the secret ones (`moderator_password`), its template
+URLs (never the credentials Mailman keeps beside one), its header filters
+and the non-members it gives an action, so that a merge request adopting
+a list or setting any key plans as it would against Mailman. Of the bans,
+only the disable ban, and those of lists whose file declares `bans:` (the
+repository names those anyway): the file names no other banned address.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from listsync import mailman_settings
+from listsync.acceptance import HeaderRule
 from listsync.errors import ListsyncError
-from listsync.mailman import LiveSite, MailmanBackend, ServerInfo, server_info
+from listsync.mailman import BANS, DETAILS, LiveSite, MailmanBackend, ServerInfo, server_info
 from listsync.policy import DISABLE_BAN, ListState, may_be_retired
 
 FORMAT = "listsync-snapshot"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 class SnapshotError(ListsyncError):
     """A file that is not a snapshot listsync can plan from."""
 
 
-def take(domain: str, backend: MailmanBackend) -> dict[str, Any]:
-    """Every list of `domain` as Mailman has it now, as a snapshot document."""
+def take(domain: str, backend: MailmanBackend, bans_of: Iterable[str] = ()) -> dict[str, Any]:
+    """Every list of `domain` as Mailman has it now, as a snapshot document; with all the
+    bans of the lists in `bans_of` (those whose file declares `bans:`)."""
     server = backend.server()
     languages = sorted(backend.languages())
-    present = backend.list_names(domain)
-    live = backend.read_site(domain, present or (), everything=False, bans_for=present or ())
+    present = backend.list_names(domain) or []
+    details = dict.fromkeys(present, DETAILS)
+    live = backend.read_site(domain, present, everything=False, details=details)
+    shown_bans = set(bans_of)
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "taken_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "server": server.text,
         "domain": domain,
-        "domain_exists": present is not None,
+        "domain_exists": live.domain_exists,
         "languages": languages,
         "lists": {
             name: {
@@ -69,7 +77,16 @@ def take(domain: str, backend: MailmanBackend) -> dict[str, Any]:
                 },
                 "owners": sorted(state.owners),
                 "moderators": sorted(state.moderators),
-                "bans": sorted(state.bans & {DISABLE_BAN}),
+                "bans": sorted(state.bans if name in shown_bans else state.bans & {DISABLE_BAN}),
+                "templates": dict(sorted((state.templates or {}).items())),
+                "nonmembers": {
+                    address: action
+                    for address, action in sorted((state.nonmembers or {}).items())
+                    if action is not None
+                },
+                "header_filters": [
+                    [rule.header, rule.pattern, rule.action] for rule in state.header_filters or ()
+                ],
             }
             for name, state in sorted(live.lists.items())
         },
@@ -99,7 +116,13 @@ class Snapshot:
         return self.known_languages
 
     def read_site(
-        self, domain: str, names: Iterable[str], *, everything: bool, bans_for: Iterable[str] = ()
+        self,
+        domain: str,
+        names: Iterable[str],
+        *,
+        everything: bool,
+        bans_for: Iterable[str] = (),
+        details: Mapping[str, frozenset[str]] | None = None,
     ) -> LiveSite:
         """What `MailmanBackend.read_site` would have answered when the snapshot was taken."""
         if domain != self.domain:
@@ -109,7 +132,7 @@ class Snapshot:
         if not self.domain_exists:
             return LiveSite(domain_exists=False, lists={})
         wanted = set(names)
-        ban_names = set(bans_for)
+        ban_names = set(bans_for) | {n for n, d in (details or {}).items() if BANS in d}
         lists = {
             name: self._as_read(state, name in ban_names)
             for name, state in self.states.items()
@@ -123,7 +146,7 @@ class Snapshot:
         """Bans only where the live read would have asked for them (see `read_site`)."""
         if read_bans or may_be_retired(state.settings):
             return state
-        return ListState(state.fqdn, state.settings, state.owners, state.moderators)
+        return replace(state, bans=frozenset())
 
     def age_note(self, now: datetime | None = None) -> str:
         now = now or datetime.now(UTC)
@@ -163,7 +186,13 @@ def loads(text: str, source: str) -> Snapshot:
                 settings=dict(entry["settings"]),
                 owners=frozenset(_strings(entry["owners"], "owners")),
                 moderators=frozenset(_strings(entry["moderators"], "moderators")),
-                bans=frozenset(_strings(entry["bans"], "bans")) & {DISABLE_BAN},
+                bans=frozenset(_strings(entry["bans"], "bans")),
+                templates={str(k): str(v) for k, v in dict(entry["templates"]).items()},
+                nonmembers={str(k): str(v) for k, v in dict(entry["nonmembers"]).items()},
+                header_filters=tuple(
+                    HeaderRule(str(h), str(p), None if a is None else str(a))
+                    for h, p, a in entry["header_filters"]
+                ),
             )
             for name, entry in dict(data["lists"]).items()
         }
