@@ -472,9 +472,9 @@ def test_fields_are_omitted_when_the_site_default_says_them() -> None:
         }
     )
     state = live_state(advertised=False, archive_policy="private")
-    text = render_list(state, private_site)
+    text, _ = render_list(state, private_site)
     assert text == f"{MODELINE}\nowners:\n  - a@example.org\n"
-    public = render_list(state, SiteConfig(domain="lists.example.org"))
+    public, _ = render_list(state, SiteConfig(domain="lists.example.org"))
     assert "visibility: private\n" in public
     assert "archive:" not in public  # private follows visibility
     assert "posting:" not in public  # members is the built-in default
@@ -496,7 +496,7 @@ def test_an_archived_list_round_trips_and_needs_the_disabled_owner() -> None:
         bans=frozenset({DISABLE_BAN}),
     )
     config = SiteConfig(domain="lists.example.org", disabled_owner=DISABLED_OWNER)
-    text = render_list(state, config)
+    text, _ = render_list(state, config)
     assert "description: '[Archived] Old list.'\n" in text
     assert "disabled: true\n" in text
     with pytest.raises(ImportFailed) as failed:
@@ -513,7 +513,7 @@ def test_an_archived_list_round_trips_and_needs_the_disabled_owner() -> None:
     [("90d", "90d"), ("1d43200.0s", "1d12h"), ("0d5400.0s", "1h30m"), ("0d", "0d")],
 )
 def test_durations_are_written_as_people_write_them(given: str, written: str) -> None:
-    text = render_list(
+    text, _ = render_list(
         live_state(autoresponse_grace_period=given), SiteConfig(domain="lists.example.org")
     )
     if given == "90d":
@@ -523,7 +523,7 @@ def test_durations_are_written_as_people_write_them(given: str, written: str) ->
 
 
 def test_strings_are_quoted_only_where_yaml_needs_it() -> None:
-    document = render_list(
+    document, _ = render_list(
         live_state(description="Dev: talk # here", reply_to_address="yes@example.org"),
         SiteConfig(domain="lists.example.org"),
     )

@@ -17,8 +17,10 @@ Mailman.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -30,7 +32,15 @@ from ruamel.yaml.scalarstring import LiteralScalarString
 
 from listsync import mailman_settings
 from listsync.load import LISTS_DIR, check_list_text, list_file_paths
-from listsync.mailman import MailmanBackend
+from listsync.mailman import DETAILS, MailmanBackend
+from listsync.mailman_templates import (
+    TEMPLATES_DIR,
+    NotServedError,
+    TemplateText,
+    check_text,
+    decode,
+)
+from listsync.mailman_templates import fetch as fetch_template
 from listsync.models import (
     ListSpec,
     Posting,
@@ -39,9 +49,10 @@ from listsync.models import (
     effective,
     split_address,
 )
-from listsync.plan import ListPlan, plan_list
+from listsync.plan import ListPlan, SetTemplate, plan_list
 from listsync.policy import (
     ARCHIVE_POLICY,
+    DISABLE_BAN,
     DISABLED_PREFIX,
     DMARC_ACTION,
     POSTING_ACTIONS,
@@ -64,9 +75,14 @@ FIELD_ORDER = (
     "owners",
     "moderators",
     "disabled",
+    "templates",
+    "nonmembers",
+    "header_filters",
+    "bans",
     "settings",
 )
 
+_RULE_FIELDS = frozenset({"templates", "nonmembers", "header_filters", "bans"})
 ARCHIVE_BY_POLICY = {value: key for key, value in ARCHIVE_POLICY.items()}
 SUBSCRIPTION_BY_POLICY = {value: key for key, value in SUBSCRIPTION_POLICY.items()}
 DMARC_BY_ACTION = {value: key for key, value in DMARC_ACTION.items()}
@@ -186,6 +202,17 @@ def typed_fields(live: ListState, config: SiteConfig) -> dict[str, Any]:
         fields["moderators"] = sorted(live.moderators)
     if disabled:
         fields["disabled"] = True
+    explicit = {a: action for a, action in (live.nonmembers or {}).items() if action is not None}
+    if explicit:
+        fields["nonmembers"] = dict(sorted(explicit.items()))
+    if live.header_filters:
+        fields["header_filters"] = [
+            {"header": r.header, "pattern": r.pattern, **({"action": r.action} if r.action else {})}
+            for r in live.header_filters
+        ]
+    extra_bans = sorted(live.bans - {DISABLE_BAN})
+    if extra_bans:
+        fields["bans"] = extra_bans
     return fields
 
 
@@ -199,7 +226,8 @@ def settings_overrides(
     what Mailman gives a new list. Sorted by key.
     """
     # Rosters never change settings: leave them out, so a list without owners maps too.
-    spec = ListSpec.model_validate({**fields, "owners": [], "moderators": [], "disabled": True})
+    typed = {key: value for key, value in fields.items() if key not in _RULE_FIELDS}
+    spec = ListSpec.model_validate({**typed, "owners": [], "moderators": [], "disabled": True})
     spec = spec.model_copy(update={"disabled": bool(fields.get("disabled"))})
     desired = desired_state(effective(live.name, spec, config), config.disabled_owner)
     overrides: dict[str, Any] = {}
@@ -215,9 +243,14 @@ def settings_overrides(
     return {key: mailman_settings.file_value(key, overrides[key]) for key in sorted(overrides)}
 
 
-def list_document(live: ListState, config: SiteConfig) -> CommentedMap:
-    """The list file for `live`, as a YAML mapping in the stable field order."""
+def list_document(
+    live: ListState, config: SiteConfig, templates: Mapping[str, str | None] | None = None
+) -> CommentedMap:
+    """The list file for `live`, as a YAML mapping in the stable field order; `templates`
+    is its `templates:` field (`template_fields`)."""
     fields = typed_fields(live, config)
+    if templates:
+        fields["templates"] = dict(templates)
     overrides = settings_overrides(live, fields, config)
     if overrides:
         fields["settings"] = overrides
@@ -261,17 +294,85 @@ def file_path(name: str) -> str:
     return f"{LISTS_DIR}/{name}.yaml"
 
 
-def render_list(live: ListState, config: SiteConfig) -> str:
-    """The verified text of the list file for `live`.
+def render_list(
+    live: ListState,
+    config: SiteConfig,
+    site_texts: Mapping[str, TemplateText] | None = None,
+    fetch: Callable[[str], str] = fetch_template,
+) -> tuple[str, list[TemplateText]]:
+    """The verified text of the list file for `live`, and the template texts it names
+    that the site does not have yet (to write in templates/).
 
-    Raises `ImportFailed` when the text would not validate, or when the plan
-    for it would not be empty (the residual changes are the details).
+    Raises `ImportFailed` when a template cannot be fetched or checked, when
+    the text would not validate, or when the plan for it would not be empty
+    (the residual changes are the details).
     """
     if is_disabled(live):
         _check_retired_owner(live, config)
-    text = to_yaml(list_document(live, config))
-    verify(live, text, config)
-    return text
+    declared, new_texts = template_fields(live, config, site_texts or {}, fetch)
+    text = to_yaml(list_document(live, config, declared))
+    urls = {
+        t.path: t.url(config.templates_url or "")
+        for t in [*new_texts, *(site_texts or {}).values()]
+    }
+    verify(
+        live,
+        text,
+        config,
+        urls,
+        moved=set(declared) - {n for n, p in declared.items() if p is None},
+    )
+    return text, new_texts
+
+
+def template_fields(
+    live: ListState,
+    config: SiteConfig,
+    site_texts: Mapping[str, TemplateText],
+    fetch: Callable[[str], str],
+) -> tuple[dict[str, str | None], list[TemplateText]]:
+    """The `templates:` of the file for `live` (name -> path, None for Mailman's own
+    text where the site's defaults would set one) and the texts to write.
+
+    Each URL Mailman has is fetched as Mailman fetches it; a text the site
+    already has (the same words) is named by its path, a new one gets a
+    content-addressed path in templates/. A name whose text is the site's
+    default for it is left out.
+    """
+    live_urls = dict(live.templates or {})
+    defaults = {**config.templates, **(config.disabled_templates if is_disabled(live) else {})}
+    if live_urls and config.templates_url is None:
+        raise ImportFailed(
+            f"it has templates ({', '.join(sorted(live_urls))}): add 'templates_url:' to"
+            " listsync.yaml (where the pipeline publishes the texts) and import again"
+        )
+    by_text = {text.text: text for text in site_texts.values()}
+    declared: dict[str, str | None] = {}
+    new_texts: list[TemplateText] = []
+    problems: list[str] = []
+    for name, url in sorted(live_urls.items()):
+        if url is None:
+            continue
+        try:
+            words = fetch(url)
+        except NotServedError as exc:
+            raise ImportFailed(f"its template {name} cannot be read: {exc}") from None
+        problems += [f"{name} line {p.line}: {p.message}" for p in check_text(name, words)]
+        default = site_texts.get(defaults.get(name, ""))
+        if default is not None and default.text == words:
+            continue
+        known = by_text.get(words)
+        if known is None:
+            digest = hashlib.sha256(words.encode()).hexdigest()[:8]
+            tail = name.removeprefix("list:").replace(":", "-")
+            known = TemplateText(f"{TEMPLATES_DIR}/{tail}.{digest}.txt", words)
+            by_text[words] = known
+            new_texts.append(known)
+        declared[name] = known.path
+    if problems:
+        raise ImportFailed("a template's text would not validate:", problems)
+    declared.update((name, None) for name in defaults if name not in live_urls)
+    return dict(sorted(declared.items())), new_texts
 
 
 def _check_retired_owner(live: ListState, config: SiteConfig) -> None:
@@ -292,8 +393,15 @@ def _check_retired_owner(live: ListState, config: SiteConfig) -> None:
         )
 
 
-def verify(live: ListState, text: str, config: SiteConfig) -> None:
-    """Check `text` as the file of `live`: it validates, and plan for it has no changes."""
+def verify(
+    live: ListState,
+    text: str,
+    config: SiteConfig,
+    template_urls: Mapping[str, str] | None = None,
+    moved: Iterable[str] = (),
+) -> None:
+    """Check `text` as the file of `live`: it validates, and plan for it has no changes
+    but the templates in `moved` (the same words, to be served from the site's URL)."""
     loaded, problems = check_list_text(text, file_path(live.name), live.name, config)
     if loaded is None:
         # No file exists, so a line and column would point nowhere: the field says where.
@@ -301,8 +409,15 @@ def verify(live: ListState, text: str, config: SiteConfig) -> None:
             "its file would not validate:",
             (f"{p.field}: {p.message}" if p.field else p.message for p in problems),
         )
-    desired = desired_state(effective(live.name, loaded.spec, config), config.disabled_owner)
-    residual = residual_lines(plan_list(desired, live))
+    desired = desired_state(
+        effective(live.name, loaded.spec, config), config.disabled_owner, template_urls
+    )
+    moving = set(moved)
+    planned = plan_list(desired, live)
+    kept = tuple(
+        c for c in planned.changes if not (isinstance(c, SetTemplate) and c.name in moving)
+    )
+    residual = residual_lines(dataclasses.replace(planned, changes=kept))
     if residual:
         raise ImportFailed("no list file reproduces it; plan would still change:", residual)
 
@@ -358,13 +473,16 @@ def import_lists(
             )
         else:
             to_read.append(name)
-    live = backend.read_site(domain, to_read, everything=False).lists
+    details = dict.fromkeys(to_read, DETAILS)
+    live = backend.read_site(domain, to_read, everything=False, details=details).lists
+    site_texts = _site_texts(root)
     for name in to_read:
         state = live.get(name)
         if state is None:
             results.append(_no_such_list(name, domain))
             continue
-        results.append(_import_one(root, state, config, declared.get(name.casefold(), [])))
+        existing = declared.get(name.casefold(), [])
+        results.append(_import_one(root, state, config, existing, site_texts))
     results.sort(key=lambda item: item.name)
     return ImportResult(domain, True, tuple(results))
 
@@ -377,16 +495,39 @@ def _shown(root: Path, path: Path) -> str:
     return path.relative_to(root).as_posix()
 
 
+def _site_texts(root: Path) -> dict[str, TemplateText]:
+    """The site's template files that are UTF-8 text, by path."""
+    texts: dict[str, TemplateText] = {}
+    directory = root / TEMPLATES_DIR
+    for file in sorted(directory.rglob("*")) if directory.is_dir() else ():
+        text, _ = decode(file.read_bytes()) if file.is_file() else (None, None)
+        if text is not None:
+            path = file.relative_to(root).as_posix()
+            texts[path] = TemplateText(path, text)
+    return texts
+
+
 def _import_one(
-    root: Path, live: ListState, config: SiteConfig, existing: list[Path]
+    root: Path,
+    live: ListState,
+    config: SiteConfig,
+    existing: list[Path],
+    site_texts: dict[str, TemplateText],
 ) -> ListImport:
+    """Write one list's file, and first the template texts it names that are new (each
+    under a content-addressed name, so never over another text)."""
     shown = file_path(live.name)
     try:
-        text = render_list(live, config)
+        text, new_texts = render_list(live, config, site_texts)
     except ImportFailed as failure:
         return ListImport(live.name, shown, Outcome.FAILED, str(failure), failure.details)
     path = root / shown
     try:
+        for template in new_texts:
+            target = root / template.path
+            if not target.exists():
+                _write(target, template.text, replace=False)
+            site_texts[template.path] = template
         _write(path, text, replace=bool(existing))
     except FileExistsError:
         return ListImport(live.name, shown, Outcome.SKIPPED, "the file appeared while importing")
