@@ -56,12 +56,21 @@ class SmtpSink:
             return [m for m in self.messages if predicate(m)]
 
 
-def post(core: MailmanCore, to: str, sender: str, subject: str, body: str = "Hello.\n") -> str:
+def post(
+    core: MailmanCore,
+    to: str,
+    sender: str,
+    subject: str,
+    body: str = "Hello.\n",
+    headers: dict[str, str] | None = None,
+) -> str:
     """Hand a message to the core's LMTP runner; returns its Message-ID."""
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
     message["Subject"] = subject
+    for name, value in (headers or {}).items():
+        message[name] = value
     message["Message-ID"] = f"<{subject.replace(' ', '-')}.{time.monotonic_ns()}@example.org>"
     message.set_content(body)
     with smtplib.LMTP("127.0.0.1", core.lmtp_port, timeout=30) as lmtp:
