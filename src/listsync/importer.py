@@ -223,7 +223,8 @@ def settings_overrides(
 
     Every key the policy sets whose desired value would differ from the live
     one, plus every other writable setting whose live value differs from
-    what Mailman gives a new list. Sorted by key.
+    what Mailman gives a new list (and has set: Mailman reports a setting
+    never set as null). Sorted by key.
     """
     # Rosters never change settings: leave them out, so a list without owners maps too.
     typed = {key: value for key, value in fields.items() if key not in _RULE_FIELDS}
@@ -235,7 +236,9 @@ def settings_overrides(
         if key in live.settings and not mailman_settings.same(key, live.settings[key], value):
             overrides[key] = live.settings[key]
     for key in mailman_settings.WRITABLE - desired.settings.keys():
-        if key not in live.settings:
+        # null: never set (a list made with Mailman's private-default style has no
+        # first_strip_reply_to or reply_to_address); no file value says that, nor need it
+        if live.settings.get(key) is None:
             continue
         default = mailman_settings.NEW_LIST_DEFAULTS.get(key, _NO_DEFAULT)
         if default is _NO_DEFAULT or not mailman_settings.same(key, live.settings[key], default):
