@@ -576,6 +576,12 @@ class MailmanCore:
             else:
                 path.unlink(missing_ok=True)
 
+    def _public_suffix_list(self) -> Path:
+        found = sorted(self.venv.glob("lib/python*/site-packages/mailman/rules/data/*.dat"))
+        if not found:
+            raise CoreError(f"no public suffix list in the Mailman of {self.venv}")
+        return found[0]
+
     def _config_text(self) -> str:
         var = self.run_dir / "var"
         etc = self.run_dir / "etc"
@@ -611,6 +617,12 @@ class MailmanCore:
             f"lmtp_port: {self.lmtp_port}",
             "smtp_host: 127.0.0.1",
             f"smtp_port: {self.smtp_port or _free_port()}",
+            "",
+            # The copy of the public suffix list Mailman ships, not publicsuffix.org:
+            # cores have no network, and 3.3.8's DMARC rule shunts a post when the
+            # download fails with no answer (3.3.10 falls back to this same copy).
+            "[dmarc]",
+            f"org_domain_data_url: {self._public_suffix_list().as_uri()}",
             "",
             "[webservice]",
             "hostname: 127.0.0.1",
