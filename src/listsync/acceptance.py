@@ -24,6 +24,7 @@ Checked against `mailman/rest/members.py`, `header_matches.py`,
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from listsync.mailman_settings import is_email
@@ -83,8 +84,22 @@ def check_ban(pattern: str) -> str | None:
 
 
 def normal_ban(pattern: str) -> str:
-    """Mailman compares a banned address case-insensitively; a regexp as written."""
+    """A banned address lower case (Mailman compares it exactly with the sender's address,
+    which it lower-cases); a regexp as written (Mailman matches it ignoring case)."""
     return pattern if pattern.startswith("^") else pattern.lower()
+
+
+def banned_by(text: str, patterns: Iterable[str]) -> bool:
+    """Whether one of the regexp `patterns` matches `text` as Mailman's ban check does
+    (`re.match`, ignoring case); Mailman refuses to ban, or to add as a non-member,
+    what a ban it holds matches already."""
+    return any(p.startswith("^") and re.match(p, text, re.IGNORECASE) for p in patterns)
+
+
+def ban_order(pattern: str) -> tuple[int, str]:
+    """Addresses before regexps, the disable ban last: Mailman refuses a ban that a ban
+    it holds already matches."""
+    return (2 if pattern == DISABLE_BAN else 1 if pattern.startswith("^") else 0), pattern
 
 
 def opens_nonmember(before: str | None, after: str | None) -> bool:

@@ -279,7 +279,7 @@ class UnsafePathError(ListsyncError):
 def list_path(fqdn: str, *rest: str) -> str:
     """The REST path of a list's resource, every segment quoted; `..` and the like refused."""
     parts = (list_id(fqdn), *rest)
-    unsafe = [part for part in parts if part.strip(".") == "" or "/" in part or "\\" in part]
+    unsafe = [part for part in parts if part.strip(".") == "" or "/" in part]
     if unsafe:
         raise UnsafePathError(
             f"refusing to send {unsafe[0]!r} to Mailman as part of a path:"

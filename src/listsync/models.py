@@ -339,12 +339,17 @@ class ListSpec(_Strict):
     @classmethod
     def _distinct_filters(cls, value: list[HeaderFilter] | None) -> list[HeaderFilter] | None:
         seen: set[tuple[str, str]] = set()
-        for rule in value or ():
+        for index, rule in enumerate(value or ()):
             key = (rule.header.lower(), rule.pattern)
             if key in seen:
-                raise ValueError(
-                    f"header {rule.header!r} with pattern {rule.pattern!r} is listed twice"
-                    " (Mailman keeps one rule per header and pattern)"
+                error = PydanticCustomError(
+                    "duplicate_filter",
+                    "header {header} with pattern {pattern} is listed twice (Mailman keeps"
+                    " one rule per header and pattern)",
+                    {"header": repr(rule.header), "pattern": repr(rule.pattern)},
+                )
+                raise ValidationError.from_exception_data(
+                    "header_filters", [InitErrorDetails(type=error, loc=(index,), input=key)]
                 )
             seen.add(key)
         return value
@@ -731,5 +736,5 @@ def effective(name: str, spec: ListSpec, site: SiteConfig) -> EffectiveList:
         header_filters=None
         if spec.header_filters is None
         else tuple(rule.rule() for rule in spec.header_filters),
-        bans=None if spec.bans is None else frozenset(spec.bans),
+        bans=None if spec.bans is None else frozenset(map(acceptance.normal_ban, spec.bans)),
     )

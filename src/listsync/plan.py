@@ -327,10 +327,12 @@ def _nonmember_changes(desired: ListState, base: ListState) -> list[Change]:
     if desired.nonmembers is None:
         return []
     live: dict[str, str | None] = dict(base.nonmembers or {})
+    banning = base.bans & desired.bans  # bans kept: Mailman refuses to add who they match
     changes: list[Change] = [
         SetNonmember(address, live.get(address), action, present=address in live)
         for address, action in sorted(desired.nonmembers.items())
-        if address not in live or live[address] != action
+        if (address not in live and not acceptance.banned_by(address, banning))
+        or (address in live and live[address] != action)
     ]
     changes += [
         SetNonmember(address, action, None)
@@ -341,10 +343,20 @@ def _nonmember_changes(desired: ListState, base: ListState) -> list[Change]:
 
 
 def _ban_changes(desired: ListState, base: ListState) -> list[Change]:
-    """The disable ban as `disabled` says; the others only when the file declares `bans:`."""
+    """The disable ban as `disabled` says; the others only when the file declares `bans:`.
+
+    Addresses are banned before patterns, the disable ban last; a ban that a
+    pattern Mailman keeps matches already is left out (Mailman refuses it,
+    and it is banned anyway): it comes when that pattern goes.
+    """
     managed = desired.bans if desired.manages_bans else desired.bans & {DISABLE_BAN}
     live = base.bans if desired.manages_bans else base.bans & {DISABLE_BAN}
-    added: list[Change] = [AddBan(pattern) for pattern in sorted(managed - live)]
+    kept = live & managed
+    added: list[Change] = [
+        AddBan(pattern)
+        for pattern in sorted(managed - live, key=acceptance.ban_order)
+        if not acceptance.banned_by(pattern, kept)
+    ]
     removed: list[Change] = [RemoveBan(pattern) for pattern in sorted(live - managed)]
     return added + removed
 
