@@ -176,6 +176,25 @@ def mail_core(start_core: StartCore, smtp_sink: SmtpSink) -> MailmanCore:
     return start_core(smtp_port=smtp_sink.port)
 
 
+@pytest.fixture
+def mail_client(mail_core: MailmanCore) -> Client:
+    """A mailmanclient ``Client`` logged in to the core that takes mail."""
+    return Client(mail_core.url, mail_core.user, mail_core.password)
+
+
+@pytest.fixture
+def through_proxy(
+    mail_core: MailmanCore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[Proxy]:
+    """listsync's environment points at the core that takes mail, through a recording proxy."""
+    with recording_proxy(mail_core.url) as proxy:
+        monkeypatch.setenv("MAILMAN_REST_URL", proxy.url)
+        monkeypatch.setenv("MAILMAN_REST_USER", mail_core.user)
+        monkeypatch.setenv("MAILMAN_REST_PASSWORD", mail_core.password)
+        monkeypatch.setenv("LISTSYNC_LOCK_FILE", str(tmp_path / "apply.lock"))
+        yield proxy
+
+
 @pytest.fixture(scope="session")
 def mailman_client(mailman_core: MailmanCore) -> Client:
     """A mailmanclient ``Client`` logged in to the session's core."""

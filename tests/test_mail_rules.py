@@ -20,29 +20,12 @@ from webserver import TextServer
 
 from helpers import Run, write_site
 from mailman_core import MailmanCore
-from proxy import Proxy, recording_proxy
+from proxy import Proxy
 
 pytestmark = pytest.mark.compat
 
 READER = "reader@example.org"
 BOT = "commits@ci.example.org"
-
-
-@pytest.fixture
-def mail_client(mail_core: MailmanCore) -> Client:
-    return Client(mail_core.url, mail_core.user, mail_core.password)
-
-
-@pytest.fixture
-def through_proxy(
-    mail_core: MailmanCore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[Proxy]:
-    with recording_proxy(mail_core.url) as proxy:
-        monkeypatch.setenv("MAILMAN_REST_URL", proxy.url)
-        monkeypatch.setenv("MAILMAN_REST_USER", mail_core.user)
-        monkeypatch.setenv("MAILMAN_REST_PASSWORD", mail_core.password)
-        monkeypatch.setenv("LISTSYNC_LOCK_FILE", str(tmp_path / "apply.lock"))
-        yield proxy
 
 
 @pytest.fixture

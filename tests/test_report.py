@@ -13,18 +13,16 @@ full plan.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import pytest
 from mail import SmtpSink, post, wait_until
 from mailmanclient import Client
 
 from helpers import Run, write_site
 from listsync.lifecycle import mailman_time
 from mailman_core import MailmanCore
-from proxy import Proxy, recording_proxy
+from proxy import Proxy
 
 DISABLED_OWNER = "devnull@example.org"
 LISTS = {
@@ -34,23 +32,6 @@ LISTS = {
     "retired": "description: Retired.\ndisabled: true\n",
 }
 FRESH = "description: Fresh.\nowners: [carol@example.org]\n"
-
-
-@pytest.fixture
-def mail_client(mail_core: MailmanCore) -> Client:
-    return Client(mail_core.url, mail_core.user, mail_core.password)
-
-
-@pytest.fixture
-def through_proxy(
-    mail_core: MailmanCore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[Proxy]:
-    with recording_proxy(mail_core.url) as proxy:
-        monkeypatch.setenv("MAILMAN_REST_URL", proxy.url)
-        monkeypatch.setenv("MAILMAN_REST_USER", mail_core.user)
-        monkeypatch.setenv("MAILMAN_REST_PASSWORD", mail_core.password)
-        monkeypatch.setenv("LISTSYNC_LOCK_FILE", str(tmp_path / "apply.lock"))
-        yield proxy
 
 
 def test_the_report_sorts_lists_by_what_mailman_recorded(
