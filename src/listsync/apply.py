@@ -111,7 +111,7 @@ class ApplyResult:
         return tuple(r for r in self.results if not r.started)
 
 
-def _write(backend: MailmanBackend, fqdn: str, change: Change, texts: Mapping[str, str]) -> None:
+def _write(backend: MailmanBackend, fqdn: str, change: Change, texts: PublishedTexts) -> None:
     match change:
         case CreateList(settings):
             backend.create_list(fqdn, dict(settings))
@@ -127,7 +127,7 @@ def _write(backend: MailmanBackend, fqdn: str, change: Change, texts: Mapping[st
             backend.remove_ban(fqdn, pattern)
         case SetTemplate(name, _, url):
             if url is not None:
-                _check_published(name, url, texts)
+                texts.check(name, url)
             backend.set_template(fqdn, name, url)
         case SetNonmember(address, _, action, present):
             backend.set_nonmember(fqdn, address, action, present)
@@ -135,24 +135,40 @@ def _write(backend: MailmanBackend, fqdn: str, change: Change, texts: Mapping[st
             backend.set_header_filters(fqdn, desired)
 
 
-def _check_published(name: str, url: str, texts: Mapping[str, str]) -> None:
-    """Mailman would send an empty text for a URL that answers 404, or the wrong one."""
-    if url not in texts:
-        raise ListsyncError(f"{name}: no text of this site is published at {url}")
-    try:
-        check_served(url, texts[url])
-    except NotServedError as exc:
-        raise ListsyncError(
-            f"{name} not set: {exc}; publish the texts of 'listsync render --templates-out'"
-            " at the site's templates_url first"
-        ) from None
+class PublishedTexts:
+    """The template texts of a plan, each URL checked once a run before any list points at
+    it: Mailman would send an empty text for a URL that answers 404, or the wrong one."""
+
+    def __init__(self, texts: Mapping[str, str]) -> None:
+        self._texts = texts
+        self._verdicts: dict[str, str | None] = {}  # URL -> why it is not served, or None
+        self._lock = threading.Lock()
+
+    def check(self, name: str, url: str) -> None:
+        if url not in self._texts:
+            raise ListsyncError(f"{name}: no text of this site is published at {url}")
+        with self._lock:
+            known = url in self._verdicts
+            why = self._verdicts.get(url)
+        if not known:
+            try:
+                check_served(url, self._texts[url])
+            except NotServedError as exc:
+                why = str(exc)
+            with self._lock:
+                self._verdicts[url] = why
+        if why is not None:
+            raise ListsyncError(
+                f"{name} not set: {why}; publish the texts of 'listsync render --templates-out'"
+                " at the site's templates_url first"
+            )
 
 
 def apply_list(
     backend: MailmanBackend,
     list_plan: ListPlan,
     stop: Stop | None = None,
-    texts: Mapping[str, str] | None = None,
+    texts: PublishedTexts | None = None,
 ) -> ListResult:
     """Apply one list's changes in order; stop at its first failure.
 
@@ -167,7 +183,7 @@ def apply_list(
     applied = 0
     for change in list_plan.changes:
         try:
-            _write(backend, list_plan.fqdn, change, texts or {})
+            _write(backend, list_plan.fqdn, change, texts or PublishedTexts({}))
         except ListsyncError as exc:
             if stop is not None and is_outage(exc):
                 stop.set(MAILMAN_AWAY)
@@ -191,9 +207,10 @@ def apply_plan(
             raise ListsyncError(f"cannot create domain {plan.domain}: {exc}") from None
     todo = [lp for lp in plan.lists if lp.changes]
     stop = Stop()
+    texts = PublishedTexts(plan.texts)
 
     def run(list_plan: ListPlan) -> ListResult:
-        result = apply_list(backend, list_plan, stop, plan.texts)
+        result = apply_list(backend, list_plan, stop, texts)
         if on_done is not None:
             on_done(result)
         return result
