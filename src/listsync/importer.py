@@ -323,7 +323,7 @@ def render_list(
         text,
         config,
         urls,
-        moved=set(declared) - {n for n, p in declared.items() if p is None},
+        moved={name for name, path in declared.items() if path is not None},
     )
     return text, new_texts
 

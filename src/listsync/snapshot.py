@@ -56,7 +56,8 @@ def take(domain: str, backend: MailmanBackend, bans_of: Iterable[str] = ()) -> d
     bans of the lists in `bans_of` (those whose file declares `bans:`)."""
     server = backend.server()
     languages = sorted(backend.languages())
-    present = backend.list_names(domain) or []
+    listing = backend.list_names(domain)
+    present = listing or []
     details = dict.fromkeys(present, DETAILS)
     live = backend.read_site(domain, present, everything=False, details=details)
     shown_bans = set(bans_of)
@@ -66,7 +67,7 @@ def take(domain: str, backend: MailmanBackend, bans_of: Iterable[str] = ()) -> d
         "taken_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "server": server.text,
         "domain": domain,
-        "domain_exists": live.domain_exists,
+        "domain_exists": listing is not None,
         "languages": languages,
         "lists": {
             name: {
