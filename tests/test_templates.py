@@ -366,7 +366,7 @@ def test_the_old_text_of_a_diff_comes_from_git_when_the_server_lost_it(
 
     changed = plan(run, site)
     assert changed.status == 2
-    assert pages.fetched[old] > asked, "the server was asked first, and answered 404"
+    assert pages.fetched[old] == asked, "git had the old text: the server was not asked"
     body = lines(changed)
     assert "-Footer one: you read $display_name ($list_id)." in body
     assert "+Footer two: write to $request_email." in body

@@ -725,15 +725,11 @@ def render_command(
 
 def _publish_templates(site: Site, out: Path) -> None:
     from listsync.gitinfo import open_site_repo
-    from listsync.mailman_templates import TemplateText, decode, publish
+    from listsync.mailman_templates import publish, texts_of
 
     repo = open_site_repo(site.root)
-    texts = list(site.templates.values())
-    for path, raw in repo.template_versions() if repo is not None else ():
-        text, _ = decode(raw)
-        if text is not None:
-            texts.append(TemplateText(path, text))
-    written = publish(texts, out)
+    history = texts_of(repo.template_versions()) if repo is not None else []
+    written = publish([*site.templates.values(), *history], out)
     click.echo(
         f"wrote {len(written)} template text(s) to {out} ({len(site.templates)} in use)", err=True
     )

@@ -313,6 +313,16 @@ def check_served(url: str, expected: str, session: requests.Session | None = Non
     raise NotServedError(f"{url} serves another text than the repository's")
 
 
+def texts_of(versions: Iterable[tuple[str, bytes]]) -> list[TemplateText]:
+    """The (path, content) versions that are UTF-8 text, as `TemplateText`s."""
+    texts = []
+    for path, raw in versions:
+        text, _ = decode(raw)
+        if text is not None:
+            texts.append(TemplateText(path, text))
+    return texts
+
+
 def known_texts(texts: Iterable[TemplateText], base: str | None) -> Mapping[str, str]:
     """URL -> text for every text published below `base`."""
     if base is None:

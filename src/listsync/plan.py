@@ -223,6 +223,17 @@ class Plan:
     warnings: tuple[str, ...] = field(default=())
     texts: Mapping[str, str] = field(default_factory=dict)  # template URL -> its text
 
+    def template_urls(self) -> set[str]:
+        """Every template URL the changes name, the ones replaced and the new ones."""
+        return {
+            url
+            for lp in self.lists
+            for change in lp.changes
+            if isinstance(change, SetTemplate)
+            for url in (change.existing, change.desired)
+            if url is not None
+        }
+
     @property
     def has_changes(self) -> bool:
         return self.create_domain or any(lp.changes for lp in self.lists)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -30,7 +30,7 @@ from listsync.mailman import (
     ServerInfo,
 )
 from listsync.mailman_settings import release_text
-from listsync.plan import Plan, SetTemplate, make_plan
+from listsync.plan import Plan, make_plan
 from listsync.policy import (
     ListState,
     broken_invariants,
@@ -122,7 +122,14 @@ def server_notes(server: ServerInfo) -> tuple[str, ...]:
     return (f"{server.text} is not a release listsync is tested with ({low} to {high})",)
 
 
-def plan_from(site: Site, reading: Reading, scope: str | None = None) -> Plan:
+def plan_from(
+    site: Site,
+    reading: Reading,
+    scope: str | None = None,
+    history: Callable[[], Iterable[tuple[str, bytes]]] | None = None,
+) -> Plan:
+    """The plan of `reading`, with the texts of the templates it changes (`template_texts`;
+    `history` gives the earlier versions git has, asked for only when needed)."""
     if scope is None:
         scope = "all lists" if reading.everything else f"{len(reading.desired)} named list(s)"
     the_plan = make_plan(
@@ -134,26 +141,23 @@ def plan_from(site: Site, reading: Reading, scope: str | None = None) -> Plan:
         scope=scope,
         managed=len(site.lists) if reading.everything else len(list_file_paths(site.root)),
     )
-    return dataclasses.replace(
-        the_plan, notes=server_notes(reading.server), texts=template_texts(site, the_plan)
-    )
+    texts = template_texts(site, the_plan, history)
+    return dataclasses.replace(the_plan, notes=server_notes(reading.server), texts=texts)
 
 
 def template_texts(
-    site: Site, plan: Plan, history: Iterable[tuple[str, bytes]] = ()
+    site: Site, plan: Plan, history: Callable[[], Iterable[tuple[str, bytes]]] | None = None
 ) -> dict[str, str]:
     """URL -> text for every template URL the plan's changes name: the site's texts,
     earlier versions of them (`history`: what git has), else what the URL serves now
     (fetched once, for showing the diff only; one that fails is shown by its URL)."""
-    known = dict(mailman_templates.known_texts(site.templates.values(), site.config.templates_url))
-    wanted = _template_urls(plan)
+    base = site.config.templates_url
+    known = dict(mailman_templates.known_texts(site.templates.values(), base))
+    wanted = plan.template_urls()
     missing = wanted - known.keys()
-    if missing and site.config.templates_url is not None:
-        for path, raw in history:
-            text, _ = mailman_templates.decode(raw)
-            if text is not None:
-                old = mailman_templates.TemplateText(path, text)
-                known.setdefault(old.url(site.config.templates_url), text)
+    if missing and base is not None and history is not None:
+        for old in mailman_templates.texts_of(history()):
+            known.setdefault(old.url(base), old.text)
         missing -= known.keys()
     for url in sorted(missing):
         if url.startswith(("http://", "https://")):
@@ -260,7 +264,8 @@ def explained_plan(
     """The plan with what git says: its scope, notes, warnings (`removal_warnings`),
     and who asked for each change."""
     warnings = warnings or {}
-    the_plan = plan_from(site, reading, scope.description if scope else None)
+    history = repo.template_versions if repo is not None else None
+    the_plan = plan_from(site, reading, scope.description if scope else None, history)
     notes = [*the_plan.notes]
     notes += [
         f"lists/{name}.yaml was deleted: listsync never deletes a list; {name} is left alone"
@@ -277,23 +282,9 @@ def explained_plan(
         )
     if repo is not None:
         the_plan = attribute(the_plan, site, repo, pending)
-        if set(the_plan.texts) != _template_urls(the_plan):
-            history = repo.template_versions()
-            the_plan = dataclasses.replace(the_plan, texts=template_texts(site, the_plan, history))
     return dataclasses.replace(
         the_plan, notes=tuple(notes), warnings=tuple(warnings[name] for name in sorted(warnings))
     )
-
-
-def _template_urls(plan: Plan) -> set[str]:
-    return {
-        url
-        for lp in plan.lists
-        for change in lp.changes
-        if isinstance(change, SetTemplate)
-        for url in (change.existing, change.desired)
-        if url is not None
-    }
 
 
 def attribute(plan: Plan, site: Site, repo: SiteRepo, uncommitted: Iterable[str] = ()) -> Plan:

@@ -314,7 +314,9 @@ def to_json_data(plan: Plan) -> dict[str, Any]:
         "warnings": list(plan.warnings),
         "create_domain": plan.create_domain,
         "has_changes": plan.has_changes,
-        "templates": _texts_used(plan),
+        "templates": {
+            url: plan.texts[url] for url in sorted(plan.template_urls()) if url in plan.texts
+        },
         "summary": {action.value: counts[action] for action in Action},
         "lists": [
             {
@@ -328,19 +330,6 @@ def to_json_data(plan: Plan) -> dict[str, Any]:
             for lp in plan.lists
         ],
     }
-
-
-def _texts_used(plan: Plan) -> dict[str, str]:
-    """URL -> text of every template URL the plan's changes name, when known."""
-    urls = {
-        url
-        for lp in plan.lists
-        for change in lp.changes
-        if isinstance(change, SetTemplate)
-        for url in (change.existing, change.desired)
-        if url is not None
-    }
-    return {url: plan.texts[url] for url in sorted(urls) if url in plan.texts}
 
 
 def _commit_json(commit: CommitInfo | None) -> dict[str, str] | None:
