@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,6 @@ from helpers import (
     short,
     write_site,
 )
-from listsync import savedplan
 from proxy import Proxy
 
 LISTS = TOR_LISTS
@@ -64,10 +64,14 @@ def test_apply_a_saved_plan_applies_exactly_what_was_planned(
     assert data["format_version"] == 1
     assert data["summary"]["create"] == 3
     assert data["saved"]["revision"] == git(site, "rev-parse", "HEAD")
-    assert data["saved"]["uncommitted"] == {}
-    assert data["saved"]["selection"] is None
-    assert data["saved"]["fingerprints"] == dict.fromkeys(LISTS, "absent")
-    assert data["saved"]["redacted"] is False
+    assert data["saved"] == {
+        "commitment": 2,
+        "revision": git(site, "rev-parse", "HEAD"),
+        "uncommitted": [],
+        "selection": None,
+        "domain_exists": False,
+        "redacted": False,
+    }
     changes = [change for entry in data["lists"] for change in entry["changes"]]
     creations = [change for change in changes if change["type"] == "create_list"]
     assert len(creations) == 3
@@ -90,14 +94,16 @@ def test_a_saved_plan_is_refused_when_mailman_changed_a_list_it_planned(
     commit_all(site, "Ask for a private tor-dev archive")
     saved_path = site / "plan.json"
     assert plan(run, site, "--out", str(saved_path))[0] == 2
-    assert set(json.loads(saved_path.read_text())["saved"]["fingerprints"]) == set(LISTS)
 
     mailman_client.get_list(f"tor-dev@{domain}").add_moderator("someone@example.org")
     connected.recorder.clear()
     refused = run("--root", str(site), "apply", str(saved_path))
     assert refused.status == 1
     assert refused.err.strip() == (
-        f"error: stale plan: tor-dev changed in Mailman since {saved_path} was made; plan again"
+        f"error: stale or edited plan: the files at revision {short(site)} and Mailman now"
+        f" give other changes than {saved_path} recorded: tor-dev (changes not as planned"
+        " now). Mailman changed since the plan was made, or the file was changed after"
+        " 'listsync plan' wrote it; plan again. Nothing was changed"
     )
     assert connected.recorder.writes == []
 
@@ -108,7 +114,7 @@ def test_a_saved_plan_is_refused_when_mailman_changed_a_list_it_planned(
     announce.save()
     refused = run("--root", str(site), "apply", str(saved_path))
     assert refused.status == 1
-    assert "stale plan: tor-announce changed in Mailman" in refused.err
+    assert "tor-announce (changes planned now, none recorded)" in refused.err
     assert connected.recorder.writes == []
 
     assert plan(run, site, "--list", "tor-dev", "--out", str(saved_path))[0] == 2
@@ -203,28 +209,26 @@ def _drop_the_list(doc: Document) -> None:
 
 def _select_an_unmanaged_list(doc: Document) -> None:
     doc["saved"]["selection"] = ["tor-dev", "victim"]
-    doc["saved"]["fingerprints"]["victim"] = "absent"
 
 
 def _select_a_path(doc: Document) -> None:
     doc["saved"]["selection"] = ["../tor-dev"]
-    doc["saved"]["fingerprints"] = {"../tor-dev": "absent"}
 
 
-def _re_digest_a_tampered_plan(doc: Document) -> None:
-    """The visible changes and the digest both edited, consistently with each other."""
-    _remove_every_owner(doc)
-    shown = {
-        "domain": doc["domain"],
-        "create_domain": doc["create_domain"],
-        "lists": [
-            {k: e[k] for k in ("name", "fqdn", "action", "changes")}
-            for e in doc["lists"]
-            if e["changes"]
-        ],
-    }
-    # as if the attacker even had the key (the REST password)
-    doc["saved"]["digest"] = savedplan.hash_of(shown, os.environ["MAILMAN_REST_PASSWORD"].encode())
+def _record_a_list_no_file_declares(doc: Document) -> None:
+    doc["lists"].append(
+        {
+            "name": "victim",
+            "fqdn": f"victim@{doc['domain']}",
+            "action": "update",
+            "changes": [{"type": "remove_member", "role": "owner", "address": "x@example.org"}],
+        }
+    )
+
+
+def _an_earlier_format_with_a_keyed_digest(doc: Document) -> None:
+    doc["saved"].pop("commitment")
+    doc["saved"]["digest"] = "hmac-sha256:" + "0" * 64
 
 
 TAMPERS: dict[str, tuple[Callable[[Document], None], str]] = {
@@ -237,7 +241,8 @@ TAMPERS: dict[str, tuple[Callable[[Document], None], str]] = {
     "leave a list out": (_drop_the_list, "tor-dev (changes planned now, none recorded)"),
     "an unmanaged list": (_select_an_unmanaged_list, "names lists no file in lists/ declares"),
     "a path": (_select_a_path, "names lists no file in lists/ declares (../tor-dev)"),
-    "a consistent digest": (_re_digest_a_tampered_plan, "tor-dev (changes not as planned now)"),
+    "record an unmanaged list": (_record_a_list_no_file_declares, "declares (victim)"),
+    "an earlier format": (_an_earlier_format_with_a_keyed_digest, "saved by an earlier listsync"),
 }
 
 
@@ -386,3 +391,75 @@ def test_require_tip_refuses_a_work_tree_that_is_not_the_tip(
     git(site, "checkout", "--quiet", "--", "lists/tor-dev.yaml")
     applied = run("--root", str(site), "apply", str(saved_path), "--require-tip", "main")
     assert applied.status == 0, applied.err
+
+
+# -- what a published saved plan reveals ----------------------------------------------
+
+_LONG_HEX = re.compile(r"[0-9a-f]{32,}")
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [s for key, item in value.items() for s in (str(key), *_strings(item))]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return [value] if isinstance(value, str) else []
+
+
+def test_a_saved_plan_holds_no_hash_to_test_a_guess_against(
+    run: Run, site: Path, domain: str, connected: Proxy, mailman_client: Client
+) -> None:
+    """No fingerprint, digest or keyed hash: nothing in the file depends on the REST password
+    or on an address beyond the changes it shows (masked ones stay masked)."""
+    (site / "listsync.yaml").write_text(
+        f"domain: {domain}\ndisabled_owner: devnull@example.org\nredact_addresses: true\n"
+    )
+    commit_all(site, "Redact addresses")
+    assert run("--root", str(site), "apply", "--yes").status == 0
+    mailman_client.get_list(f"tor-dev@{domain}").add_owner("hidden.owner@example.org")
+    saved_path = site / "drift.json"
+    assert plan(run, site, "--out", str(saved_path))[0] == 2
+    document = json.loads(saved_path.read_text())
+    commits = set(git(site, "rev-list", "--all").split())
+    hashes = [s for s in _strings(document) if _LONG_HEX.search(s) and s not in commits]
+    assert hashes == []
+    assert set(document["saved"]) == {
+        "commitment",
+        "revision",
+        "uncommitted",
+        "selection",
+        "domain_exists",
+        "redacted",
+    }
+    assert os.environ["MAILMAN_REST_PASSWORD"] not in saved_path.read_text()
+    assert "hidden.owner" not in saved_path.read_text()
+    assert "h***@example.org" in saved_path.read_text()
+
+    connected.recorder.clear()
+    applied = run("--root", str(site), "apply", str(saved_path))
+    assert applied.status == 0, applied.err
+    assert [o.email for o in mailman_client.get_list(f"tor-dev@{domain}").owners] == [
+        "teor@example.org"
+    ]
+
+
+def test_a_non_member_posting_between_plan_and_apply_leaves_the_plan_good(
+    run: Run, site: Path, domain: str, connected: Proxy, mailman_client: Client
+) -> None:
+    """Mailman puts every non-member who posts on the list's non-member roster with no
+    action: nothing a plan changes, so the reviewed plan still applies."""
+    dev = site / "lists" / "tor-dev.yaml"
+    dev.write_text(LISTS["tor-dev"] + "nonmembers: {bot@example.org: accept}\n")
+    commit_all(site, "Let the bot post to tor-dev")
+    assert run("--root", str(site), "apply", "--yes").status == 0
+    dev.write_text(LISTS["tor-dev"] + "nonmembers: {bot@example.org: accept}\narchive: private\n")
+    commit_all(site, "Ask for a private tor-dev archive")
+    saved_path = site / "plan.json"
+    assert plan(run, site, "--out", str(saved_path))[0] == 2
+
+    # what Mailman does when a stranger posts: a roster entry with no moderation action
+    mailman_client.get_list(f"tor-dev@{domain}").add_role("nonmember", "stranger@example.org")
+    applied = run("--root", str(site), "apply", str(saved_path))
+    assert applied.status == 0, applied.err
+    assert mailman_client.get_list(f"tor-dev@{domain}").settings["archive_policy"] == "private"
+    assert plan(run, site)[0] == 0

@@ -248,12 +248,6 @@ class Connection:
     timeout: float
     retries: int
 
-    def signing_key(self) -> bytes:
-        """What saved plans' hashes are keyed with: the REST password (see savedplan)."""
-        if not self.password:
-            raise ListsyncError("no Mailman connection: set MAILMAN_REST_PASSWORD")
-        return self.password.encode()
-
     def backend(self) -> MailmanBackend:
         from listsync.mailman import MailmanBackend
 
@@ -428,7 +422,7 @@ def _out_format(
 @outs_option(
     "Write the plan to FILE instead of standard output (repeatable). The format follows"
     " the name: .md Markdown, .txt text, .json a saved plan for 'listsync apply FILE'"
-    " (the JSON plan plus the git revision and fingerprints of the live lists it changes)."
+    " (the JSON plan plus the git revision it was made at)."
 )
 @click.option(
     "--changed-since",
@@ -509,12 +503,9 @@ def plan(
             write_out(out, render.to_json(shown))  # a plan for review, never a saved plan
         elif out_fmt == "json":
             worktree = savedplan.WorkTree(
-                repo.revision() if repo is not None else None,
-                savedplan.file_hashes(obj.root, uncommitted),
+                repo.revision() if repo is not None else None, tuple(uncommitted)
             )
-            text = savedplan.dumps(
-                the_plan, reading, selected, worktree, redact=hidden, key=conn.signing_key()
-            )
+            text = savedplan.dumps(the_plan, reading, selected, worktree, redact=hidden)
             write_out(out, text)
         else:
             write_out(out, render.render_plan(shown, out_fmt))
@@ -636,27 +627,26 @@ def snapshot_command(obj: Context, conn: Connection, out: Path, include_addresse
     """Write Mailman's state of the site's domain to a file, for 'plan --live FILE'.
 
     Only reads Mailman. The file holds every list of the domain with its
-    settings (not the secret ones), owners and moderators: whoever may
-    read it learns them. Merge-request pipelines plan against it without
-    any credential.
+    settings (not the secret ones), owners, moderators, bans, template URLs,
+    header filters and the non-members with an action: whoever may read it
+    learns them. Merge-request pipelines plan against it without any
+    credential.
 
     \b
     Example:
       listsync snapshot --out mailman-snapshot.json
     """
     from listsync import snapshot
-    from listsync.load import load_config, load_site
+    from listsync.load import load_config
 
     config = load_config(obj.root)
     if config.redact_addresses and not include_addresses:
         raise ListsyncError(
-            "listsync.yaml says redact_addresses, and a snapshot holds every owner's and"
-            " moderator's address: pass --include-addresses once it is stored where only"
+            "listsync.yaml says redact_addresses, and a snapshot holds every owner's,"
+            " moderator's and banned address: pass --include-addresses once it is stored where only"
             " project members can read it; nothing was written"
         )
-    site, _ = load_site(obj.root)
-    declaring = [n for n, f in (site.lists if site else {}).items() if f.spec.bans is not None]
-    document = snapshot.take(config.domain, conn.backend(), bans_of=declaring)
+    document = snapshot.take(config.domain, conn.backend())
     write_out(out, snapshot.dumps(document))
     click.echo(f"wrote {out}: {len(document['lists'])} list(s) of {config.domain}", err=True)
 
@@ -881,9 +871,7 @@ def apply(
         if require_tip is not None:
             _check_tip(obj, require_tip)
         if plan_file is not None:
-            site, the_plan, hidden = _committed_plan(
-                obj, plan_file, backend, redact, conn.signing_key()
-            )
+            site, the_plan, hidden = _committed_plan(obj, plan_file, backend, redact)
         else:
             site = _load(obj, names)
             hidden = _redacting(site, redact)
@@ -1005,7 +993,7 @@ def import_command(
 
 
 def _committed_plan(
-    obj: Context, path: Path, backend: MailmanBackend, redact: bool, key: bytes
+    obj: Context, path: Path, backend: MailmanBackend, redact: bool
 ) -> tuple[Site, Plan, bool]:
     """The plan to apply for a saved plan: planned again, and exactly the one recorded."""
     from listsync import gitinfo, savedplan
@@ -1015,10 +1003,7 @@ def _committed_plan(
     saved = savedplan.load(path)
     repo = gitinfo.open_site_repo(obj.root)
     uncommitted = repo.uncommitted() if repo is not None else ()
-    now = savedplan.WorkTree(
-        repo.revision() if repo is not None else None,
-        savedplan.file_hashes(obj.root, uncommitted),
-    )
+    now = savedplan.WorkTree(repo.revision() if repo is not None else None, tuple(uncommitted))
     savedplan.check_worktree(saved, now)
     savedplan.check_selection(saved, (p.stem for p in list_file_paths(obj.root)))
     site = _load_selected(obj, saved.selection)
@@ -1028,9 +1013,8 @@ def _committed_plan(
             f"{path} plans {saved.domain}; the site's domain is {site.config.domain}"
         )
     reading = read_states(site, backend, saved.selection)
-    savedplan.check_live(saved, reading, key)
     replanned = explained_plan(site, reading, None, repo, uncommitted)
-    savedplan.check_commitment(saved, replanned, key)
+    savedplan.check_replan(saved, reading, replanned)
     return site, replanned, hidden
 
 

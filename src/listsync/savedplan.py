@@ -4,50 +4,49 @@ Owns the saved-plan document and the checks that make it safe to apply.
 A saved plan is never carried out as written. `apply FILE` plans the
 lists it covered again, from the files at the recorded revision and from
 Mailman as it is now, and applies that re-plan only when it is exactly
-what the file recorded, as a Terraform saved plan or octoDNS' `--checksum`
-does. Nothing in the file decides what is written: not a list's address,
-its action, the scope or the blast radius. The document is the JSON plan
-(`format_version` 1, see `render.to_json_data`) plus `saved`:
+what the file recorded, as a Terraform saved plan does. Nothing in the
+file decides what is written: not a list's address, its action, the scope
+or the blast radius. The document is the JSON plan (`format_version` 1,
+see `render.to_json_data`) plus `saved`:
 
-    {"revision": "<full hash of HEAD>" | null,
-     "uncommitted": {"lists/x.yaml": "sha256:..." | null, ...},
+    {"commitment": 2,
+     "revision": "<full hash of HEAD>" | null,
+     "uncommitted": ["lists/x.yaml", ...],
      "selection": null | ["tor-dev", ...],
      "domain_exists": true,
-     "fingerprints": {"tor-dev": "sha256:..." | "absent", ...},
-     "digest": "sha256:...",
      "redacted": false}
 
-`selection` names the lists planned (null: every list). `fingerprints`
-hash, for each of them, what the plan compared in Mailman, so that a list
-changed by hand since is named as such. `digest` hashes the changes with
-every address in full; with `redacted` the changes shown in the file have
-their addresses masked, which makes the file safe to publish, while the
-digest still pins the real ones. Both are HMAC-SHA256 keyed with the REST
-password, which plan and apply hold anyway: without it nobody can confirm
-a guessed address against them. (A new password makes older saved plans
-unusable: plan again.)
+`selection` names the lists planned (null: every list). The commitment
+is the recorded changes themselves: the re-plan must give them again,
+list by list, whatever else changed in Mailman meanwhile (a non-member
+who posted, a setting no file manages). With `redacted` the recorded
+changes have their addresses masked and the re-plan is compared masked:
+the addresses the files declare are pinned by the revision, and a live
+address is only ever removed, which the files at that revision ask for.
+
+The file holds no hash of anything secret or personal: no fingerprint
+of the live state, no digest of the changes, nothing keyed with a
+password. Whoever reads a published plan learns the revision, the names
+of the lists planned and the changes as shown, and cannot test a guess
+of an address or a password against it. (Format 1, from earlier
+listsync, keyed its hashes with the REST password: it is refused.)
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from listsync.acceptance import HeaderRule
 from listsync.errors import ListsyncError
 from listsync.plan import Plan
-from listsync.policy import DISABLE_BAN, ListState
 from listsync.reconcile import Reading
 from listsync.render import JSON_FORMAT_VERSION, change_json, redacted, to_json_data
 
-ABSENT = "absent"
-_HASH_PREFIX = "sha256:"
-_KEYED_PREFIX = "hmac-sha256:"
+COMMITMENT = 2
+"""The version of `saved`: 2 holds no hash (1 keyed its hashes with the REST password)."""
 
 
 class SavedPlanError(ListsyncError):
@@ -63,7 +62,7 @@ class WorkTree:
     """The git facts a saved plan records and `apply` checks again."""
 
     revision: str | None
-    uncommitted: Mapping[str, str | None]
+    uncommitted: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,62 +74,12 @@ class SavedPlan:
     worktree: WorkTree
     selection: tuple[str, ...] | None
     domain_exists: bool
-    fingerprints: Mapping[str, str]
-    digest: str
     redacted: bool
     shown: Any  # the recorded changes, as `substance` gives them (masked when redacted)
 
 
-# -- hashes ---------------------------------------------------------------------------
-
-
-def _sha256(data: bytes) -> str:
-    return _HASH_PREFIX + hashlib.sha256(data).hexdigest()
-
-
 def _canonical(data: Any) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def fingerprint(desired: ListState, existing: ListState | None, key: bytes) -> str:
-    """A hash of the live state the plan compared for one list."""
-    if existing is None:
-        return ABSENT
-    settings = existing.settings
-    bans = existing.bans if desired.manages_bans else existing.bans & {DISABLE_BAN}
-    live_templates = existing.templates or {}
-    compared: dict[str, Any] = {
-        "settings": {k: settings[k] for k in sorted(desired.settings) if k in settings},
-        "owners": sorted(existing.owners),
-        "moderators": sorted(existing.moderators),
-        "bans": sorted(bans),
-        "templates": {name: live_templates.get(name) for name in sorted(desired.templates or {})},
-    }
-    if desired.nonmembers is not None:
-        compared["nonmembers"] = dict(sorted((existing.nonmembers or {}).items()))
-    if desired.header_filters is not None:
-        compared["header_filters"] = [list(vars_of(r)) for r in existing.header_filters or ()]
-    return hash_of(compared, key)
-
-
-def vars_of(rule: HeaderRule) -> tuple[str, str, str | None]:
-    return rule.header, rule.pattern, rule.action
-
-
-def fingerprints(reading: Reading, key: bytes) -> dict[str, str]:
-    return {
-        name: fingerprint(reading.desired[name], reading.live.lists.get(name), key)
-        for name in sorted(reading.desired)
-    }
-
-
-def file_hashes(root: Path, paths: Iterable[str]) -> dict[str, str | None]:
-    """Content hashes of site-relative files (None for a deleted one)."""
-    hashes: dict[str, str | None] = {}
-    for path in sorted(paths):
-        file = root / path
-        hashes[path] = _sha256(file.read_bytes()) if file.is_file() else None
-    return hashes
 
 
 def substance(plan: Plan) -> dict[str, Any]:
@@ -153,15 +102,6 @@ def substance(plan: Plan) -> dict[str, Any]:
     return normal
 
 
-def hash_of(data: Any, key: bytes) -> str:
-    """The HMAC-SHA256 of a JSON value in canonical form, keyed with `key`."""
-    return _KEYED_PREFIX + hmac.new(key, _canonical(data), hashlib.sha256).hexdigest()
-
-
-def digest(plan: Plan, key: bytes) -> str:
-    return hash_of(substance(plan), key)
-
-
 # -- the document ---------------------------------------------------------------------
 
 
@@ -172,17 +112,15 @@ def dumps(
     worktree: WorkTree,
     *,
     redact: bool,
-    key: bytes,
 ) -> str:
     """The saved-plan document of `plan`; its changes' addresses masked with `redact`."""
     data = to_json_data(redacted(plan) if redact else plan)
     data["saved"] = {
+        "commitment": COMMITMENT,
         "revision": worktree.revision,
-        "uncommitted": dict(worktree.uncommitted),
+        "uncommitted": sorted(worktree.uncommitted),
         "selection": None if selection is None else sorted(selection),
         "domain_exists": reading.live.domain_exists,
-        "fingerprints": fingerprints(reading, key),
-        "digest": digest(plan, key),
         "redacted": redact,
     }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
@@ -192,13 +130,6 @@ def _str(value: Any, what: str) -> str:
     if not isinstance(value, str):
         raise ValueError(f"{what} is not a string")
     return value
-
-
-def _hash(value: Any, what: str, prefix: str = _HASH_PREFIX) -> str:
-    text = _str(value, what)
-    if not text.startswith(prefix):
-        raise ValueError(f"{what} is not a {prefix.rstrip(':')} hash")
-    return text
 
 
 def _shown(data: Mapping[str, Any]) -> Any:
@@ -221,14 +152,11 @@ def _shown(data: Mapping[str, Any]) -> Any:
 def _parse(data: Mapping[str, Any], source: str) -> SavedPlan:
     saved = data["saved"]
     uncommitted = saved["uncommitted"]
-    if not isinstance(uncommitted, dict):
-        raise ValueError("uncommitted is not an object")
+    if not isinstance(uncommitted, list):
+        raise ValueError("uncommitted is not a list")
     selection = saved["selection"]
     if selection is not None and not isinstance(selection, list):
         raise ValueError("selection is not a list")
-    prints = saved["fingerprints"]
-    if not isinstance(prints, dict):
-        raise ValueError("fingerprints is not an object")
     redact = saved["redacted"]
     if not isinstance(redact, bool) or not isinstance(saved["domain_exists"], bool):
         raise ValueError("redacted and domain_exists must be true or false")
@@ -237,22 +165,12 @@ def _parse(data: Mapping[str, Any], source: str) -> SavedPlan:
         domain=_str(data["domain"], "domain"),
         worktree=WorkTree(
             None if saved["revision"] is None else _str(saved["revision"], "revision"),
-            {
-                _str(path, "a path"): None if value is None else _hash(value, path)
-                for path, value in uncommitted.items()
-            },
+            tuple(sorted(_str(path, "a path") for path in uncommitted)),
         ),
         selection=None
         if selection is None
         else tuple(_str(name, "a list name") for name in selection),
         domain_exists=saved["domain_exists"],
-        fingerprints={
-            _str(name, "a list name"): value
-            if value == ABSENT
-            else _hash(value, name, _KEYED_PREFIX)
-            for name, value in prints.items()
-        },
-        digest=_hash(saved["digest"], "digest", _KEYED_PREFIX),
         redacted=redact,
         shown=_shown(data),
     )
@@ -271,10 +189,17 @@ def loads(text: str, source: str = "the plan") -> SavedPlan:
         raise SavedPlanError(
             f"{source} has format_version {version!r}; this listsync reads {JSON_FORMAT_VERSION}"
         )
-    if not isinstance(data.get("saved"), dict):
+    saved = data.get("saved")
+    if not isinstance(saved, dict):
         raise SavedPlanError(
-            f"{source} is a plan but not a saved one (no revision, no digest):"
+            f"{source} is a plan but not a saved one (no revision):"
             " write it with 'listsync plan --out FILE.json' against Mailman itself"
+        )
+    if saved.get("commitment") != COMMITMENT:
+        raise SavedPlanError(
+            f"{source} was saved by an earlier listsync (its hashes were keyed with the REST"
+            " password, which made the file a way to test guesses of it): plan again;"
+            " nothing was changed"
         )
     try:
         return _parse(data, source)
@@ -294,18 +219,14 @@ def _short(revision: str | None) -> str:
 
 
 def check_worktree(saved: SavedPlan, now: WorkTree) -> None:
-    """Refuse a plan made at another revision or from other uncommitted files."""
+    """Refuse a plan made at another revision or with other files uncommitted (what the
+    uncommitted files say is held by the re-plan: `check_replan`)."""
     if saved.worktree.revision != now.revision:
         raise StalePlanError(
             f"{saved.source} was planned at {_short(saved.worktree.revision)}; the work tree is at"
             f" {_short(now.revision)}: plan again"
         )
-    then, current = saved.worktree.uncommitted, now.uncommitted
-    changed = sorted(
-        path
-        for path in set(then) | set(current)
-        if path not in then or path not in current or then[path] != current[path]
-    )
+    changed = sorted(set(saved.worktree.uncommitted) ^ set(now.uncommitted))
     if changed:
         raise StalePlanError(
             f"{saved.source} was planned with other uncommitted changes than the work tree has"
@@ -314,37 +235,15 @@ def check_worktree(saved: SavedPlan, now: WorkTree) -> None:
 
 
 def check_selection(saved: SavedPlan, declared: Iterable[str]) -> None:
-    """Refuse a selection naming a list that no file declares (before anything is read);
-    `check_live` then holds the fingerprints to exactly the lists planned."""
+    """Refuse a selection naming a list that no file declares (before anything is read)."""
     known = set(declared)
-    named = set(saved.fingerprints) if saved.selection is None else set(saved.selection)
-    unknown = sorted(named - known)
+    named = set() if saved.selection is None else set(saved.selection)
+    recorded = {str(entry.get("name")) for entry in saved.shown["lists"]}
+    unknown = sorted((named | recorded) - known)
     if unknown:
         raise SavedPlanError(
             f"{saved.source} names lists no file in lists/ declares ({', '.join(unknown[:5])});"
             " it was not written by 'listsync plan' from these files; nothing was changed"
-        )
-
-
-def check_live(saved: SavedPlan, reading: Reading, key: bytes) -> None:
-    """Refuse a plan whose lists, or whose domain, changed in Mailman since it was made."""
-    if saved.domain_exists != reading.live.domain_exists:
-        what = "created" if reading.live.domain_exists else "deleted"
-        raise StalePlanError(
-            f"stale plan: the domain {saved.domain} was {what} in Mailman since {saved.source}"
-            " was made; plan again"
-        )
-    now = fingerprints(reading, key)
-    if set(now) != set(saved.fingerprints):
-        raise SavedPlanError(
-            f"{saved.source} fingerprints other lists than the files declare;"
-            " it was not written by 'listsync plan' from these files; nothing was changed"
-        )
-    stale = [name for name, recorded in sorted(saved.fingerprints.items()) if now[name] != recorded]
-    if stale:
-        shown = ", ".join(stale[:10]) + (f" and {len(stale) - 10} more" if len(stale) > 10 else "")
-        raise StalePlanError(
-            f"stale plan: {shown} changed in Mailman since {saved.source} was made; plan again"
         )
 
 
@@ -370,17 +269,28 @@ def _differences(recorded: Any, planned: Any) -> list[str]:
     return found
 
 
-def check_commitment(saved: SavedPlan, replanned: Plan, key: bytes) -> None:
-    """Refuse unless the re-plan is exactly the recorded plan: shown changes and digest."""
+def check_replan(saved: SavedPlan, reading: Reading, replanned: Plan) -> None:
+    """Refuse unless the re-plan is exactly the recorded plan, list by list.
+
+    The revision and the uncommitted files were checked already, so a
+    difference means Mailman changed what the plan covers since it was made
+    (a list changed by hand, the domain created or deleted), or the file was
+    edited after `listsync plan` wrote it: either way, plan again.
+    """
+    if saved.domain_exists != reading.live.domain_exists:
+        what = "created" if reading.live.domain_exists else "deleted"
+        raise StalePlanError(
+            f"stale plan: the domain {saved.domain} was {what} in Mailman since {saved.source}"
+            " was made; plan again; nothing was changed"
+        )
     planned = substance(redacted(replanned) if saved.redacted else replanned)
     differences = _differences(saved.shown, planned)
-    if not differences and digest(replanned, key) != saved.digest:
-        differences = ["its digest (a change's address or value)"]
     if differences:
         listed = "; ".join(differences[:10])
         more = f"; and {len(differences) - 10} more" if len(differences) > 10 else ""
-        raise SavedPlanError(
-            f"{saved.source} is not what the files at {_short(saved.worktree.revision)} and"
-            f" Mailman give now: {listed}{more}. It was changed after 'listsync plan' wrote it"
-            " (or written by another listsync); plan again. Nothing was changed"
+        raise StalePlanError(
+            f"stale or edited plan: the files at {_short(saved.worktree.revision)} and Mailman"
+            f" now give other changes than {saved.source} recorded: {listed}{more}. Mailman"
+            " changed since the plan was made, or the file was changed after 'listsync plan'"
+            " wrote it; plan again. Nothing was changed"
         )
