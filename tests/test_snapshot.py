@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from mailmanclient import Client
 
-from helpers import Run, write_site
+from helpers import TOR_LISTS, Run, commit_all, committed_site, git, write_site
 from proxy import Proxy
 
 LISTS = {
@@ -63,10 +63,10 @@ def test_a_plan_from_a_snapshot_is_the_plan_against_mailman(
     assert against_mailman.status == 0
 
     text = taken.read_text()
-    assert "spammer@example.org" not in text, "bans other than the disable ban stay out"
     assert "moderator_password" not in text
     document = json.loads(text)
     assert document["lists"]["tor-old"]["bans"] == ["^.*@.*"]
+    assert document["lists"]["tor-dev"]["bans"] == ["spammer@example.org"]
     assert sorted(document["lists"]) == ["by-hand", "tor-dev", "tor-internal", "tor-old"]
 
     for name in ("MAILMAN_REST_URL", "MAILMAN_REST_USER", "MAILMAN_REST_PASSWORD"):
@@ -129,3 +129,51 @@ def test_a_redacting_site_writes_a_snapshot_only_when_told_where_it_goes(
     allowed = run("--root", str(site), "snapshot", "--out", str(taken), "--include-addresses")
     assert allowed.status == 0, allowed.err
     assert json.loads(taken.read_text())["domain"] == domain
+
+
+def test_a_merge_request_that_starts_managing_bans_shows_every_ban_it_lifts(
+    run: Run,
+    tmp_path: Path,
+    domain: str,
+    connected: Proxy,
+    mailman_client: Client,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The snapshot holds every list's whole detail, so a merge request that declares
+    `bans:` (or templates, non-members, header filters) for the first time is planned
+    against all that Mailman has, and shows what the merge will lift."""
+    site = committed_site(tmp_path / "site", domain)
+    assert run("--root", str(site), "apply", "--yes").status == 0
+    dev = mailman_client.get_list(f"tor-dev@{domain}")
+    dev.bans.add("troll@example.org")
+    dev.bans.add("^.*@spam\\.example$")
+    dev.add_role("nonmember", "bridge@example.org")
+    bridge = dev.get_nonmember("bridge@example.org")
+    bridge.moderation_action = "accept"
+    bridge.save()
+    taken = tmp_path / "snapshot.json"
+    assert run("--root", str(site), "snapshot", "--out", str(taken)).status == 0
+
+    git(site, "checkout", "-q", "-b", "ban-a-spammer")
+    (site / "lists" / "tor-dev.yaml").write_text(
+        TOR_LISTS["tor-dev"] + "bans: [spammer@example.org]\nnonmembers: {}\n"
+    )
+    commit_all(site, "tor-dev: ban a spammer")
+    after_merge = run("--root", str(site), "plan", "--format", "markdown")
+    for name in ("MAILMAN_REST_URL", "MAILMAN_REST_USER", "MAILMAN_REST_PASSWORD"):
+        monkeypatch.delenv(name)
+    connected.recorder.clear()
+    request = run(
+        "--root", str(site), "plan", "--live", str(taken), "--changed-since", "main",
+        "--format", "markdown",
+    )  # fmt: skip
+    assert request.status == 0, request.err
+    assert connected.recorder.requests == []
+    for line in (
+        "+ ban spammer@example.org",
+        "- ban troll@example.org",
+        "- ban ^.*@spam\\.example$",
+        "- nonmember bridge@example.org: accept (back to the list's default)",
+    ):
+        assert line in request.out, line
+        assert line in after_merge.out, line

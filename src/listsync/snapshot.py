@@ -20,12 +20,15 @@ The document (`format_version` 2):
                            "header_filters": [["x-spam-flag", "^yes", "hold"]]}, ...}}
 
 `lists` holds every list of the domain, managed or not, with every setting
-Mailman reports but the secret ones (`moderator_password`), its template
-URLs (never the credentials Mailman keeps beside one), its header filters
-and the non-members it gives an action, so that a merge request adopting
-a list or setting any key plans as it would against Mailman. Of the bans,
-only the disable ban, and those of lists whose file declares `bans:` (the
-repository names those anyway): the file names no other banned address.
+Mailman reports but the secret ones (`moderator_password`), its owners and
+moderators, its bans, template URLs (never the credentials Mailman keeps
+beside one), header filters and the non-members it gives an action: all
+that any list file could come to manage. A merge request that starts to
+manage a detail (declares `bans:` for the first time, say) is planned from
+the list's whole live detail, so its plan shows every ban the merge would
+lift, as the plan after the merge will. The reader answers exactly what a
+read of Mailman would for the same files (`Snapshot.read_site`), which the
+suite checks as a property over random files and random live states.
 """
 
 from __future__ import annotations
@@ -40,8 +43,18 @@ from typing import Any
 from listsync import mailman_settings
 from listsync.acceptance import HeaderRule
 from listsync.errors import ListsyncError
-from listsync.mailman import BANS, DETAILS, LiveSite, MailmanBackend, ServerInfo, server_info
-from listsync.policy import DISABLE_BAN, ListState, may_be_retired
+from listsync.mailman import (
+    BANS,
+    DETAILS,
+    HEADER_FILTERS,
+    NONMEMBERS,
+    TEMPLATES,
+    LiveSite,
+    MailmanBackend,
+    ServerInfo,
+    server_info,
+)
+from listsync.policy import ListState, may_be_retired
 
 FORMAT = "listsync-snapshot"
 FORMAT_VERSION = 2
@@ -51,16 +64,14 @@ class SnapshotError(ListsyncError):
     """A file that is not a snapshot listsync can plan from."""
 
 
-def take(domain: str, backend: MailmanBackend, bans_of: Iterable[str] = ()) -> dict[str, Any]:
-    """Every list of `domain` as Mailman has it now, as a snapshot document; with all the
-    bans of the lists in `bans_of` (those whose file declares `bans:`)."""
+def take(domain: str, backend: MailmanBackend) -> dict[str, Any]:
+    """Every list of `domain` as Mailman has it now, with every detail, as a snapshot."""
     server = backend.server()
     languages = sorted(backend.languages())
     listing = backend.list_names(domain)
     present = listing or []
     details = dict.fromkeys(present, DETAILS)
     live = backend.read_site(domain, present, everything=False, details=details)
-    shown_bans = set(bans_of)
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -78,7 +89,7 @@ def take(domain: str, backend: MailmanBackend, bans_of: Iterable[str] = ()) -> d
                 },
                 "owners": sorted(state.owners),
                 "moderators": sorted(state.moderators),
-                "bans": sorted(state.bans if name in shown_bans else state.bans & {DISABLE_BAN}),
+                "bans": sorted(state.bans),
                 "templates": dict(sorted((state.templates or {}).items())),
                 "nonmembers": {
                     address: action
@@ -133,9 +144,11 @@ class Snapshot:
         if not self.domain_exists:
             return LiveSite(domain_exists=False, lists={})
         wanted = set(names)
-        ban_names = set(bans_for) | {n for n, d in (details or {}).items() if BANS in d}
+        details = details or {}
         lists = {
-            name: self._as_read(state, name in ban_names)
+            name: self._as_read(
+                state, details.get(name, frozenset()) | ({BANS} if name in bans_for else set())
+            )
             for name, state in self.states.items()
             if name in wanted
         }
@@ -143,11 +156,17 @@ class Snapshot:
         return LiveSite(domain_exists=True, lists=lists, unmanaged=unmanaged)
 
     @staticmethod
-    def _as_read(state: ListState, read_bans: bool) -> ListState:
-        """Bans only where the live read would have asked for them (see `read_site`)."""
-        if read_bans or may_be_retired(state.settings):
-            return state
-        return replace(state, bans=frozenset())
+    def _as_read(state: ListState, details: Iterable[str]) -> ListState:
+        """What `MailmanBackend.read_site` reads of the list for these `details`: the
+        others stay None, and the bans empty unless asked for or the list may be retired."""
+        asked = set(details)
+        return replace(
+            state,
+            bans=state.bans if BANS in asked or may_be_retired(state.settings) else frozenset(),
+            templates=state.templates if TEMPLATES in asked else None,
+            nonmembers=state.nonmembers if NONMEMBERS in asked else None,
+            header_filters=state.header_filters if HEADER_FILTERS in asked else None,
+        )
 
     def age_note(self, now: datetime | None = None) -> str:
         now = now or datetime.now(UTC)
