@@ -465,7 +465,13 @@ def plan(
       listsync plan --live mailman-snapshot.json --format markdown
     """
     from listsync import gitinfo, render, savedplan, snapshot
-    from listsync.reconcile import changed_scope, explained_plan, read_states, removal_warnings
+    from listsync.reconcile import (
+        changed_scope,
+        explained_plan,
+        read_states,
+        removal_warnings,
+        with_drift_beyond,
+    )
 
     obj: Context = ctx.obj
     fmt_given = ctx.get_parameter_source("fmt") is not click.core.ParameterSource.DEFAULT
@@ -480,15 +486,21 @@ def plan(
         repo = repo or gitinfo.require_site_repo(obj.root)
         scope = changed_scope(repo, obj.root, changed_since, uncommitted)
         selected = scope.names
-    site = _load_selected(obj, selected)
+    # A merge request's plan against a snapshot reads every list (it costs nothing): the
+    # apply after the merge repairs drift beyond the changed lists, so the plan shows it.
+    with_drift = live_file is not None and scope is not None and scope.names is not None
+    read = None if with_drift else selected
+    site = _load_selected(obj, read)
     hidden = _redacting(site, redact)
     reader = snapshot.load(live_file) if live_file is not None else conn.backend()
-    reading = read_states(site, reader, selected)
+    reading = read_states(site, reader, read)
     warnings: dict[str, str] = {}
     if repo is not None:
         without_file = {*reading.live.unmanaged, *(scope.removed if scope else ())}
         warnings = removal_warnings(repo, reader, site, without_file)
     the_plan = explained_plan(site, reading, scope, repo, uncommitted, warnings)
+    if with_drift and scope is not None:
+        the_plan = with_drift_beyond(the_plan, scope)
     the_plan = _with_blast_radius_note(the_plan, site)
     if isinstance(reader, snapshot.Snapshot):
         the_plan = replace(the_plan, notes=(reader.age_note(), *the_plan.notes))

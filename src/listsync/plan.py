@@ -201,7 +201,9 @@ class ListPlan:
 
     `commit` names the commit that last touched the list's file and
     `uncommitted` says the file has changes git does not have yet; both are
-    filled in only when the site is in a git work tree.
+    filled in only when the site is in a git work tree. `drift` marks a
+    list outside the change under review whose live state differs from its
+    file: the apply after the merge repairs it too.
     """
 
     name: str
@@ -210,6 +212,7 @@ class ListPlan:
     changes: tuple[Change, ...] = ()
     commit: CommitInfo | None = None
     uncommitted: bool = False
+    drift: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ from listsync.mailman import (
     ServerInfo,
 )
 from listsync.mailman_settings import release_text
-from listsync.plan import Plan, make_plan
+from listsync.plan import Action, ListPlan, Plan, make_plan
 from listsync.policy import (
     ListState,
     broken_invariants,
@@ -211,6 +211,33 @@ def changed_scope(repo: SiteRepo, root: Path, rev: str, uncommitted: Iterable[st
         return Scope((), f"no list changed {since}", removed)
     count = f"{len(present)} list" + ("" if len(present) == 1 else "s")
     return Scope(tuple(sorted(present)), f"{count} changed {since}", removed)
+
+
+def with_drift_beyond(plan: Plan, scope: Scope) -> Plan:
+    """A plan of every list, cut to the lists `scope` names plus those outside it whose
+    live state differs from their files, marked as drift.
+
+    What a merge request's plan must show: the apply after the merge plans
+    every list, so it repairs that drift too.
+    """
+    if scope.names is None:
+        return plan
+    inside = set(scope.names)
+    kept: list[ListPlan] = []
+    for lp in plan.lists:
+        if lp.name in inside:
+            kept.append(lp)
+        elif lp.changes and lp.action is not Action.UNMANAGED:
+            kept.append(dataclasses.replace(lp, drift=True, commit=None, uncommitted=False))
+    drifted = [lp.name for lp in kept if lp.drift]
+    notes = plan.notes
+    if drifted:
+        notes += (
+            f"{len(drifted)} list(s) this change does not touch differ in Mailman from their"
+            " files (drift, shown below as such): the apply after the merge repairs them too:"
+            f" {', '.join(drifted)}",
+        )
+    return dataclasses.replace(plan, lists=tuple(kept), notes=notes)
 
 
 def removal_warnings(

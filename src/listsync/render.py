@@ -162,8 +162,13 @@ def template_lines(change: SetTemplate, texts: Mapping[str, str]) -> list[str]:
     return [heading, *(f"    {line}" for line in diff[2:])]
 
 
+DRIFT = "drift: not changed here; the apply after the merge repairs it"
+
+
 def attribution(lp: ListPlan) -> str:
     """Who asked for a list's changes: the last commit of its file, or the work tree."""
+    if lp.drift:
+        return DRIFT
     if lp.uncommitted:
         return "uncommitted changes"
     if lp.commit is not None:
@@ -242,7 +247,9 @@ def to_markdown(plan: Plan) -> str:
         lines += [f"**{NO_CHANGES}**", ""]
     for lp in _shown(plan):
         lines.append(f"#### `{lp.fqdn}`: {lp.action.value}")
-        if lp.uncommitted:
+        if lp.drift:
+            lines += ["", f"_Drift: {DRIFT.removeprefix('drift: ')}._"]
+        elif lp.uncommitted:
             lines += ["", "_Uncommitted changes in the work tree._"]
         elif lp.commit is not None:
             lines += ["", f"{_markdown_commit(lp.commit)}"]
@@ -326,6 +333,7 @@ def to_json_data(plan: Plan) -> dict[str, Any]:
                 "changes": [change_json(c) for c in lp.changes],
                 "commit": _commit_json(lp.commit),
                 "uncommitted": lp.uncommitted,
+                "drift": lp.drift,
             }
             for lp in plan.lists
         ],
