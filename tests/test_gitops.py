@@ -121,6 +121,49 @@ def test_a_changed_site_config_plans_every_list(
     assert requested_lists(connected) == set(LISTS)
 
 
+def test_a_changed_pipeline_or_templates_url_override_plans_every_list(
+    run: Run, site: Path, domain: str, connected: Proxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new listsync release (pinned in .gitlab-ci.yml) may plan any list differently,
+    and LISTSYNC_TEMPLATES_URL moves every template URL: git shows neither in lists/."""
+    assert run("--root", str(site), "apply", "--yes").status == 0
+    git(site, "checkout", "--quiet", "-b", "upgrade")
+    (site / ".gitlab-ci.yml").write_text('variables: {LISTSYNC_PACKAGE: "listsync-mailman==9"}\n')
+    commit_all(site, "Pin a newer listsync")
+    connected.recorder.clear()
+    status, out, _ = plan(run, site, "--changed-since", "main")
+    assert status == 0
+    assert out.splitlines()[0] == (
+        f"listsync plan for {domain} (all lists: .gitlab-ci.yml changed since main, merge base"
+        f" {short(site, 'main')} (it chooses the listsync that plans and applies))"
+    )
+    assert requested_lists(connected) == set(LISTS)
+
+    git(site, "checkout", "--quiet", "main")
+    git(site, "checkout", "--quiet", "-b", "docs")
+    monkeypatch.setenv("LISTSYNC_TEMPLATES_URL", "https://staging.example.org/texts")
+    connected.recorder.clear()
+    status, out, _ = plan(run, site, "--changed-since", "main")
+    assert "(all lists: LISTSYNC_TEMPLATES_URL moves every template URL)" in out.splitlines()[0]
+    assert requested_lists(connected) == set(LISTS)
+
+
+def test_a_list_file_that_is_a_symbolic_link_is_refused(
+    run: Run, site: Path, connected: Proxy
+) -> None:
+    """Git tracks the link, not its target: an edit of the target would change the list
+    without --changed-since seeing it, so validate refuses the link."""
+    (site / "shared.yaml").write_text(RELAYS)
+    (site / "lists" / "tor-relays.yaml").symlink_to(site / "shared.yaml")
+    for command in (("validate",), ("plan",)):
+        result = run("--root", str(site), *command)
+        assert result.status == 1, command
+        assert "lists/tor-relays.yaml:1:1: a list file may not be a symbolic link" in (
+            result.out + result.err
+        )
+    assert connected.recorder.requests == []
+
+
 def test_no_changed_list_plans_nothing_and_reads_no_list(
     run: Run, site: Path, domain: str, connected: Proxy
 ) -> None:

@@ -46,6 +46,11 @@ class Changes:
     merge_base: str
     changed: tuple[str, ...]
     deleted: tuple[str, ...]
+    pipeline: tuple[str, ...] = ()  # `PIPELINE_FILES` changed (repository paths)
+
+
+PIPELINE_FILES = (".gitlab-ci.yml",)
+"""Repository files that choose the listsync release the pipeline plans and applies with."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,15 +156,31 @@ class SiteRepo:
                 " (in CI, a shallow clone: fetch more history, e.g. GIT_DEPTH: 0)"
             )
         out = self._git(
-            "diff", "--name-status", "-z", "--no-renames", base, "HEAD", "--", *self.pathspecs
+            "diff",
+            "--name-status",
+            "-z",
+            "--no-renames",
+            base,
+            "HEAD",
+            "--",
+            *self.pathspecs,
+            *PIPELINE_FILES,
         )
         fields = [f for f in out.split("\0") if f]
         changed: list[str] = []
         deleted: list[str] = []
+        pipeline: list[str] = []
         for status, path in zip(fields[::2], fields[1::2], strict=True):
-            (deleted if status.startswith("D") else changed).append(path)
+            if path in PIPELINE_FILES:
+                pipeline.append(path)
+            else:
+                (deleted if status.startswith("D") else changed).append(path)
         return Changes(
-            rev, base, tuple(self._site_paths(changed)), tuple(self._site_paths(deleted))
+            rev,
+            base,
+            tuple(self._site_paths(changed)),
+            tuple(self._site_paths(deleted)),
+            tuple(pipeline),
         )
 
     def last_commits(self, paths: Iterable[str]) -> dict[str, CommitInfo]:

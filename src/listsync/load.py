@@ -450,7 +450,7 @@ def _check_list_file(
     """Check a list file without keeping it: its problems, its lint warnings only if
     `warn`. Returns the templates it names when it loads (a site would hold it), else None."""
     key = None
-    if valid_files is not None and config is not None:
+    if valid_files is not None and config is not None and not path.is_symlink():
         try:
             key = valid_files.key(shown, path.read_bytes())
         except OSError:
@@ -470,6 +470,13 @@ def _check_list_file(
     return refs
 
 
+SYMLINK_REFUSED = (
+    "a list file may not be a symbolic link: git sees a change to its target as no change"
+    " to this list (--changed-since would not plan it, and its changes would name the"
+    " wrong commit); make it a file of its own"
+)
+
+
 def _load_list(
     path: Path, shown: str, name: str, config: SiteConfig | None, problems: list[Problem]
 ) -> ListFile | None:
@@ -477,6 +484,8 @@ def _load_list(
     found: list[Problem] = []
     if path.suffix != ".yaml":
         found.append(Problem(shown, 1, 1, "", "list files end in .yaml; rename this file"))
+    if path.is_symlink():
+        found.append(Problem(shown, 1, 1, "", SYMLINK_REFUSED))
     text = _read_text(path, shown, found)
     loaded = None
     if text is None:

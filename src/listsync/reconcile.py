@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,14 @@ from typing import Protocol
 from listsync import mailman_templates
 from listsync.errors import InvalidSiteError, ListsyncError
 from listsync.gitinfo import SiteRepo, is_template_path, list_name
-from listsync.load import LIST_SUFFIXES, LISTS_DIR, SITE_FILE, Site, list_file_paths
+from listsync.load import (
+    LIST_SUFFIXES,
+    LISTS_DIR,
+    SITE_FILE,
+    TEMPLATES_URL_ENV,
+    Site,
+    list_file_paths,
+)
 from listsync.mailman import (
     BANS,
     HEADER_FILTERS,
@@ -187,7 +195,10 @@ def changed_scope(repo: SiteRepo, root: Path, rev: str, uncommitted: Iterable[st
     """The lists whose files changed since the merge base of `rev` and HEAD.
 
     Every list when `listsync.yaml` or a template text changed (its
-    defaults reach every list; a text may be any list's). Uncommitted files
+    defaults reach every list; a text may be any list's), when the
+    pipeline file that pins the listsync release changed (a new release may
+    plan any list differently), and when `LISTSYNC_TEMPLATES_URL` moves
+    every template URL (git cannot tell whether it changed). Uncommitted files
     count too: they are planned as they are on disk, and the caller reports
     them. A list whose file is gone is left
     alone, and the plan's notes say so (`explained_plan`).
@@ -204,6 +215,15 @@ def changed_scope(repo: SiteRepo, root: Path, rev: str, uncommitted: Iterable[st
     removed = tuple(sorted(names - present))
     if SITE_FILE in paths:
         return Scope(None, f"all lists: {SITE_FILE} changed {since}", removed)
+    if changes.pipeline:
+        return Scope(
+            None,
+            f"all lists: {', '.join(changes.pipeline)} changed {since} (it chooses the"
+            " listsync that plans and applies)",
+            removed,
+        )
+    if os.environ.get(TEMPLATES_URL_ENV):
+        return Scope(None, f"all lists: {TEMPLATES_URL_ENV} moves every template URL", removed)
     texts = sorted(path for path in paths if is_template_path(path))
     if texts:
         return Scope(None, f"all lists: {', '.join(texts)} changed {since}", removed)
