@@ -278,3 +278,33 @@ def test_a_reviewed_change_past_the_blast_radius_goes_through_the_manual_job(
     for name in ("tor-dev", "tor-announce"):
         settings = mailman_client.get_list(f"{name}@{domain}").settings
         assert settings["archive_policy"] == "private"
+
+
+def test_a_merge_request_behind_its_target_is_planned_as_merged(
+    remote: SiteRemote, domain: str, mailman_core: MailmanCore
+) -> None:
+    """The target moved on after the request branched (private archives by default, applied
+    and snapshotted): the request's plan is of the merge, so it shows the new list with the
+    target's defaults and no drift that would revert the target's change."""
+    request_list(remote, "request-tor-relays")
+    git(remote.work, "checkout", "--quiet", "main")
+    config = remote.work / "listsync.yaml"
+    config.write_text(config.read_text() + "defaults: {archive: private}\n")
+    commit_all(remote.work, "Private archives by default")
+    git(remote.work, "push", "--quiet", "origin", "main")
+    connection = [
+        f"--mailman-url={mailman_core.url}",
+        f"--user={mailman_core.user}",
+        f"--password={mailman_core.password}",
+    ]
+    assert main(["--root", str(remote.work), "apply", "--yes", *connection]) == 0
+    snapshot = remote.registry / "mailman-snapshot.json"
+    assert main(["--root", str(remote.work), "snapshot", "--out", str(snapshot), *connection]) == 0
+    git(remote.work, "checkout", "--quiet", "request-tor-relays")
+
+    run = remote.merge_request_pipeline("request-tor-relays")
+    assert run.jobs == {"validate": "PASS", "plan-request": "PASS"}, run.output
+    plan_md = run.artifact("plan-request", "plan.md").read_text()
+    assert headings(plan_md) == [f"#### `tor-relays@{domain}`: create"], plan_md
+    assert '+ archive_policy: "private"' in plan_md
+    assert "drift" not in plan_md.lower()
