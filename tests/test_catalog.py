@@ -58,7 +58,7 @@ CRAFTED = {
     "hostile": (
         f"description: {json.dumps(HOSTILE)}\n"
         'owners: ["Mallory | O\'Brien & Co <mallory@example.net>",'
-        ' "Multi\\nLine <multi@example.net>"]\n'
+        ' "Multi   Line <multi@example.net>"]\n'
     ),
 }
 

@@ -19,6 +19,9 @@ apply closing rules first and opening ones last):
 
 Checked against `mailman/rest/members.py`, `header_matches.py`,
 `model/mailinglist.py` and `model/bans.py` of 3.3.8 and 3.3.10 (the same).
+Mailman takes any pattern that compiles; a file's may not hold a control
+character (a line break, an escape, a bidi control), which a review would
+not see as such.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from listsync.escaping import hidden_character
 from listsync.mailman_settings import is_email
 
 DISABLE_BAN = "^.*@.*"
@@ -38,7 +42,7 @@ RULE_ACTIONS: tuple[str, ...] = ("accept", "hold", "reject", "discard")
 OPENS = frozenset({"accept"})
 """Actions that let a message through without a moderator."""
 
-_HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # RFC 5322 field name: printable ASCII but ':'
+_HEADER_NAME = re.compile(r"[!-9;-~]+")  # RFC 5322 field name: printable ASCII but ':'
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -55,15 +59,19 @@ class HeaderRule:
 
 def check_header(name: str) -> str | None:
     """Why `name` cannot be a header filter's header, or None."""
-    if not _HEADER_NAME.match(name):
+    if not _HEADER_NAME.fullmatch(name):
         return f"{name!r} is not a header name (printable ASCII, no spaces or colon)"
     return None
 
 
 def check_pattern(pattern: str) -> str | None:
-    """Why Mailman's regexp_validator refuses `pattern`, or None."""
+    """Why Mailman's regexp_validator refuses `pattern` (or listsync: a control character
+    in it), or None."""
     if not pattern:
         return "expected a regular expression, not an empty string"
+    found = hidden_character(pattern)
+    if found is not None:
+        return f"holds {found}: write a control character as an escape such as \\t or \\x1b"
     try:
         re.compile(pattern)
     except re.error as exc:
@@ -73,6 +81,9 @@ def check_pattern(pattern: str) -> str | None:
 
 def check_ban(pattern: str) -> str | None:
     """Why `pattern` is no ban Mailman applies as meant (an address or a ^regexp), or None."""
+    found = hidden_character(pattern)
+    if found is not None:
+        return f"holds {found}: an address or a ^regexp is one line of plain text"
     if pattern.startswith("^"):
         return check_pattern(pattern)
     if not is_email(pattern):
@@ -94,6 +105,14 @@ def banned_by(text: str, patterns: Iterable[str]) -> bool:
     (`re.match`, ignoring case); Mailman refuses to ban, or to add as a non-member,
     what a ban it holds matches already."""
     return any(p.startswith("^") and re.match(p, text, re.IGNORECASE) for p in patterns)
+
+
+def bans_address(pattern: str, address: str) -> bool:
+    """Whether Mailman's ban check (`model/bans.py`) refuses `address` for the ban `pattern`:
+    a regexp matched at its start ignoring case, an address equal to it (both lower case)."""
+    if pattern.startswith("^"):
+        return banned_by(address, [pattern])
+    return pattern.lower() == address.lower()
 
 
 def ban_order(pattern: str) -> tuple[int, str]:

@@ -12,21 +12,21 @@ Whether a list is advertised, who may post and how it is archived come from
 it does in Mailman. Three forms: Markdown tables like the Tor wiki's, one
 self-contained HTML page (jinja2, autoescaped; inline style and script
 pinned by a Content-Security-Policy hash), and JSON (`format_version` 1,
-documented in README.md).
+documented in README.md). Every value is printed through `listsync.escaping`
+(in HTML: made `visible`, then autoescaped, in text and attributes alike).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import json
-import re
 import urllib.parse
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from listsync import escaping
 from listsync.load import Site
 from listsync.models import Archive, Category, EffectiveList, Posting, split_address
 from listsync.policy import ARCHIVE_POLICY, POSTING_ACTIONS, declared_settings
@@ -140,7 +140,7 @@ def maintainer(address: str, *, redact_addresses: bool = False) -> str:
     """How an owner is shown: the display name the file gives, else the local part
     (masked, `a***`, on a site with `redact_addresses`)."""
     email, display = split_address(address)
-    display = " ".join(display.split())
+    display = escaping.visible(" ".join(display.split()))
     if display and "@" not in display:
         return display
     local = email.split("@", 1)[0]
@@ -225,14 +225,11 @@ def build(site: Site, *, include_private: bool = False) -> Catalog:
 
 # -- Markdown ------------------------------------------------------------------
 
-# Characters that could start Markdown or HTML syntax inside a table cell.
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])")
-
 
 def markdown_cell(text: str) -> str:
-    """`text` as the literal content of one GFM table cell: one line, no markup."""
-    one_line = " ".join(text.split())
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", one_line)
+    """`text` as the literal content of one GFM table cell: its blanks (line breaks
+    included) as single spaces, no markup (`escaping.markdown_cell`)."""
+    return escaping.markdown_cell(" ".join(text.split()))
 
 
 def _markdown_row(cells: tuple[str, ...]) -> str:
@@ -266,11 +263,23 @@ def _environment() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.PackageLoader("listsync", "templates"),
         autoescape=True,
+        finalize=_shown_in_html,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+
+
+def _shown_in_html(value: Any) -> Any:
+    """Every `{{ value }}` of the page: blanks as single spaces (as a browser shows them),
+    control and bidi characters as visible escapes (autoescaping follows); the page's own
+    style and script (`|safe`) as they are."""
+    import markupsafe
+
+    if isinstance(value, markupsafe.Markup):
+        return value
+    return escaping.visible(" ".join(str(value).split()))
 
 
 def _asset(name: str) -> str:
@@ -324,7 +333,7 @@ def to_json_data(catalog: Catalog) -> dict[str, Any]:
 
 
 def to_json(catalog: Catalog) -> str:
-    return json.dumps(to_json_data(catalog), indent=2, ensure_ascii=False) + "\n"
+    return escaping.json_text(to_json_data(catalog), indent=2) + "\n"
 
 
 def render(catalog: Catalog, fmt: str) -> str:

@@ -30,6 +30,7 @@ from listsync.errors import (
     register_secret,
     scrub,
 )
+from listsync.escaping import visible, visible_lines
 
 if TYPE_CHECKING:
     from listsync.apply import ApplyResult, ListResult
@@ -149,7 +150,7 @@ def _complete_list_names(
 
 def _print_problems(problems: list[Problem]) -> tuple[int, int]:
     for problem in problems:
-        click.echo(scrub(str(problem)), err=problem.severity is Severity.WARNING)
+        click.echo(visible(scrub(str(problem))), err=problem.severity is Severity.WARNING)
     errors = sum(1 for p in problems if p.severity is Severity.ERROR)
     return errors, len(problems) - errors
 
@@ -395,7 +396,7 @@ def _load_selected(obj: Context, names: Iterable[str] | None) -> Site:
 
     site, warnings = load_valid_site(obj.root, names)
     for problem in sorted(warnings + lint(site)):
-        click.echo(scrub(str(problem)), err=True)
+        click.echo(visible(scrub(str(problem))), err=True)
     return site
 
 
@@ -766,8 +767,9 @@ def _confirm(yes: bool, url: str) -> None:
 
 
 def _say(text: str, err: bool = False) -> None:
-    """Print a line that may hold what Mailman said: secrets and hidden addresses masked."""
-    click.echo(scrub(text), err=err)
+    """Print a line that may hold what Mailman said: secrets and hidden addresses masked,
+    control characters shown as escapes."""
+    click.echo(visible(scrub(text)), err=err)
 
 
 def _report(result: ApplyResult, *, summary_to_stderr: bool = False) -> None:
@@ -1041,7 +1043,7 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(f"error: {exc}", err=True)
         return EXIT_FAILURE
     except ListsyncError as exc:
-        click.echo(scrub(f"error: {exc}"), err=True)
+        click.echo(visible(scrub(f"error: {exc}")), err=True)
         return EXIT_FAILURE
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
@@ -1056,9 +1058,9 @@ def main(argv: list[str] | None = None) -> int:
         if "--debug" in args:
             import traceback
 
-            click.echo(scrub(traceback.format_exc()), err=True)
+            click.echo(visible_lines(scrub(traceback.format_exc())), err=True)
         click.echo(
-            scrub(f"internal error: {type(exc).__name__}: {exc}")
+            visible(scrub(f"internal error: {type(exc).__name__}: {exc}"))
             + "\nThis is a bug in listsync; rerun with --debug for a traceback and report it.",
             err=True,
         )

@@ -18,17 +18,18 @@ settings and owners of the unmanaged lists. Sections:
   according to the files and according to Mailman, and where they differ.
 
 Mailman keeps no count of rejected posts over REST, so a disabled list that
-still receives (rejected) mail cannot be reported.
+still receives (rejected) mail cannot be reported. Names, owners and reasons
+come from Mailman: every form prints them through `listsync.escaping`.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from listsync.escaping import json_text, markdown_cell, markdown_text, visible
 from listsync.load import Site
 from listsync.mailman import MailmanBackend, list_id
 from listsync.models import split_address
@@ -371,27 +372,23 @@ def to_text(report: Report) -> str:
         lines.append("")
     if report.person is not None:
         lines += [*_person_lines(report.person), ""]
-    return "\n".join(lines)
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return "\n".join(visible(line) for line in lines)
 
 
 def to_markdown(report: Report) -> str:
-    lines = [f"### {_title(report)}", ""]
+    lines = [f"### {markdown_text(_title(report))}", ""]
     for title, (header, rows) in _rows(report).items():
-        lines += [f"#### {title}: {len(rows)}", ""]
+        lines += [f"#### {markdown_text(title)}: {len(rows)}", ""]
         if rows:
             lines.append("| " + " | ".join(header) + " |")
             lines.append("|" + " --- |" * len(header))
-            lines += ["| " + " | ".join(_cell(c) for c in cells) + " |" for cells in rows]
+            lines += ["| " + " | ".join(markdown_cell(c) for c in cells) + " |" for cells in rows]
             lines.append("")
     if report.person is not None:
         lines += [
             "#### Person",
             "",
-            *(f"- {line.strip()}" for line in _person_lines(report.person)),
+            *(f"- {markdown_text(line.strip())}" for line in _person_lines(report.person)),
             "",
         ]
     return "\n".join(lines)
@@ -444,5 +441,5 @@ def to_json_data(report: Report) -> dict[str, Any]:
 
 def render(report: Report, fmt: str) -> str:
     if fmt == "json":
-        return json.dumps(to_json_data(report), indent=2, ensure_ascii=False) + "\n"
+        return json_text(to_json_data(report), indent=2) + "\n"
     return to_markdown(report) if fmt == "markdown" else to_text(report)

@@ -3,8 +3,9 @@
 Owns file discovery, YAML parsing with ruamel.yaml (so that every finding
 carries `file:LINE:COL`), turning pydantic's errors into `Problem`s at the
 right position, and the checks that need more than one file: list names
-against the site's naming pattern, two files declaring one list, and a
-disabled list without a site `disabled_owner`. Every file is checked and
+against the site's naming pattern, two files declaring one list, a
+disabled list without a site `disabled_owner`, and a disabled list whose
+ban would refuse that owner. Every file is checked and
 every problem reported; nothing here talks to Mailman. `validate` and scoped
 loads remember files found valid (`ValidFiles`), so as not to parse them again.
 """
@@ -33,6 +34,7 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 
+from listsync.acceptance import bans_address
 from listsync.errors import InvalidSiteError, Problem, Severity
 from listsync.mailman_templates import TemplateText, check_text, decode
 from listsync.models import (
@@ -552,6 +554,20 @@ def _load_list_text(
                 " it cannot be the only owner of an enabled list",
             )
         )
+    banning = _ban_of_disabled_owner(spec, config)
+    if banning is not None and config is not None and config.disabled_owner is not None:
+        line, col = loaded.position(("bans", banning))
+        problems.append(
+            Problem(
+                shown,
+                line,
+                col,
+                f"bans[{banning}]",
+                f"{(spec.bans or [])[banning]} bans the site's disabled_owner"
+                f" {split_address(config.disabled_owner)[0]}, the owner a disabled list gets:"
+                " Mailman would refuse to add it",
+            )
+        )
     return loaded
 
 
@@ -579,7 +595,7 @@ def _load_clean(text: str, config: SiteConfig | None) -> ListSpec | None:
         return None
     if spec.disabled and config is not None and config.disabled_owner is None:
         return None
-    if _disabled_owner_alone(spec, config):
+    if _disabled_owner_alone(spec, config) or _ban_of_disabled_owner(spec, config) is not None:
         return None
     return spec
 
@@ -589,6 +605,15 @@ def _disabled_owner_alone(spec: ListSpec, config: SiteConfig | None) -> bool:
     if sole is None or spec.disabled:
         return False
     return {split_address(o)[0] for o in spec.owners} == {split_address(sole)[0]}
+
+
+def _ban_of_disabled_owner(spec: ListSpec, config: SiteConfig | None) -> int | None:
+    """The index of the first of a disabled list's `bans:` that bans the site's
+    disabled_owner (which the disable procedure adds), or None."""
+    if config is None or config.disabled_owner is None or not spec.disabled:
+        return None
+    owner = split_address(config.disabled_owner)[0]
+    return next((i for i, p in enumerate(spec.bans or ()) if bans_address(p, owner)), None)
 
 
 def _parse(path: Path, shown: str, problems: list[Problem]) -> _Parsed | None:

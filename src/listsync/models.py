@@ -4,7 +4,9 @@ Owns what a valid file is (fields, enums, addresses, the `settings:` escape
 hatch checked against Mailman's own catalogue) and what a list file means
 once the site's defaults are applied (`Site.effective`). It knows nothing of
 YAML positions (that is `load`) nor of Mailman's setting values beyond the
-catalogue (that is `policy`).
+catalogue (that is `policy`). No string of a file may hold a control
+character (`escaping.HIDDEN_CATEGORIES`: line breaks, ANSI escapes, bidi
+controls); only the multi-line texts of `settings:` keep line breaks and tabs.
 """
 
 from __future__ import annotations
@@ -33,11 +35,44 @@ from pydantic.config import JsonDict
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from listsync import acceptance, mailman_settings, mailman_templates
+from listsync.escaping import hidden_character
 
 DEFAULT_NAMING = r"^[a-z0-9][a-z0-9-]{1,62}$"
 # What any list name must be, whatever the site's pattern allows: Mailman
 # lower-cases names, and a name ends up in URL paths and rendered pages.
 LIST_NAME = r"^[a-z0-9][a-z0-9._+-]{0,127}$"
+# What each part of a template file's path must be, for the same reasons (its name is
+# published at a URL and shown in plans): no dot file, no blank, nothing to quote.
+TEMPLATE_PATH_PART = r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$"
+# Settings whose text Mailman keeps and sends on several lines (Postorius edits them in a
+# text area): they may hold line breaks and tabs, and no other control character.
+MULTILINE_SETTINGS = frozenset(
+    {
+        "autoresponse_owner_text",
+        "autoresponse_postings_text",
+        "autoresponse_request_text",
+        "dmarc_moderation_notice",
+        "dmarc_wrapped_message_text",
+        "info",
+    }
+)
+
+
+def plain_text_problem(value: str, *, multiline: bool = False) -> str | None:
+    """Why `value` is not plain text (one line, or several with `multiline`), or None."""
+    found = hidden_character(value, "\n\t" if multiline else "")
+    if found is None:
+        return None
+    if multiline:
+        return f"holds {found}: line breaks and tabs only, no other control character"
+    return f"holds {found}: one line of plain text, no line break or control character"
+
+
+def _plain(value: str) -> str:
+    message = plain_text_problem(value)
+    if message is not None:
+        raise ValueError(message)
+    return value
 
 
 class Category(StrEnum):
@@ -91,6 +126,7 @@ def split_address(value: str) -> tuple[str, str]:
 
 
 def _normalise_address(value: str) -> str:
+    _plain(value)
     addr, display = split_address(value)
     if not addr or addr.count("@") != 1:
         raise ValueError(f"{value!r} is not an e-mail address")
@@ -109,6 +145,7 @@ def _normalise_address(value: str) -> str:
 
 
 def _nonmember_address(value: str) -> str:
+    _plain(value)
     addr, display = split_address(value)
     if display or addr != value.strip():
         raise ValueError(f"{value!r}: write the bare address, without a display name")
@@ -116,9 +153,7 @@ def _nonmember_address(value: str) -> str:
 
 
 def _one_line(value: str) -> str:
-    if "\n" in value or "\r" in value:
-        raise ValueError("must be a single line")
-    return value.strip()
+    return _plain(value).strip()
 
 
 Address = Annotated[
@@ -194,9 +229,20 @@ class HeaderFilter(_Strict):
         return acceptance.HeaderRule(self.header.lower(), self.pattern, self.action)
 
 
+def plain_template_path(path: str) -> str | None:
+    """Why `path` (below templates/, as `check_path` found) is no plain file name, or None."""
+    if all(re.fullmatch(TEMPLATE_PATH_PART, part) for part in path.split("/")[1:]):
+        return None
+    return (
+        f"{path!r} is not a plain file name in {mailman_templates.TEMPLATES_DIR}/: each part of"
+        " its path may hold only letters, digits and . _ - (and not start with . or -)"
+    )
+
+
 TemplatePath = Annotated[
     StrictStr,
     AfterValidator(_checked(mailman_templates.check_path)),
+    AfterValidator(_checked(plain_template_path)),
     Field(
         description="A text file below the site root, in templates/.",
         examples=["templates/footer.txt"],
@@ -438,6 +484,31 @@ class ListSpec(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _bans_spare_owners_and_moderators(self) -> Self:
+        """Mailman refuses to add a banned address to a list, as owner or moderator too:
+        such a ban would make every later addition of that person fail."""
+        people = [
+            (role, split_address(value)[0])
+            for role, values in (("owner", self.owners), ("moderator", self.moderators))
+            for value in values
+        ]
+        errors: list[InitErrorDetails] = []
+        for index, pattern in enumerate(self.bans or ()):
+            banned = [(role, a) for role, a in people if acceptance.bans_address(pattern, a)]
+            if banned:
+                role, address = banned[0]
+                error = PydanticCustomError(
+                    "ban_matches_roster",
+                    "{pattern} bans the list's {role} {address}: Mailman refuses to add a"
+                    " banned address, so adding them would fail",
+                    {"pattern": pattern, "role": role, "address": address},
+                )
+                errors.append(InitErrorDetails(type=error, loc=("bans", index), input=pattern))
+        if errors:
+            raise ValidationError.from_exception_data("bans", errors)
+        return self
+
+    @model_validator(mode="after")
     def _owned_unless_disabled(self) -> Self:
         if not self.owners and not self.disabled:
             error = PydanticCustomError(
@@ -489,6 +560,12 @@ def _setting_error(key: str, value: object) -> PydanticCustomError | None:
         if setting.kind == "enum" and isinstance(value, str):
             message += did_you_mean(value, list(setting.choices))
         return PydanticCustomError("setting_value", "{message}", {"message": message})
+    texts = value if isinstance(value, list) else [value]
+    for text in texts:
+        if isinstance(text, str):
+            message = plain_text_problem(text, multiline=key in MULTILINE_SETTINGS)
+            if message is not None:
+                return PydanticCustomError("setting_value", "{message}", {"message": message})
     return None
 
 
@@ -507,6 +584,7 @@ def did_you_mean(word: str, candidates: frozenset[str] | set[str] | list[str]) -
 
 
 def _compiles(pattern: str) -> str:
+    _plain(pattern)
     try:
         re.compile(pattern)
     except re.error as exc:
@@ -522,18 +600,35 @@ def _domain(value: str) -> str:
     return value
 
 
+def without_userinfo(url: str) -> str:
+    """`url` with whatever may be a user name and password masked, for messages."""
+    return re.sub(r"//.*@", "//***@", url, flags=re.DOTALL)
+
+
 def _web_url(value: str) -> str:
     value = value.strip()
-    parts = urllib.parse.urlsplit(value)
+    shown = without_userinfo(value)
+    if "@" in value:
+        raise ValueError(
+            f"{shown!r} holds '@': a URL here takes no user name or password (Mailman and"
+            " browsers fetch it without credentials)"
+        )
+    try:
+        parts = urllib.parse.urlsplit(value)
+        hostname = parts.hostname
+    except ValueError:
+        raise ValueError(
+            f"{shown!r} is not an http(s) URL such as https://lists.example.org"
+        ) from None
     if (
         parts.scheme not in {"http", "https"}
-        or not parts.hostname
-        or parts.username is not None
+        or not hostname
         or parts.query
         or parts.fragment
         or re.search(r"[\s\"'<>\\]", value)
+        or hidden_character(value) is not None
     ):
-        raise ValueError(f"{value!r} is not an http(s) URL such as https://lists.example.org")
+        raise ValueError(f"{shown!r} is not an http(s) URL such as https://lists.example.org")
     return value.rstrip("/")
 
 
@@ -586,7 +681,7 @@ def parse_duration(text: str) -> timedelta:
 
 
 def _duration_text(value: str) -> str:
-    parse_duration(value)
+    parse_duration(_plain(value))
     return value
 
 

@@ -4,6 +4,9 @@ Owns how a plan looks. One walk over the plan's changes (`change_lines`)
 feeds the text and Markdown forms, so they never disagree; the JSON form is
 the documented, stable shape (`format_version` 1, see README.md). Every
 form says explicitly when no changes are planned and ends with the counts.
+Whatever a value holds (live values come from Mailman, commits from git), it
+is printed through `listsync.escaping`: one line, no control character, and
+in Markdown no syntax of its own.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from listsync.acceptance import HeaderRule
+from listsync.escaping import code_span, fenced, json_text, markdown_text, visible
 from listsync.plan import (
     SYMBOL,
     Action,
@@ -109,7 +113,12 @@ def how(existing: Any, desired: Any) -> str:
 def change_lines(
     change: Change, *, creating: bool = False, texts: Mapping[str, str] | None = None
 ) -> list[str]:
-    """The lines of one change; a template's as a diff of its texts when `texts` has them."""
+    """The lines of one change, each `visible`; a template's as a diff of its texts when
+    `texts` has them."""
+    return [visible(line) for line in _change_lines(change, creating, texts)]
+
+
+def _change_lines(change: Change, creating: bool, texts: Mapping[str, str] | None) -> list[str]:
     match change:
         case CreateList():
             return []
@@ -154,12 +163,18 @@ def template_lines(change: SetTemplate, texts: Mapping[str, str]) -> list[str]:
     heading = f"{symbol} template {name}: {new}"
     if new not in texts or (old is not None and old not in texts):
         return [heading if old is None else f"~ template {name}: {old} -> {new}"]
-    before = [] if old is None else texts[old].splitlines()
-    after = texts[new].splitlines()
+    before = [] if old is None else _lines(texts[old])
+    after = _lines(texts[new])
     diff = list(difflib.unified_diff(before, after, "now", "planned", lineterm="", n=2))
     if not diff:  # the same text at another URL
         return [f"~ template {name}: {old} -> {new} (same text)"]
     return [heading, *(f"    {line}" for line in diff[2:])]
+
+
+def _lines(text: str) -> list[str]:
+    """A text's lines, split at "\n" alone as Mailman sends them (`str.splitlines` would
+    also split at a form feed or U+2028, which the plan shows as escapes instead)."""
+    return text.removesuffix("\n").split("\n") if text else []
 
 
 DRIFT = "drift: not changed here; the apply after the merge repairs it"
@@ -199,7 +214,7 @@ def list_body(lp: ListPlan, texts: Mapping[str, str] | None = None) -> list[str]
                 final.update((c.key, c.desired) for c in changes)
             case _:
                 lines += change_lines(change, texts=texts)
-    return lines + [f"+ {key}: {value(final[key])}" for key in sorted(final)]
+    return lines + [visible(f"+ {key}: {value(final[key])}") for key in sorted(final)]
 
 
 def _shown(plan: Plan) -> list[ListPlan]:
@@ -232,21 +247,21 @@ def to_text(plan: Plan) -> str:
     if not plan.has_changes:
         lines.append(NO_CHANGES)
     lines += ["", plan.summary()]
-    return "\n".join(lines) + "\n"
+    return "\n".join(visible(line) for line in lines) + "\n"
 
 
 def to_markdown(plan: Plan) -> str:
-    lines = [f"### listsync plan for `{plan.domain}` ({plan.scope})", ""]
+    lines = [f"### listsync plan for {code_span(plan.domain)} ({markdown_text(plan.scope)})", ""]
     if plan.notes:
-        lines += [f"> **Note:** {note}" for note in plan.notes] + [""]
+        lines += [f"> **Note:** {markdown_text(note)}" for note in plan.notes] + [""]
     if plan.warnings:
-        lines += [f"> **Warning:** {warning}" for warning in plan.warnings] + [""]
+        lines += [f"> **Warning:** {markdown_text(warning)}" for warning in plan.warnings] + [""]
     if plan.create_domain:
-        lines += [f"The domain `{plan.domain}` will be created.", ""]
+        lines += [f"The domain {code_span(plan.domain)} will be created.", ""]
     if not plan.has_changes:
         lines += [f"**{NO_CHANGES}**", ""]
     for lp in _shown(plan):
-        lines.append(f"#### `{lp.fqdn}`: {lp.action.value}")
+        lines.append(f"#### {code_span(lp.fqdn)}: {lp.action.value}")
         if lp.drift:
             lines += ["", f"_Drift: {DRIFT.removeprefix('drift: ')}._"]
         elif lp.uncommitted:
@@ -257,14 +272,14 @@ def to_markdown(plan: Plan) -> str:
         if lp.action is Action.UNMANAGED:
             lines += ["", "In Mailman, declared by no file: left alone.", ""]
         elif body:
-            lines += ["", "```diff", *body, "```", ""]
+            lines += ["", *fenced(body, "diff"), ""]
     lines += [f"**{plan.summary()}**"]
     return "\n".join(lines) + "\n"
 
 
 def _markdown_commit(commit: CommitInfo) -> str:
-    subject = commit.subject.replace("`", "'")
-    return f"Last commit `{commit.short}` by {commit.author}: {subject}"
+    author, subject = markdown_text(commit.author), markdown_text(commit.subject)
+    return f"Last commit {code_span(commit.short)} by {author}: {subject}"
 
 
 def change_json(change: Change) -> dict[str, Any]:
@@ -347,7 +362,7 @@ def _commit_json(commit: CommitInfo | None) -> dict[str, str] | None:
 
 
 def to_json(plan: Plan) -> str:
-    return json.dumps(to_json_data(plan), indent=2, ensure_ascii=False) + "\n"
+    return json_text(to_json_data(plan), indent=2) + "\n"
 
 
 def render_plan(plan: Plan, fmt: str) -> str:

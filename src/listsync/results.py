@@ -4,15 +4,16 @@ Owns the machine-readable results (`--format json`), each a versioned
 document (`format_version` 1, documented in README.md) like the plan JSON:
 a bot that posts a merge-request note or opens a drift issue reads these
 instead of scraping text. Fields are only ever added within a version.
+Written with `escaping.json_text`: no control or bidi character is printed raw.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from listsync.errors import Problem
+from listsync.escaping import json_text
 from listsync.render import change_json, to_json_data
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ FORMAT_VERSION = 1
 
 
 def dumps(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return json_text(document, indent=2) + "\n"
 
 
 def problem_json(problem: Problem) -> dict[str, Any]:
