@@ -14,9 +14,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.error import HTTPError
 
 import pytest
@@ -408,6 +409,9 @@ def test_a_single_slow_answer_does_not_abort_a_healthy_run(
 def test_ctrl_c_reports_what_was_applied_and_leaves_nothing_exposed(
     tmp_path: Path, domain: str, mailman_core: MailmanCore, mailman_client: Client
 ) -> None:
+    """Ctrl-C at the 12th write. Until listsync says it has taken the interrupt, the proxy
+    holds every later request, so no list can start behind its back however slowly a busy
+    machine runs the signal handler: the lists under way finish, the others never start."""
     lists = {f"team-{i:02d}": PUBLIC.replace("dave", f"dave{i}") for i in range(10)}
     site = make_site(tmp_path / "site", domain, lists)
     env = {
@@ -417,20 +421,44 @@ def test_ctrl_c_reports_what_was_applied_and_leaves_nothing_exposed(
         "LISTSYNC_LOCK_FILE": str(tmp_path / "apply.lock"),
     }
     processes: list[subprocess.Popen[str]] = []
+    interrupted, taken = threading.Event(), threading.Event()
+    err_lines: list[str] = []
+    writes = {"seen": 0}
 
-    def interrupt() -> None:
-        os.kill(processes[0].pid, signal.SIGINT)
+    def hold_after_interrupt(number: int, method: str, path: str) -> Action | None:
+        if interrupted.is_set():
+            return lambda: taken.wait(timeout=120)
+        if method != "GET":
+            writes["seen"] += 1
+            if writes["seen"] == 12:
+                interrupted.set()
+                os.kill(processes[0].pid, signal.SIGINT)
+        return None
+
+    def read_stderr(stream: IO[str]) -> None:
+        for line in stream:
+            err_lines.append(line)
+            if line.startswith("interrupted: no further list starts"):
+                taken.set()
 
     with recording_proxy(mailman_core.url) as proxy:
         env["MAILMAN_REST_URL"] = proxy.url
-        proxy.recorder.fault = nth_write(12, interrupt)
+        proxy.recorder.fault = hold_after_interrupt
         command = [sys.executable, "-m", "listsync", "--root", str(site), "apply", "--yes"]
         processes.append(
             subprocess.Popen(
                 command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
             )
         )
-        out, err = processes[0].communicate(timeout=120)
+        assert processes[0].stderr is not None
+        assert processes[0].stdout is not None
+        reader = threading.Thread(target=read_stderr, args=(processes[0].stderr,))
+        reader.start()
+        out = processes[0].stdout.read()
+        processes[0].wait(timeout=120)
+        reader.join(timeout=120)
+    err = "".join(err_lines)
+    assert taken.is_set(), err
     assert processes[0].returncode == 1, err
     assert "interrupted: no further list was started" in err
     assert "not started (interrupted): " in err

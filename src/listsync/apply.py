@@ -196,8 +196,12 @@ def apply_plan(
     backend: MailmanBackend,
     plan: Plan,
     on_done: Callable[[ListResult], None] | None = None,
+    on_interrupt: Callable[[], None] | None = None,
 ) -> ApplyResult:
-    """Apply every list's changes; returns one result per list that had changes."""
+    """Apply every list's changes; returns one result per list that had changes.
+
+    `on_interrupt` is called once Ctrl-C has been taken, before the lists under way finish.
+    """
     if plan.create_domain:
         try:
             backend.create_domain(plan.domain)
@@ -223,6 +227,8 @@ def apply_plan(
             # No further list starts; the ones under way finish the change they are at
             # and the rest of theirs, so that none is left between its safe steps.
             stop.set(INTERRUPTED)
+            if on_interrupt is not None:
+                on_interrupt()
             results = tuple(future.result() for future in futures)
     return ApplyResult(results, stop.reason)
 

@@ -905,12 +905,16 @@ def apply(
         else:
             click.echo(f"Applying the saved plan {plan_file}.", err=as_json)
         with _progress(sum(1 for lp in the_plan.lists if lp.changes)) as advance:
-            result = apply_plan(backend, the_plan, on_done=advance)
+            result = apply_plan(backend, the_plan, on_done=advance, on_interrupt=_say_interrupted)
     _report(result, summary_to_stderr=as_json)
     if as_json:
         click.echo(scrub(results.dumps(results.applied(shown, result))), nl=False)
     if not result.ok:
         raise SystemExit(EXIT_FAILURE)
+
+
+def _say_interrupted() -> None:
+    _say("interrupted: no further list starts; the lists under way finish first", err=True)
 
 
 def _check_tip(obj: Context, ref: str) -> None:
