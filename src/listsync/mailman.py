@@ -26,7 +26,7 @@ import requests
 from mailmanclient.restbase.connection import Connection
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from listsync import mailman_settings
+from listsync import acceptance, mailman_settings
 from listsync.acceptance import HeaderRule
 from listsync.errors import ListsyncError
 from listsync.policy import ListState, may_be_retired
@@ -611,32 +611,41 @@ class MailmanBackend:
         self.call(path, {"moderation_action": action or ""}, method="PATCH")
 
     def set_header_filters(self, fqdn: str, desired: tuple[HeaderRule, ...]) -> None:
-        """Make the list's header filters `desired`, in order: missing rules are added
-        (at the end) and actions corrected first, then the others removed, then each moved
-        to its place. Positions are read again before each step that uses them."""
-        wanted = {(rule.header, rule.pattern): rule for rule in desired}
-        live = self.header_filters(fqdn)
-        present = {(rule.header, rule.pattern): rule for rule in live}
-        for key, rule in wanted.items():
-            if key not in present:
-                data = {"header": rule.header, "pattern": rule.pattern}
-                if rule.action:
-                    data["action"] = rule.action
-                self.call(list_path(fqdn, "header-matches"), data, done_already=FILTER_EXISTS)
-        for position, rule in enumerate(live):
-            target = wanted.get((rule.header, rule.pattern))
-            if target is not None and target.action != rule.action:
-                path = list_path(fqdn, "header-matches", str(position))
-                self.call(path, {"action": target.action or ""}, method="PATCH", retry=False)
-        for position, rule in reversed(list(enumerate(self.header_filters(fqdn)))):
-            if (rule.header, rule.pattern) not in wanted:
-                path = list_path(fqdn, "header-matches", str(position))
-                self.call(path, method="DELETE", retry=False)
+        """Make the list's header filters `desired`, in order, one write at a time in the
+        order `acceptance.filter_rewrite` gives: stopped after any write (refused, failed,
+        its answer lost), the list lets no message further than its old or its new rules
+        do, and the next apply finishes the rewrite.
+
+        Rules are added by header and pattern (a lost answer is retried and recognised);
+        the other writes name a rule by its position, computed from what Mailman has
+        after the writes so far, which is read again before each such write: if it is
+        not what listsync left, someone else changed the rules, and nothing more is
+        written to them. A positional write is sent once: repeated after a lost answer
+        it could hit the rule its first attempt moved there.
+        """
         now = self.header_filters(fqdn)
-        for position, rule in enumerate(desired):
-            if now[position : position + 1] == (rule,):
-                continue
-            keys = [(r.header, r.pattern) for r in now]
-            path = list_path(fqdn, "header-matches", str(keys.index((rule.header, rule.pattern))))
-            self.call(path, {"position": str(position)}, method="PATCH", retry=False)
-            now = self.header_filters(fqdn)
+        fresh = True
+        for write in acceptance.filter_rewrite(now, desired):
+            if write.kind == "add":
+                data = {"header": write.rule.header, "pattern": write.rule.pattern}
+                if write.rule.action:
+                    data["action"] = write.rule.action
+                self.call(list_path(fqdn, "header-matches"), data, done_already=FILTER_EXISTS)
+            else:
+                if not fresh and self.header_filters(fqdn) != now:
+                    raise MailmanError(
+                        "the list's header filters changed while listsync was rewriting them;"
+                        " nothing more was written to them: apply again"
+                    )
+                path = list_path(
+                    fqdn, "header-matches", str(acceptance.position_of(now, write.rule))
+                )
+                if write.kind == "action":
+                    data = {"action": write.rule.action or ""}
+                    self.call(path, data, method="PATCH", retry=False)
+                elif write.kind == "move":
+                    self.call(path, {"position": str(write.position)}, method="PATCH", retry=False)
+                else:
+                    self.call(path, method="DELETE", retry=False)
+            now = acceptance.after_write(now, write)
+            fresh = False
