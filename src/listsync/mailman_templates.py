@@ -30,6 +30,8 @@ if TYPE_CHECKING:  # validating a site needs no HTTP library: imported when fetc
 
 TEMPLATES_DIR = "templates"
 FETCH_TIMEOUT = 10.0
+# The most listsync fetches of one text (Mailman has no limit of its own): `validate`
+# refuses a bigger text, so that nothing valid fails every apply's check.
 MAX_TEXT_BYTES = 256 * 1024
 
 # ALL_TEMPLATES of mailman/interfaces/template.py whose name starts with "list:"
@@ -170,6 +172,17 @@ PLACEHOLDERS_SINCE: dict[str, tuple[int, int, int]] = {
     "user_name_or_email": (3, 3, 10),  # 3.3.8 and 3.3.9 leave it as written (a bug)
 }
 """Placeholders older releases leave in the text as written."""
+
+
+def size_problem(size: int) -> str | None:
+    """Why a text of `size` bytes cannot be a template, or None."""
+    if size <= MAX_TEXT_BYTES:
+        return None
+    return (
+        f"{size} bytes, over the limit of {MAX_TEXT_BYTES // 1024} KiB ({MAX_TEXT_BYTES} bytes)"
+        " that apply fetches of a published text to check it: make it shorter"
+    )
+
 
 # string.Template's syntax, which expand() uses through safe_substitute: an unknown
 # placeholder is left in the text as written.

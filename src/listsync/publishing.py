@@ -1,0 +1,139 @@
+"""Publishing: which template texts are in use, and whether Mailman can fetch them.
+
+Owns one question about the texts below the site's `templates_url`:
+
+- What `listsync render --templates-out` publishes (`publication`): only
+  the texts in use. Those the files give a list now, and the earlier
+  versions git has that Mailman's lists still point at (so a list not yet
+  applied keeps a URL that answers); never a text no list uses (a draft, a
+  deleted text), and never one that only private lists use unless
+  `listsync.yaml` says `publish_private_templates: true`. A list is private
+  when its file says so (`visibility: private`, or `advertised` false in
+  `settings:`); a list no file declares, when Mailman does not advertise it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from listsync import mailman_templates
+from listsync.load import Site
+from listsync.mailman import TEMPLATES, MailmanBackend
+from listsync.mailman_templates import TemplateText
+from listsync.policy import ListState, declared_settings
+from listsync.snapshot import Snapshot
+
+LiveSource = MailmanBackend | Snapshot
+# What publish() names a file: STEM.<16 hex digits of its hash>.SUFFIX
+_PUBLISHED_NAME = re.compile(r".+\.[0-9a-f]{16}\.[A-Za-z0-9]+")
+
+
+# -- what is published ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Publication:
+    """The texts to publish, and what is left out and why."""
+
+    texts: tuple[TemplateText, ...]
+    current: int  # how many of `texts` the files use now (the rest: earlier versions)
+    withheld: dict[str, tuple[str, ...]] = field(default_factory=dict)  # URL -> private lists
+    # URL below templates_url that Mailman's lists point at, but whose text this
+    # revision's history does not have -> those lists
+    unknown: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def kept_names(self) -> frozenset[str]:
+        """The file names in the published directory that must stay: every text
+        published, and the ones Mailman's lists point at that this revision cannot vouch
+        for (never removed: a list would lose its text)."""
+        names = {text.published_name for text in self.texts}
+        names |= {url.rsplit("/", 1)[-1] for url in self.unknown}
+        return frozenset(names)
+
+
+def is_private(site: Site, name: str) -> bool:
+    """Whether list `name`'s file makes it private (not advertised, before any disable
+    procedure: a retired public list's notice is public)."""
+    return declared_settings(site.effective(name)).get("advertised") is not True
+
+
+def live_states(source: LiveSource, domain: str) -> dict[str, ListState]:
+    """Every list of `domain` as Mailman (or a snapshot of it) has it, template URLs
+    included."""
+    if isinstance(source, Snapshot):
+        names = sorted(source.states)
+    else:
+        names = source.list_names(domain) or []
+    details = dict.fromkeys(names, frozenset({TEMPLATES}))
+    return source.read_site(domain, names, everything=False, details=details).lists
+
+
+def publication(
+    site: Site, live: Mapping[str, ListState], history: Iterable[TemplateText] = ()
+) -> Publication:
+    """What to publish at the site's `templates_url`: the texts the files use and those
+    Mailman's lists (`live`) point at whose text `history` (what git has) holds, each
+    unless only private lists use it."""
+    base = site.config.templates_url
+    if base is None:
+        return Publication((), 0)
+    by_url: dict[str, TemplateText] = {}
+    for old in history:
+        by_url.setdefault(old.url(base), old)
+    by_url.update((text.url(base), text) for text in site.templates.values())
+    users: dict[str, list[tuple[str, bool]]] = defaultdict(list)  # URL -> (list, private)
+    for name in site.lists:
+        private = is_private(site, name)
+        for path in site.effective(name).templates.values():
+            if path is not None:
+                users[site.templates[path].url(base)].append((name, private))
+    current = set(users)
+    unknown: dict[str, set[str]] = defaultdict(set)
+    below = base.rstrip("/") + "/"
+    for name, state in sorted(live.items()):
+        private = (
+            is_private(site, name)
+            if name in site.lists
+            else state.settings.get("advertised") is not True
+        )
+        for url in (state.templates or {}).values():
+            if url is None:
+                continue
+            if url in by_url:
+                users[url].append((name, private))
+            elif url.startswith(below):
+                unknown[url].add(name)
+    published: list[TemplateText] = []
+    withheld: dict[str, tuple[str, ...]] = {}
+    for url, using in sorted(users.items()):
+        if site.config.publish_private_templates or any(not private for _, private in using):
+            published.append(by_url[url])
+        else:
+            withheld[url] = tuple(sorted({name for name, _ in using}))
+    return Publication(
+        tuple(published),
+        current=sum(1 for text in published if text.url(base) in current),
+        withheld=withheld,
+        unknown={url: tuple(sorted(names)) for url, names in sorted(unknown.items())},
+    )
+
+
+def publish(pub: Publication, out: Path) -> tuple[list[Path], list[Path]]:
+    """Write `pub`'s texts to `out`, and remove the published texts there that are no
+    longer in use (a file named as `publish` names them, and not kept); returns the files
+    written and the files removed."""
+    written = mailman_templates.publish(pub.texts, out)
+    keep = pub.kept_names
+    removed = sorted(
+        path
+        for path in out.iterdir()
+        if path.is_file() and _PUBLISHED_NAME.fullmatch(path.name) and path.name not in keep
+    )
+    for path in removed:
+        path.unlink()
+    return written, removed
