@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from mailmanclient import Client
+from ruamel.yaml import YAML
 from test_templates import FOOTER_NAME, make_site, published, uris
 from webserver import TextServer
 
@@ -254,3 +255,19 @@ def test_a_text_over_256_kib_is_refused_and_one_at_the_limit_applies(
         assert applied.status == 0, applied.out + applied.err
         url = f"{pages.url}/{published('big.txt', at_limit)}"
         assert uris(mailman_core, f"tor-dev@{domain}") == {FOOTER_NAME: url}
+
+
+# -- the pipeline's pages job ---------------------------------------------------------
+
+
+def test_pages_runs_on_the_default_branch_only_and_apply_waits_for_it() -> None:
+    pipeline = YAML(typ="safe").load((REPO / ".gitlab-ci.yml").read_text())
+    pages = pipeline["pages"]
+    assert pages["rules"] == [
+        {"if": '$CI_PIPELINE_SOURCE == "schedule"', "when": "never"},
+        {"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"},
+    ]
+    assert pages["resource_group"] == "mailman"
+    assert pipeline[".apply"]["needs"] == ["plan", "pages"]
+    for job in ("apply", "apply-force"):
+        assert pipeline[job]["extends"] == ".apply"

@@ -1,6 +1,6 @@
 """Publishing: which template texts are in use, and whether Mailman can fetch them.
 
-Owns one question about the texts below the site's `templates_url`:
+Owns two questions about the texts below the site's `templates_url`:
 
 - What `listsync render --templates-out` publishes (`publication`): only
   the texts in use. Those the files give a list now, and the earlier
@@ -10,19 +10,25 @@ Owns one question about the texts below the site's `templates_url`:
   `listsync.yaml` says `publish_private_templates: true`. A list is private
   when its file says so (`visibility: private`, or `advertised` false in
   `settings:`); a list no file declares, when Mailman does not advertise it.
+- Whether Mailman can fetch every template URL of the managed lists
+  (`check`, the `listsync check-templates` command): the URLs their files
+  give them and the ones Mailman has now, each fetched once, a few at a
+  time, as Mailman fetches it (`mailman_templates.check_urls`).
 """
 
 from __future__ import annotations
 
 import re
+import string
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from listsync import mailman_templates
 from listsync.load import Site
-from listsync.mailman import TEMPLATES, MailmanBackend
+from listsync.mailman import TEMPLATES, MailmanBackend, list_id
 from listsync.mailman_templates import TemplateText
 from listsync.policy import ListState, declared_settings
 from listsync.snapshot import Snapshot
@@ -137,3 +143,97 @@ def publish(pub: Publication, out: Path) -> tuple[list[Path], list[Path]]:
     for path in removed:
         path.unlink()
     return written, removed
+
+
+# -- is every URL served ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Use:
+    """One list's use of a template URL: its file gives it, Mailman has it now, or both."""
+
+    list: str
+    name: str  # the template's name, e.g. list:member:regular:footer
+    in_file: bool
+    in_mailman: bool
+
+    def __str__(self) -> str:
+        if self.in_file and self.in_mailman:
+            return f"{self.list} ({self.name})"
+        where = "in its file, not yet in Mailman" if self.in_file else "in Mailman, not its file"
+        return f"{self.list} ({self.name}, {where})"
+
+
+@dataclass(frozen=True, slots=True)
+class Unserved:
+    """A template URL Mailman would fetch and cannot, as it fetches it."""
+
+    url: str
+    why: str
+    uses: tuple[Use, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ServedCheck:
+    lists: int
+    urls: int
+    unserved: tuple[Unserved, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.unserved
+
+
+def _expanded(url: str, fqdn: str) -> str:
+    """The URL Mailman fetches for a list: it fills in these placeholders of a template's
+    URL itself (TemplateLoader.get in mailman/model/template.py)."""
+    return string.Template(url).safe_substitute(
+        list_id=list_id(fqdn), listname=fqdn, domain_name=fqdn.split("@", 1)[1]
+    )
+
+
+def check(
+    site: Site,
+    backend: MailmanBackend,
+    history: Iterable[TemplateText] = (),
+    names: Iterable[str] | None = None,
+) -> ServedCheck:
+    """Fetch, as Mailman would, every template URL of the site's lists (or the named
+    ones): those their files give them, and those Mailman has for them now."""
+    from listsync.reconcile import desired_states
+
+    desired = desired_states(site, names)
+    domain = site.config.domain
+    base = site.config.templates_url
+    known: dict[str, str] = {}
+    if base is not None:
+        known.update((old.url(base), old.text) for old in history)
+        known.update((text.url(base), text.text) for text in site.templates.values())
+    # URL -> (list, template) -> (in its file, in Mailman)
+    uses: dict[str, dict[tuple[str, str], tuple[bool, bool]]] = defaultdict(dict)
+    for name, state in sorted(desired.items()):
+        for template, url in sorted((state.templates or {}).items()):
+            if url is not None:
+                uses[url][name, template] = (True, False)
+    present = sorted(set(backend.list_names(domain) or ()) & set(desired))
+
+    def read(name: str) -> dict[str, str | None]:
+        return backend.templates(f"{name}@{domain}")
+
+    with ThreadPoolExecutor(max_workers=backend.workers) as pool:
+        live = dict(zip(present, pool.map(read, present), strict=True))
+    for name, templates in sorted(live.items()):
+        for template, url in sorted(templates.items()):
+            if url is not None:
+                using = uses[_expanded(url, f"{name}@{domain}")]
+                using[name, template] = (using.get((name, template), (False, False))[0], True)
+    verdicts = mailman_templates.check_urls({url: known.get(url) for url in uses})
+    unserved = tuple(
+        Unserved(
+            url,
+            why,
+            tuple(Use(n, t, *where) for (n, t), where in sorted(uses[url].items())),
+        )
+        for url, why in sorted(verdicts.items())
+    )
+    return ServedCheck(len(desired), len(uses), unserved)
