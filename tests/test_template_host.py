@@ -1,4 +1,4 @@
-"""When the template host does not serve a text: the check says so.
+"""When the template host does not serve a text: apply goes on without it, and the check says so.
 
 The texts are published by `listsync render --templates-out` into a directory
 that a static server on 127.0.0.1 (`TextServer`) serves at the site's
@@ -35,6 +35,57 @@ def render(run: Run, site: Path, server: TextServer) -> None:
 
 def owners(client: Client, fqdn: str) -> list[str]:
     return sorted(str(owner.email) for owner in client.get_list(fqdn).owners)
+
+
+def test_a_footer_not_yet_served_never_keeps_a_compromised_owner(
+    run: Run,
+    tmp_path: Path,
+    domain: str,
+    connected: Proxy,
+    mailman_core: MailmanCore,
+    mailman_client: Client,
+) -> None:
+    with TextServer(tmp_path / "pages") as pages:
+        site = make_site(
+            tmp_path / "site",
+            domain,
+            pages.url,
+            {
+                "tor-dev": with_footer(
+                    "templates/footer.txt", "teor@example.org, mallory@example.org"
+                )
+            },
+            {"footer.txt": V1},
+        )
+        render(run, site, pages)
+        assert run("--root", str(site), "apply", "--yes").status == 0
+        fqdn = f"tor-dev@{domain}"
+        v1_url = f"{pages.url}/{published('footer.txt', V1)}"
+        assert owners(mailman_client, fqdn) == ["mallory@example.org", "teor@example.org"]
+
+        # Remove the compromised owner and change the footer; the new text is not served yet.
+        (site / "lists" / "tor-dev.yaml").write_text(with_footer("templates/footer.txt"))
+        (site / "templates" / "footer.txt").write_text(V2)
+        v2_url = f"{pages.url}/{published('footer.txt', V2)}"
+        result = run("--root", str(site), "apply", "--yes")
+
+        assert result.status == 1
+        assert owners(mailman_client, fqdn) == ["teor@example.org"]
+        assert uris(mailman_core, fqdn) == {FOOTER_NAME: v1_url}
+        failure = [line for line in result.err.splitlines() if line.startswith("failed: tor-dev")]
+        assert failure == [
+            f"failed: tor-dev: {FOOTER_NAME} not set: {v2_url} answers HTTP 404"
+            " (Mailman sends an empty text in its place); publish the texts of 'listsync"
+            " render --templates-out' at the site's templates_url first"
+            f" [~ template {FOOTER_NAME}: {v1_url} -> {v2_url}]"
+        ]
+        assert "    its other 1 change(s) were applied" in result.err
+        assert "Applied 0 list(s), 1 failed: tor-dev." in result.out
+
+        render(run, site, pages)
+        assert run("--root", str(site), "apply", "--yes").status == 0
+        assert uris(mailman_core, fqdn) == {FOOTER_NAME: v2_url}
+        assert run("--root", str(site), "plan", "--detailed-exitcode").status == 0
 
 
 def test_every_url_mailman_would_fetch_is_checked_once_as_mailman_fetches_it(

@@ -848,11 +848,16 @@ def _report(result: ApplyResult, *, summary_to_stderr: bool = False) -> None:
         what = ""
         if change is not None:
             what = "; ".join(change_lines(change)) or type(change).__name__
-        done = f" after {failure.applied} change(s)" if failure.applied else ""
+        midway = failure.stopped_midway and failure.applied
+        done = f" after {failure.applied} change(s)" if midway else ""
         _say(
             f"failed: {failure.name}{done}: {failure.error}" + (f" [{what}]" if what else ""),
             err=True,
         )
+        if failure.skipped and not failure.stopped_midway and failure.applied:
+            _say(f"    its other {failure.applied} change(s) were applied", err=True)
+        if not failure.stopped_midway:
+            continue
         if failure.left_locked_down:
             _say(
                 f"    {failure.name} was created but not finished: it is left locked down"
