@@ -244,11 +244,15 @@ def apply_plan(
     backend: MailmanBackend,
     plan: Plan,
     on_done: Callable[[ListResult], None] | None = None,
+    domain_base_url: str | None = None,
 ) -> ApplyResult:
-    """Apply every list's changes; returns one result per list that had changes."""
+    """Apply every list's changes; returns one result per list that had changes.
+
+    A domain the plan creates gets `domain_base_url` (where Mailman takes one).
+    """
     if plan.create_domain:
         try:
-            backend.create_domain(plan.domain)
+            backend.create_domain(plan.domain, domain_base_url)
         except MailmanUnreachable:
             raise
         except ListsyncError as exc:

@@ -940,6 +940,7 @@ def apply(
     """
     from listsync import render, results
     from listsync.apply import apply_lock, apply_plan
+    from listsync.mailman_templates import domain_base_url
     from listsync.plan import unsafe_reason
     from listsync.reconcile import compute_plan
 
@@ -977,7 +978,8 @@ def apply(
         else:
             click.echo(f"Applying the saved plan {plan_file}.", err=as_json)
         with _progress(sum(1 for lp in the_plan.lists if lp.changes)) as advance:
-            result = apply_plan(backend, the_plan, on_done=advance)
+            base_url = domain_base_url(site.config.web_root)
+            result = apply_plan(backend, the_plan, on_done=advance, domain_base_url=base_url)
     _report(result, summary_to_stderr=as_json)
     if as_json:
         click.echo(scrub(results.dumps(results.applied(shown, result))), nl=False)

@@ -91,7 +91,9 @@ _EXPAND = frozenset(
         "language",
     ]
 )
-# expand() adds these in 3.3.10 only, when the domain has a base_url (schema.cfg).
+# Domains have a base_url from 3.3.10 on (REST /3.1/domains, model/domain.py), and
+# expand() (utilities/string.py) then adds these: base_url and [urlpatterns] of schema.cfg.
+BASE_URL_SINCE = (3, 3, 10)
 _EXPAND_3_3_10 = frozenset(
     [
         "base_url",
@@ -177,10 +179,21 @@ PLACEHOLDERS["list:user:notice:rejected"] = frozenset({"listname", "reasons"})
 """Per template name, every `$placeholder` Mailman 3.3.8 to 3.3.10 fills in."""
 
 PLACEHOLDERS_SINCE: dict[str, tuple[int, int, int]] = {
-    **dict.fromkeys(_EXPAND_3_3_10, (3, 3, 10)),
+    **dict.fromkeys(_EXPAND_3_3_10, BASE_URL_SINCE),
     "user_name_or_email": (3, 3, 10),  # 3.3.8 and 3.3.9 leave it as written (a bug)
 }
 """Placeholders older releases leave in the text as written."""
+
+BASE_URL_PLACEHOLDERS = _EXPAND_3_3_10
+"""Filled in only when the list's domain has a `base_url` (expand() in 3.3.10): Mailman
+leaves them as written for a domain without one."""
+
+
+def domain_base_url(web_root: str) -> str:
+    """The `base_url` of the site's Mailman domain: Postorius' root below the site's web
+    URL. Mailman's `[urlpatterns]` (schema.cfg) build `$mailinglist_url` and the others on
+    it (`$base_url/lists/$list_id`), the paths of `listsync render`'s Postorius links."""
+    return f"{web_root.rstrip('/')}/postorius"
 
 
 def size_problem(size: int) -> str | None:
@@ -249,6 +262,17 @@ def decode(raw: bytes) -> tuple[str | None, TextProblem | None]:
         col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
         bad = raw[exc.start : exc.start + 1].hex()
         return None, TextProblem(line, col, f"not valid UTF-8 (byte 0x{bad})")
+
+
+def placeholders_in(text: str, wanted: frozenset[str]) -> list[tuple[TextProblem, str]]:
+    """Where `text` uses one of the `wanted` placeholders: (its place, its name)."""
+    found = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        for match in _PLACEHOLDER.finditer(line):
+            placeholder = match["named"] or match["braced"]
+            if not match["escaped"] and placeholder in wanted:
+                found.append((TextProblem(number, match.start() + 1, ""), placeholder))
+    return found
 
 
 def check_text(

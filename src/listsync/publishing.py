@@ -1,6 +1,6 @@
 """Publishing: which template texts are in use, and whether Mailman can fetch them.
 
-Owns two questions about the texts below the site's `templates_url`:
+Owns three questions about the texts below the site's `templates_url`:
 
 - What `listsync render --templates-out` publishes (`publication`): only
   the texts in use. Those the files give a list now, and the earlier
@@ -14,6 +14,9 @@ Owns two questions about the texts below the site's `templates_url`:
   (`check`, the `listsync check-templates` command): the URLs their files
   give them and the ones Mailman has now, each fetched once, a few at a
   time, as Mailman fetches it (`mailman_templates.check_urls`).
+- Whether the placeholders Mailman fills in from the domain's `base_url`
+  (`$mailinglist_url`, ...) would be filled in (`check_base_url`, which
+  every plan asks when a text uses one).
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from listsync import mailman_templates
+from listsync.errors import InvalidSiteError, Problem
 from listsync.load import Site
-from listsync.mailman import TEMPLATES, MailmanBackend, list_id
+from listsync.mailman import TEMPLATES, MailmanBackend, ServerInfo, list_id
 from listsync.mailman_templates import TemplateText
 from listsync.policy import ListState, declared_settings
 from listsync.snapshot import Snapshot
@@ -143,6 +147,59 @@ def publish(pub: Publication, out: Path) -> tuple[list[Path], list[Path]]:
     for path in removed:
         path.unlink()
     return written, removed
+
+
+# -- the domain's base_url ---------------------------------------------------------
+
+
+def check_base_url(site: Site, server: ServerInfo, source: object) -> None:
+    """Refuse texts the lists use whose placeholders Mailman fills in from the domain's
+    `base_url` (`$mailinglist_url`, ...) when the domain exists in Mailman without one:
+    Mailman would send them as written. Asks Mailman only when a text has one."""
+    release = mailman_templates.PLACEHOLDERS_SINCE["base_url"]
+    if server.version < release:
+        return  # plan refuses these placeholders on such a release already
+    domain = site.config.domain
+    uses = sorted(
+        {
+            (name, path)
+            for list_name in site.lists
+            for name, path in site.effective(list_name).templates.items()
+            if path is not None and path in site.templates
+        }
+    )
+    found = [
+        (name, path, place, placeholder)
+        for name, path in uses
+        for place, placeholder in mailman_templates.placeholders_in(
+            site.templates[path].text, mailman_templates.BASE_URL_PLACEHOLDERS
+        )
+    ]
+    if not found:
+        return
+    if isinstance(source, Snapshot):
+        base_url, exists = source.domain_base_url, source.domain_exists
+    elif isinstance(source, MailmanBackend):
+        base_url = source.domain_base_url(domain)
+        exists = base_url is not None or source.domain_exists(domain)
+    else:
+        return
+    if base_url is not None or not exists:
+        return  # a domain apply creates gets its base_url (MailmanBackend.create_domain)
+    problems = [
+        Problem(
+            path,
+            place.line,
+            place.col,
+            name,
+            f"${placeholder} is filled in only when the domain has a base_url, and"
+            f" {domain} has none in Mailman, so it would be sent as written: set the"
+            f" domain's base_url (PATCH /3.1/domains/{domain} base_url="
+            f"{mailman_templates.domain_base_url(site.config.web_root)}), or leave it out",
+        )
+        for name, path, place, placeholder in found
+    ]
+    raise InvalidSiteError(sorted(set(problems)), against=f"{domain} in {server.text}")
 
 
 # -- is every URL served ------------------------------------------------------------
