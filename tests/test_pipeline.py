@@ -234,12 +234,16 @@ def test_pipelines_run_in_the_wrong_order_never_undo_a_merged_change(
     assert headings(older.artifact("plan", "plan.md").read_text()) == [
         f"#### `tor-dev@{domain}`: enable"
     ], "it would re-enable tor-dev"
-    assert older.jobs["apply"] == "FAIL", older.output
+    # It publishes nothing over the newer pipeline's pages, so its apply never starts
+    # (were pages done before the merge, apply itself would refuse: --require-tip).
+    assert older.jobs["pages"] == "FAIL", older.output
     assert (
-        f"but origin/main is at {merged[:7]}: an older revision is never applied over a newer one"
-        in older.log("apply")
+        "Not publishing: this commit is no longer the tip of main; the newer pipeline publishes."
+        in older.log("pages")
     )
+    assert "apply" not in older.jobs, older.output
     assert disabled(mailman_client, f"tor-dev@{domain}")
+    assert merged == git(remote.work, "rev-parse", "origin/main")
 
     # So does a schedule created then, with repairs on: it plans the tip.
     schedule = remote.run_pipeline("schedule", {"LISTSYNC_RECONCILE": "apply"})

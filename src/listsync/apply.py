@@ -2,7 +2,7 @@
 
 Owns the isolation between lists and what a run does when things go wrong:
 the changes of one list are applied in plan order (which `plan` makes safe
-to stop after any of them) and stop at that list's first failure; lists are
+to stop after any of them) and stop at that list's first failed write; lists are
 applied concurrently with a bounded pool and a refused list never stops the
 others. When Mailman is away (no answer, or 502/503/504 through the
 retries) or the run is interrupted, no further list is started, the lists
@@ -10,6 +10,13 @@ under way finish, and the result says what was applied, what failed midway
 and what was not started. Nothing here deletes a list, and unmanaged lists
 are never touched: a plan has no change that could. One apply at a time
 runs against a Mailman server from one host: `apply_lock`.
+
+Template texts are checked before any write: every URL the plan points a
+list at is fetched once, as Mailman will fetch it (`PublishedTexts`). A
+template whose text is not served is left as it is, and the list's other
+changes are applied in their order: a footer not yet published never keeps
+a compromised owner in place. The list then counts as failed, naming the
+template, its URL and why.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import os
 import socket
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,7 +40,7 @@ from filelock import FileLock, Timeout
 
 from listsync.errors import ListsyncError
 from listsync.mailman import MailmanBackend, MailmanUnreachable, is_outage
-from listsync.mailman_templates import NotServedError, check_served
+from listsync.mailman_templates import check_urls
 from listsync.plan import (
     AddBan,
     AddMember,
@@ -55,21 +62,34 @@ INTERRUPTED = "interrupted"
 
 @dataclass(frozen=True, slots=True)
 class ListResult:
+    """What became of one list's changes.
+
+    `error` says why the list failed: the write it stopped at (`failed_change`), and
+    the templates it left as they are (`skipped`, their text not served; then
+    `failed_change` is the first of them when no write failed).
+    """
+
     name: str
     applied: int
     error: str | None = None
     failed_change: Change | None = None
     started: bool = True
     creating: bool = False
+    skipped: tuple[SetTemplate, ...] = ()
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
     @property
+    def stopped_midway(self) -> bool:
+        """A write failed, and the list's later changes were not made."""
+        return self.failed_change is not None and self.failed_change not in self.skipped
+
+    @property
     def left_locked_down(self) -> bool:
         """A new list whose creation stopped after the list itself was made."""
-        return self.creating and not self.ok and self.applied >= 1
+        return self.creating and self.stopped_midway and self.applied >= 1
 
 
 class Stop:
@@ -111,7 +131,7 @@ class ApplyResult:
         return tuple(r for r in self.results if not r.started)
 
 
-def _write(backend: MailmanBackend, fqdn: str, change: Change, texts: PublishedTexts) -> None:
+def _write(backend: MailmanBackend, fqdn: str, change: Change) -> None:
     match change:
         case CreateList(settings):
             backend.create_list(fqdn, dict(settings))
@@ -126,8 +146,6 @@ def _write(backend: MailmanBackend, fqdn: str, change: Change, texts: PublishedT
         case RemoveBan(pattern):
             backend.remove_ban(fqdn, pattern)
         case SetTemplate(name, _, url):
-            if url is not None:
-                texts.check(name, url)
             backend.set_template(fqdn, name, url)
         case SetNonmember(address, _, action, present):
             backend.set_nonmember(fqdn, address, action, present)
@@ -136,32 +154,44 @@ def _write(backend: MailmanBackend, fqdn: str, change: Change, texts: PublishedT
 
 
 class PublishedTexts:
-    """The template texts of a plan, each URL checked once a run before any list points at
-    it: Mailman would send an empty text for a URL that answers 404, or the wrong one."""
+    """The template texts of a plan (URL -> text), each URL checked once a run before
+    any list points at it: Mailman would send an empty text for a URL that answers 404,
+    its own for a 500, and the wrong one for a text a server decodes wrongly."""
 
     def __init__(self, texts: Mapping[str, str]) -> None:
         self._texts = texts
         self._verdicts: dict[str, str | None] = {}  # URL -> why it is not served, or None
         self._lock = threading.Lock()
 
-    def check(self, name: str, url: str) -> None:
-        if url not in self._texts:
-            raise ListsyncError(f"{name}: no text of this site is published at {url}")
+    def check(self, urls: Iterable[str]) -> None:
+        """Fetch the URLs not checked yet, a few at a time."""
         with self._lock:
-            known = url in self._verdicts
-            why = self._verdicts.get(url)
-        if not known:
-            try:
-                check_served(url, self._texts[url])
-            except NotServedError as exc:
-                why = str(exc)
-            with self._lock:
-                self._verdicts[url] = why
-        if why is not None:
-            raise ListsyncError(
-                f"{name} not set: {why}; publish the texts of 'listsync render --templates-out'"
-                " at the site's templates_url first"
-            )
+            todo = {url for url in urls if url not in self._verdicts}
+        known = {url: self._texts[url] for url in todo if url in self._texts}
+        verdicts: dict[str, str | None] = dict.fromkeys(known)
+        verdicts.update(check_urls(known))
+        verdicts.update(
+            (url, f"no text of this site is published at {url}") for url in todo - known.keys()
+        )
+        with self._lock:
+            for url, why in verdicts.items():
+                self._verdicts.setdefault(url, why)
+
+    def why_not_served(self, url: str) -> str | None:
+        self.check([url])
+        with self._lock:
+            return self._verdicts[url]
+
+
+def _template_urls(changes: Iterable[Change]) -> set[str]:
+    return {c.desired for c in changes if isinstance(c, SetTemplate) and c.desired is not None}
+
+
+def _not_served(change: SetTemplate, why: str) -> str:
+    return (
+        f"{change.name} not set: {why}; publish the texts of"
+        " 'listsync render --templates-out' at the site's templates_url first"
+    )
 
 
 def apply_list(
@@ -170,25 +200,43 @@ def apply_list(
     stop: Stop | None = None,
     texts: PublishedTexts | None = None,
 ) -> ListResult:
-    """Apply one list's changes in order; stop at its first failure.
+    """Apply one list's changes in order; stop at its first failed write.
 
-    `stop` is set when Mailman is away, so that the lists not yet started are
-    left for the next run instead of each waiting out retries.
+    Its template URLs are checked first: a template whose text is not served
+    is skipped (left as it is) and the other changes are applied. `stop` is
+    set when Mailman is away, so that the lists not yet started are left for
+    the next run instead of each waiting out retries.
     """
     creating = bool(list_plan.changes) and isinstance(list_plan.changes[0], CreateList)
     if stop is not None and stop.reason is not None:
         return ListResult(
             list_plan.name, 0, f"not started: {stop.reason}", started=False, creating=creating
         )
+    published = texts or PublishedTexts({})
+    published.check(_template_urls(list_plan.changes))
+    skipped: list[tuple[SetTemplate, str]] = []
     applied = 0
     for change in list_plan.changes:
+        if isinstance(change, SetTemplate) and change.desired is not None:
+            why = published.why_not_served(change.desired)
+            if why is not None:
+                skipped.append((change, _not_served(change, why)))
+                continue
         try:
-            _write(backend, list_plan.fqdn, change, texts or PublishedTexts({}))
+            _write(backend, list_plan.fqdn, change)
         except ListsyncError as exc:
             if stop is not None and is_outage(exc):
                 stop.set(MAILMAN_AWAY)
-            return ListResult(list_plan.name, applied, str(exc), change, creating=creating)
+            error = "; ".join([str(exc), *(why for _, why in skipped)])
+            left = tuple(c for c, _ in skipped)
+            return ListResult(
+                list_plan.name, applied, error, change, creating=creating, skipped=left
+            )
         applied += 1
+    if skipped:
+        error = "; ".join(why for _, why in skipped)
+        left = tuple(c for c, _ in skipped)
+        return ListResult(list_plan.name, applied, error, left[0], creating=creating, skipped=left)
     return ListResult(list_plan.name, applied, creating=creating)
 
 
@@ -197,14 +245,16 @@ def apply_plan(
     plan: Plan,
     on_done: Callable[[ListResult], None] | None = None,
     on_interrupt: Callable[[], None] | None = None,
+    domain_base_url: str | None = None,
 ) -> ApplyResult:
     """Apply every list's changes; returns one result per list that had changes.
 
     `on_interrupt` is called once Ctrl-C has been taken, before the lists under way finish.
+    A domain the plan creates gets `domain_base_url` (where Mailman takes one).
     """
     if plan.create_domain:
         try:
-            backend.create_domain(plan.domain)
+            backend.create_domain(plan.domain, domain_base_url)
         except MailmanUnreachable:
             raise
         except ListsyncError as exc:
@@ -212,6 +262,7 @@ def apply_plan(
     todo = [lp for lp in plan.lists if lp.changes]
     stop = Stop()
     texts = PublishedTexts(plan.texts)
+    texts.check(_template_urls(c for lp in todo for c in lp.changes))
 
     def run(list_plan: ListPlan) -> ListResult:
         result = apply_list(backend, list_plan, stop, texts)

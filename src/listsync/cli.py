@@ -66,7 +66,17 @@ class Context:
 
 pass_context = click.make_pass_decorator(Context)
 
-WORKFLOW = ("validate", "plan", "apply", "import", "render", "report", "snapshot", "schema")
+WORKFLOW = (
+    "validate",
+    "plan",
+    "apply",
+    "check-templates",
+    "import",
+    "render",
+    "report",
+    "snapshot",
+    "schema",
+)
 
 
 class WorkflowGroup(click.Group):
@@ -684,25 +694,41 @@ def snapshot_command(obj: Context, conn: Connection, out: Path, include_addresse
 @click.option(
     "--templates-out",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Also write the template texts to DIR under their content-addressed names (every"
-    " version git has, so a URL Mailman still points at keeps answering): publish DIR at"
-    " the site's templates_url.",
+    help="Also write the template texts in use to DIR under their content-addressed names:"
+    " those the files give a list, and the earlier versions Mailman's lists still point at"
+    " (read from Mailman, or --live); publish DIR at the site's templates_url.",
 )
+@click.option(
+    "--live",
+    "live_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="With --templates-out: the template URLs Mailman's lists point at, from a snapshot"
+    " (from 'listsync snapshot') instead of Mailman.",
+)
+@connection_options
 @click.pass_context
 def render_command(
     ctx: click.Context,
+    conn: Connection,
     fmt: str,
     out: Path | None,
     include_private: bool,
     templates_out: Path | None,
+    live_file: Path | None,
 ) -> None:
-    """The list of lists, and the template texts, from the files alone (no Mailman needed).
+    """The list of lists from the files alone, and the template texts in use.
+
+    The list of lists needs no Mailman. --templates-out also reads which
+    template URLs Mailman's lists point at now (from Mailman, or a
+    snapshot with --live), so that a list not yet applied keeps a text
+    that answers.
 
     \b
     Examples:
       listsync render --out public/index.html
       listsync render --include-private --format markdown
       listsync render --out public/index.html --templates-out public/templates
+      listsync render --templates-out public/templates --live mailman-snapshot.json
     """
     from listsync import catalog
 
@@ -710,9 +736,11 @@ def render_command(
     if out is not None:
         fmt_given = ctx.get_parameter_source("fmt") is not click.core.ParameterSource.DEFAULT
         fmt = _out_format(out, fmt, fmt_given, RENDER_OUT_FORMATS)
+    if live_file is not None and templates_out is None:
+        raise ListsyncError("--live goes with --templates-out: the list of lists needs no Mailman")
     site = _load(obj, ())
     if templates_out is not None:
-        _publish_templates(site, templates_out)
+        _publish_templates(site, templates_out, conn, live_file)
     the_catalog = catalog.build(site, include_private=include_private)
     text = catalog.render(the_catalog, fmt)
     if out is None:
@@ -726,16 +754,57 @@ def render_command(
     )
 
 
-def _publish_templates(site: Site, out: Path) -> None:
+def _publish_templates(site: Site, out: Path, conn: Connection, live_file: Path | None) -> None:
+    from listsync import publishing, snapshot
     from listsync.gitinfo import open_site_repo
-    from listsync.mailman_templates import publish, texts_of
+    from listsync.mailman_templates import texts_of
 
+    if site.config.templates_url is None:
+        out.mkdir(parents=True, exist_ok=True)
+        click.echo(
+            f"no templates_url in listsync.yaml: no template text written to {out}", err=True
+        )
+        return
+    if live_file is None and not (conn.url or conn.user or conn.password):
+        raise ListsyncError(
+            "--templates-out publishes the earlier texts Mailman's lists still point at too:"
+            " give the Mailman connection (MAILMAN_REST_URL, MAILMAN_REST_USER,"
+            " MAILMAN_REST_PASSWORD) or a snapshot with --live FILE; nothing was written"
+        )
+    source = snapshot.load(live_file) if live_file is not None else conn.backend()
+    live = publishing.live_states(source, site.config.domain)
     repo = open_site_repo(site.root)
     history = texts_of(repo.template_versions()) if repo is not None else []
-    written = publish([*site.templates.values(), *history], out)
+    pub = publishing.publication(site, live, history)
+    written, removed = publishing.publish(pub, out)
+    earlier = len(pub.texts) - pub.current
+    gone = f"; removed {len(removed)} no longer in use" if removed else ""
     click.echo(
-        f"wrote {len(written)} template text(s) to {out} ({len(site.templates)} in use)", err=True
+        f"wrote {len(written)} template text(s) to {out}: {pub.current} the files use,"
+        f" {earlier} earlier version(s) Mailman's lists still point at{gone}",
+        err=True,
     )
+    for url, names in pub.withheld.items():
+        _say(
+            f"not published: {url}: only private lists use it ({_named(site, names)});"
+            " publish_private_templates in listsync.yaml is false",
+            err=True,
+        )
+    for url, names in pub.unknown.items():
+        _say(
+            f"warning: {_named(site, names)} point(s) at {url}, below templates_url, but no"
+            " version in this revision's history has that text: it is not published here"
+            " (run 'listsync check-templates')",
+            err=True,
+        )
+
+
+def _named(site: Site, names: tuple[str, ...]) -> str:
+    """Lists by name where a file declares them; the others (private ones may be among
+    them, and a pipeline's log may be public) only counted."""
+    declared = [name for name in names if name in site.lists]
+    others = sum(1 for name in names if name not in site.lists)
+    return ", ".join([*declared, *([f"{others} list(s) no file declares"] if others else [])])
 
 
 @contextmanager
@@ -783,11 +852,16 @@ def _report(result: ApplyResult, *, summary_to_stderr: bool = False) -> None:
         what = ""
         if change is not None:
             what = "; ".join(change_lines(change)) or type(change).__name__
-        done = f" after {failure.applied} change(s)" if failure.applied else ""
+        midway = failure.stopped_midway and failure.applied
+        done = f" after {failure.applied} change(s)" if midway else ""
         _say(
             f"failed: {failure.name}{done}: {failure.error}" + (f" [{what}]" if what else ""),
             err=True,
         )
+        if failure.skipped and not failure.stopped_midway and failure.applied:
+            _say(f"    its other {failure.applied} change(s) were applied", err=True)
+        if not failure.stopped_midway:
+            continue
         if failure.left_locked_down:
             _say(
                 f"    {failure.name} was created but not finished: it is left locked down"
@@ -870,6 +944,7 @@ def apply(
     """
     from listsync import render, results
     from listsync.apply import apply_lock, apply_plan
+    from listsync.mailman_templates import domain_base_url
     from listsync.plan import unsafe_reason
     from listsync.reconcile import compute_plan
 
@@ -905,7 +980,14 @@ def apply(
         else:
             click.echo(f"Applying the saved plan {plan_file}.", err=as_json)
         with _progress(sum(1 for lp in the_plan.lists if lp.changes)) as advance:
-            result = apply_plan(backend, the_plan, on_done=advance, on_interrupt=_say_interrupted)
+            base_url = domain_base_url(site.config.web_root)
+            result = apply_plan(
+                backend,
+                the_plan,
+                on_done=advance,
+                on_interrupt=_say_interrupted,
+                domain_base_url=base_url,
+            )
     _report(result, summary_to_stderr=as_json)
     if as_json:
         click.echo(scrub(results.dumps(results.applied(shown, result))), nl=False)
@@ -915,6 +997,49 @@ def apply(
 
 def _say_interrupted() -> None:
     _say("interrupted: no further list starts; the lists under way finish first", err=True)
+
+
+@cli.command("check-templates")
+@connection_options
+@names_option
+@pass_context
+def check_templates(obj: Context, conn: Connection, names: tuple[str, ...]) -> None:
+    """Check that Mailman can fetch every template text of the managed lists.
+
+    Every URL Mailman would fetch for them, the ones their files give them
+    and the ones Mailman has now, is fetched once, as Mailman fetches it (5 s
+    timeout, the text compared with the repository's where listsync knows
+    it). Mailman's own fetch fails silently in the mail: 404 gives an empty
+    text, any other error its default text, no answer keeps the mail from
+    being sent. Exit 1 when any URL is not served right, naming it and the
+    lists that use it. Only reads Mailman.
+
+    \b
+    Examples:
+      listsync check-templates
+      listsync check-templates --list tor-dev
+    """
+    from listsync import publishing
+    from listsync.gitinfo import open_site_repo
+    from listsync.mailman_templates import texts_of
+
+    site = _load(obj, names)
+    repo = open_site_repo(site.root)
+    history = texts_of(repo.template_versions()) if repo is not None else []
+    result = publishing.check(site, conn.backend(), history, names or None)
+    for bad in result.unserved:
+        _say(f"not served: {bad.why}", err=True)
+        _say(f"    used by {', '.join(map(str, bad.uses))}", err=True)
+    summary = (
+        f"Checked {result.urls} template URL(s) of {result.lists} list(s):"
+        f" {len(result.unserved)} not served"
+    )
+    if result.unserved:
+        lists = sorted({use.list for bad in result.unserved for use in bad.uses})
+        summary += f" ({', '.join(lists)})"
+    _say(summary + ".")
+    if not result.ok:
+        raise SystemExit(EXIT_FAILURE)
 
 
 def _check_tip(obj: Context, ref: str) -> None:

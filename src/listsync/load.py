@@ -36,7 +36,7 @@ from ruamel.yaml.reader import ReaderError
 
 from listsync.acceptance import bans_address
 from listsync.errors import InvalidSiteError, Problem, Severity
-from listsync.mailman_templates import TemplateText, check_text, decode
+from listsync.mailman_templates import TemplateText, check_text, decode, size_problem
 from listsync.models import (
     KEY_ERROR_TYPES,
     LIST_NAME,
@@ -52,7 +52,7 @@ from listsync.models import (
     effective,
     split_address,
 )
-from listsync.policy import lint_file
+from listsync.policy import declared_settings, lint_file
 
 SITE_FILE = "listsync.yaml"
 TEMPLATES_URL_ENV = "LISTSYNC_TEMPLATES_URL"  # overrides templates_url (a staging server, a demo)
@@ -167,9 +167,9 @@ class ValidFiles:
     def __contains__(self, key: str) -> bool:
         return self.directory is not None and (self.directory / key).is_file()
 
-    def references(self, key: str) -> list[tuple[str, str]] | None:
-        """The template references (name, path) remembered with a valid file; None when
-        the file is not remembered. An empty entry is a file that names no template."""
+    def templates(self, key: str, source: str) -> ListTemplates | None:
+        """What a file remembered as valid says about templates (`ListTemplates`); None
+        when the file is not remembered."""
         if self.directory is None:
             return None
         try:
@@ -177,16 +177,23 @@ class ValidFiles:
         except OSError:
             return None
         try:
-            return [(str(n), str(p)) for n, p in json.loads(content)] if content else []
-        except (ValueError, TypeError):
+            data = json.loads(content)
+            own = tuple((str(n), None if p is None else str(p)) for n, p in data["templates"])
+            return ListTemplates(source, own, bool(data["private"]), bool(data["disabled"]))
+        except (ValueError, TypeError, KeyError):
             return None
 
-    def add(self, key: str, references: list[tuple[str, str]] | None = None) -> None:
+    def add(self, key: str, templates: ListTemplates) -> None:
         if self.directory is None:
             return
+        entry = {
+            "templates": [list(item) for item in templates.own],
+            "private": templates.private,
+            "disabled": templates.disabled,
+        }
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            (self.directory / key).write_text(json.dumps(references) if references else "")
+            (self.directory / key).write_text(json.dumps(entry))
         except OSError:
             self.directory = None
 
@@ -202,12 +209,53 @@ class TemplateRef:
     path: str
 
 
-def _list_refs(shown: str, spec: ListSpec) -> list[TemplateRef]:
-    return [
-        TemplateRef(shown, ("templates", name), name, path)
-        for name, path in spec.templates.items()
-        if path is not None
-    ]
+@dataclass(frozen=True, slots=True)
+class ListTemplates:
+    """What one list file says about templates: the names it sets (a text's path, or None
+    for Mailman's own), and whether the list is private (`visibility: private`, or
+    `advertised` false in `settings:`) and disabled. With `listsync.yaml`'s templates it
+    decides which text each list uses, and so which texts are published."""
+
+    source: str
+    own: tuple[tuple[str, str | None], ...]
+    private: bool
+    disabled: bool
+
+    def refs(self) -> list[TemplateRef]:
+        return [
+            TemplateRef(self.source, ("templates", name), name, path)
+            for name, path in self.own
+            if path is not None
+        ]
+
+    def uses(self, config: SiteConfig) -> dict[str, TemplateRef]:
+        """Template name -> the text the list uses and where that is said (its own file,
+        or `listsync.yaml`), merged as `models.effective` merges them."""
+        refs: dict[str, TemplateRef | None] = dict.fromkeys(config.disabled_templates)
+        refs.update(
+            (name, TemplateRef(SITE_FILE, ("templates", name), name, path))
+            for name, path in config.templates.items()
+        )
+        refs.update(
+            (
+                name,
+                None if path is None else TemplateRef(self.source, ("templates", name), name, path),
+            )
+            for name, path in self.own
+        )
+        if self.disabled:
+            refs.update(
+                (name, TemplateRef(SITE_FILE, ("disabled_templates", name), name, path))
+                for name, path in config.disabled_templates.items()
+            )
+        return {name: ref for name, ref in refs.items() if ref is not None}
+
+
+def _list_templates(shown: str, name: str, spec: ListSpec, config: SiteConfig) -> ListTemplates:
+    advertised = declared_settings(effective(name, spec, config)).get("advertised")
+    return ListTemplates(
+        shown, tuple(spec.templates.items()), advertised is not True, spec.disabled
+    )
 
 
 def _site_refs(config: SiteConfig | None) -> list[TemplateRef]:
@@ -238,16 +286,18 @@ def load_site(
     problems: list[Problem] = []
     config = _load_config(root, problems)
     lists: dict[str, ListFile] = {}
-    refs = _site_refs(config)
+    uses: dict[str, ListTemplates] = {}
     for path, shown, name in _declared(root, names, problems):
         if check_only is not None and check_only(name):
-            refs += _check_list_file(path, shown, name, config, problems, valid_files) or []
+            found = _check_list_file(path, shown, name, config, problems, valid_files)
+            if found is not None:
+                uses[name] = found
             continue
         loaded = _load_list(path, shown, name, config, problems)
-        if loaded is not None:
+        if loaded is not None and config is not None:
             lists[name] = loaded
-            refs += _list_refs(shown, loaded.spec)
-    texts = _check_templates(root, config, refs, problems)
+            uses[name] = _list_templates(shown, name, loaded.spec, config)
+    texts = _check_templates(root, config, uses, problems)
     problems.sort()
     if config is None:
         return None, problems
@@ -263,21 +313,26 @@ def check_site(root: Path) -> tuple[int, list[Problem]]:
     config = _load_config(root, problems)
     valid_files = ValidFiles.for_user(root)
     valid = 0
-    refs = _site_refs(config)
+    uses: dict[str, ListTemplates] = {}
     for path, shown, name in _declared(root, None, problems):
         found = _check_list_file(path, shown, name, config, problems, valid_files, warn=True)
         if found is not None:
             valid += 1
-            refs += found
-    _check_templates(root, config, refs, problems)
+            uses[name] = found
+    _check_templates(root, config, uses, problems)
     problems.sort()
     return (valid if config is not None else 0), problems
 
 
 def _check_templates(
-    root: Path, config: SiteConfig | None, refs: list[TemplateRef], problems: list[Problem]
+    root: Path,
+    config: SiteConfig | None,
+    uses: Mapping[str, ListTemplates],
+    problems: list[Problem],
 ) -> dict[str, TemplateText]:
-    """The texts `refs` name, by path, each checked for every template name it is used as."""
+    """The texts the site's files name, by path, each checked for every template name it
+    is used as, for its size, and for whether it would be published (`_check_private`)."""
+    refs = _site_refs(config) + [ref for found in uses.values() for ref in found.refs()]
     if not refs or config is None:
         return {}
     if config.templates_url is None:
@@ -301,7 +356,12 @@ def _check_templates(
                 if ref.path == path
             ]
             continue
-        text, problem = decode(file.read_bytes())
+        raw = file.read_bytes()
+        too_big = size_problem(len(raw))
+        if too_big is not None:
+            problems.append(Problem(path, 1, 1, "", too_big))
+            continue
+        text, problem = decode(raw)
         if text is None:
             assert problem is not None
             problems.append(Problem(path, problem.line, problem.col, "", problem.message))
@@ -313,7 +373,35 @@ def _check_templates(
                 Problem(path, p.line, p.col, name, p.message)
                 for p in check_text(name, texts[path].text)
             ]
+    if config.templates_url is not None and not config.publish_private_templates:
+        problems += _check_private(root, config, uses)
     return texts
+
+
+def _check_private(
+    root: Path, config: SiteConfig, uses: Mapping[str, ListTemplates]
+) -> list[Problem]:
+    """A text only private lists use is not published (`publishing`): each place that
+    gives a private list such a text is an error saying what to do instead."""
+    users: dict[str, list[tuple[str, ListTemplates, TemplateRef]]] = {}
+    for list_name, found in sorted(uses.items()):
+        for ref in found.uses(config).values():
+            users.setdefault(ref.path, []).append((list_name, found, ref))
+    problems: list[Problem] = []
+    for path, using in sorted(users.items()):
+        if any(not found.private for _, found, _ in using):
+            continue
+        names = sorted({list_name for list_name, _, _ in using})
+        message = (
+            f"{path} is used only by private lists ({', '.join(names)}), and such a text is"
+            f" not published at templates_url unless {SITE_FILE} says"
+            " 'publish_private_templates: true' (for a templates_url only Mailman can reach):"
+            " set that, or give the list a text a public list uses too, or null for"
+            " Mailman's own text"
+        )
+        for ref in sorted({ref for _, _, ref in using}, key=lambda r: (r.source, r.loc)):
+            problems.append(_ref_problem(root, ref, message))
+    return problems
 
 
 def _ref_problem(root: Path, ref: TemplateRef, message: str) -> Problem:
@@ -448,28 +536,29 @@ def _check_list_file(
     valid_files: ValidFiles | None,
     *,
     warn: bool = False,
-) -> list[TemplateRef] | None:
+) -> ListTemplates | None:
     """Check a list file without keeping it: its problems, its lint warnings only if
-    `warn`. Returns the templates it names when it loads (a site would hold it), else None."""
+    `warn`. Returns what it says about templates when it loads (a site would hold it),
+    else None."""
     key = None
     if valid_files is not None and config is not None and not path.is_symlink():
         try:
             key = valid_files.key(shown, path.read_bytes())
         except OSError:
             key = None
-        remembered = valid_files.references(key) if key is not None else None
+        remembered = valid_files.templates(key, shown) if key is not None else None
         if remembered is not None:
-            return [TemplateRef(shown, ("templates", n), n, p) for n, p in remembered]
+            return remembered
     found: list[Problem] = []
     loaded = _load_list(path, shown, name, config, found)
     warnings = lint_file(loaded, config) if loaded is not None and config is not None else []
     problems.extend(found + warnings if warn else found)
-    if loaded is None:
+    if loaded is None or config is None:
         return None
-    refs = _list_refs(shown, loaded.spec)
+    templates = _list_templates(shown, name, loaded.spec, config)
     if key is not None and valid_files is not None and not found and not warnings:
-        valid_files.add(key, [(ref.name, ref.path) for ref in refs])
-    return refs
+        valid_files.add(key, templates)
+    return templates
 
 
 SYMLINK_REFUSED = (

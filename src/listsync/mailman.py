@@ -29,6 +29,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 from listsync import acceptance, mailman_settings
 from listsync.acceptance import HeaderRule
 from listsync.errors import ListsyncError
+from listsync.mailman_templates import BASE_URL_SINCE
 from listsync.policy import ListState, may_be_retired
 
 DEFAULT_TIMEOUT = 30.0
@@ -558,8 +559,20 @@ class MailmanBackend:
 
     # writing
 
-    def create_domain(self, domain: str) -> None:
-        self.call("domains", {"mail_host": domain}, done_already=DOMAIN_EXISTS)
+    def create_domain(self, domain: str, base_url: str | None = None) -> None:
+        """Create `domain`, with `base_url` (the web interface's root, which Mailman 3.3.10
+        fills `$base_url`, `$mailinglist_url`, ... of templates with) where the server's
+        domains have one: 3.3.8 refuses the parameter."""
+        data = {"mail_host": domain}
+        if base_url is not None and self.server().version >= BASE_URL_SINCE:
+            data["base_url"] = base_url
+        self.call("domains", data, done_already=DOMAIN_EXISTS)
+
+    def domain_base_url(self, domain: str) -> str | None:
+        """The domain's `base_url` (None: it has none, or there is no such domain)."""
+        body = self._get_or_none(f"domains/{quote(domain, safe='')}")
+        value = body.get("base_url") if isinstance(body, dict) else None
+        return str(value) if value else None
 
     def create_list(self, fqdn: str, locked_down: Mapping[str, Any]) -> None:
         """Create the list private (Mailman's private style), then lock it down at once."""

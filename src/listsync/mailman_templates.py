@@ -8,12 +8,16 @@ name (`footer-tor.<hash>.txt` below the site's `templates_url`), so that a
 changed text gets a new URL and Mailman's cache (7 days, evicted only for
 the URL a PATCH replaces) never serves an old one.
 
-Mailman fetches a template with `requests.get(url).text` when its cache
-misses, and a URL answering 404 silently gives an empty text. So before
-`apply` points a list at a URL, `check_served` fetches it the way Mailman
-will and compares it with the repository's text: nothing unpublished, and
-no text a server would decode wrongly (a `text/plain` without
-`charset=utf-8` is read as ISO-8859-1), is ever set.
+Mailman fetches a template with `requests.get(url, timeout=5).text` when
+its cache misses (`mailman/utilities/protocols.py`), and every failure is
+silent in the mail: a URL answering 404 gives an empty text, any other
+HTTP error Mailman's own default text, and no answer within 5 seconds
+keeps the mail that needs it from being sent. So before `apply` points a
+list at a URL, `check_served` fetches it the way Mailman will and compares
+it with the repository's text: nothing unpublished, and no text a server
+would decode wrongly (a `text/plain` without `charset=utf-8` is read as
+ISO-8859-1), is ever set; `check_urls` does the same for many URLs at
+once, each once, a few at a time.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -29,8 +34,14 @@ if TYPE_CHECKING:  # validating a site needs no HTTP library: imported when fetc
     import requests
 
 TEMPLATES_DIR = "templates"
-FETCH_TIMEOUT = 10.0
+# Mailman's own timeout for fetching a template (REQUEST_TIMEOUT in mailman/utilities/
+# protocols.py, 3.3.8 to 3.3.10): a server slower than this fails Mailman's fetch too.
+FETCH_TIMEOUT = 5.0
+# The most listsync fetches of one text (Mailman has no limit of its own): `validate`
+# refuses a bigger text, so that nothing valid fails every apply's check.
 MAX_TEXT_BYTES = 256 * 1024
+# How many URLs `check_urls` fetches at once: a small bound, for a static server.
+CHECK_WORKERS = 4
 
 # ALL_TEMPLATES of mailman/interfaces/template.py whose name starts with "list:"
 # (identical in 3.3.8, 3.3.9 and 3.3.10): what PATCH /3.1/lists/ID/uris accepts.
@@ -80,7 +91,9 @@ _EXPAND = frozenset(
         "language",
     ]
 )
-# expand() adds these in 3.3.10 only, when the domain has a base_url (schema.cfg).
+# Domains have a base_url from 3.3.10 on (REST /3.1/domains, model/domain.py), and
+# expand() (utilities/string.py) then adds these: base_url and [urlpatterns] of schema.cfg.
+BASE_URL_SINCE = (3, 3, 10)
 _EXPAND_3_3_10 = frozenset(
     [
         "base_url",
@@ -166,10 +179,32 @@ PLACEHOLDERS["list:user:notice:rejected"] = frozenset({"listname", "reasons"})
 """Per template name, every `$placeholder` Mailman 3.3.8 to 3.3.10 fills in."""
 
 PLACEHOLDERS_SINCE: dict[str, tuple[int, int, int]] = {
-    **dict.fromkeys(_EXPAND_3_3_10, (3, 3, 10)),
+    **dict.fromkeys(_EXPAND_3_3_10, BASE_URL_SINCE),
     "user_name_or_email": (3, 3, 10),  # 3.3.8 and 3.3.9 leave it as written (a bug)
 }
 """Placeholders older releases leave in the text as written."""
+
+BASE_URL_PLACEHOLDERS = _EXPAND_3_3_10
+"""Filled in only when the list's domain has a `base_url` (expand() in 3.3.10): Mailman
+leaves them as written for a domain without one."""
+
+
+def domain_base_url(web_root: str) -> str:
+    """The `base_url` of the site's Mailman domain: Postorius' root below the site's web
+    URL. Mailman's `[urlpatterns]` (schema.cfg) build `$mailinglist_url` and the others on
+    it (`$base_url/lists/$list_id`), the paths of `listsync render`'s Postorius links."""
+    return f"{web_root.rstrip('/')}/postorius"
+
+
+def size_problem(size: int) -> str | None:
+    """Why a text of `size` bytes cannot be a template, or None."""
+    if size <= MAX_TEXT_BYTES:
+        return None
+    return (
+        f"{size} bytes, over the limit of {MAX_TEXT_BYTES // 1024} KiB ({MAX_TEXT_BYTES} bytes)"
+        " that apply fetches of a published text to check it: make it shorter"
+    )
+
 
 # string.Template's syntax, which expand() uses through safe_substitute: an unknown
 # placeholder is left in the text as written.
@@ -229,6 +264,17 @@ def decode(raw: bytes) -> tuple[str | None, TextProblem | None]:
         return None, TextProblem(line, col, f"not valid UTF-8 (byte 0x{bad})")
 
 
+def placeholders_in(text: str, wanted: frozenset[str]) -> list[tuple[TextProblem, str]]:
+    """Where `text` uses one of the `wanted` placeholders: (its place, its name)."""
+    found = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        for match in _PLACEHOLDER.finditer(line):
+            placeholder = match["named"] or match["braced"]
+            if not match["escaped"] and placeholder in wanted:
+                found.append((TextProblem(number, match.start() + 1, ""), placeholder))
+    return found
+
+
 def check_text(
     name: str, text: str, release: tuple[int, int, int] | None = None
 ) -> list[TextProblem]:
@@ -280,24 +326,38 @@ class NotServedError(Exception):
     """A URL that does not serve the text it should, as Mailman would fetch it."""
 
 
+# What Mailman sends when its fetch of a template fails (mailman/model/template.py).
+SENDS_EMPTY = "Mailman sends an empty text in its place"
+SENDS_DEFAULT = "Mailman sends its own default text instead"
+SENDS_NOTHING = "Mailman cannot send the mail that needs it"
+
+
+def _http_error(url: str, status: int) -> NotServedError:
+    effect = SENDS_EMPTY if status == 404 else SENDS_DEFAULT
+    return NotServedError(f"{url} answers HTTP {status} ({effect})")
+
+
 def fetch(url: str, session: requests.Session | None = None) -> str:
     """The text at `url` as Mailman reads it (`requests.get(url).text`); `NotServedError`
     when it does not answer 200 with at most `MAX_TEXT_BYTES`."""
     import requests
+    import urllib3
 
     getter = session or requests
     try:
         response = getter.get(url, timeout=FETCH_TIMEOUT, stream=True)
-    except requests.RequestException as exc:
-        raise NotServedError(f"no answer from {url} ({type(exc).__name__})") from None
-    with response:
-        if response.status_code != 200:
-            raise NotServedError(f"{url} answers HTTP {response.status_code}")
-        raw = response.raw.read(MAX_TEXT_BYTES + 1, decode_content=True)
-        if len(raw) > MAX_TEXT_BYTES:
-            raise NotServedError(f"{url} is larger than {MAX_TEXT_BYTES // 1024} KiB")
-        response._content = raw  # what .text decodes, with the server's charset
-        return response.text
+        with response:
+            if response.status_code != 200:
+                raise _http_error(url, response.status_code)
+            raw = response.raw.read(MAX_TEXT_BYTES + 1, decode_content=True)
+            if len(raw) > MAX_TEXT_BYTES:
+                raise NotServedError(f"{url} is larger than {MAX_TEXT_BYTES // 1024} KiB")
+            response._content = raw  # what .text decodes, with the server's charset
+            return response.text
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+        slow = isinstance(exc, requests.Timeout | urllib3.exceptions.TimeoutError | TimeoutError)
+        why = f"no answer within {FETCH_TIMEOUT:g} s" if slow else "no answer"
+        raise NotServedError(f"{why} from {url} ({type(exc).__name__}; {SENDS_NOTHING})") from None
 
 
 def check_served(url: str, expected: str, session: requests.Session | None = None) -> None:
@@ -306,11 +366,56 @@ def check_served(url: str, expected: str, session: requests.Session | None = Non
     if served == expected:
         return
     if served.encode("latin-1", "replace") == expected.encode("utf-8", "replace"):
-        raise NotServedError(
-            f"{url} is served without 'charset=utf-8' in its Content-Type, so Mailman would"
-            " read its non-ASCII characters wrongly: serve .txt files as text/plain; charset=utf-8"
-        )
+        raise _without_charset(url)
     raise NotServedError(f"{url} serves another text than the repository's")
+
+
+def _without_charset(url: str) -> NotServedError:
+    return NotServedError(
+        f"{url} is served without 'charset=utf-8' in its Content-Type, so Mailman would"
+        " read its non-ASCII characters wrongly: serve .txt files as text/plain; charset=utf-8"
+    )
+
+
+def check_fetchable(url: str) -> None:
+    """Fail unless Mailman can fetch `url` and read it right, its text unknown here: it
+    answers 200 in time, and a text that is not ASCII comes with a charset (a UTF-8 text
+    read as ISO-8859-1 is garbled)."""
+    served = fetch(url)
+    try:
+        raw = served.encode("latin-1")
+    except UnicodeEncodeError:
+        return  # decoded with a charset of the server's: what Mailman reads
+    if not raw.isascii():
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return  # a Latin-1 text, read as one
+        raise _without_charset(url)
+
+
+def check_urls(expected: Mapping[str, str | None]) -> dict[str, str]:
+    """URL -> why Mailman could not fetch it right, for each URL of `expected` that fails:
+    `check_served` where its text is known, `check_fetchable` where it is None. Each URL is
+    fetched once, `CHECK_WORKERS` at a time."""
+
+    def verdict(url: str) -> str | None:
+        text = expected[url]
+        try:
+            if text is None:
+                check_fetchable(url)
+            else:
+                check_served(url, text)
+        except NotServedError as exc:
+            return str(exc)
+        return None
+
+    urls = sorted(expected)
+    if not urls:
+        return {}
+    with ThreadPoolExecutor(max_workers=CHECK_WORKERS) as pool:
+        verdicts = list(pool.map(verdict, urls))
+    return {url: why for url, why in zip(urls, verdicts, strict=True) if why is not None}
 
 
 def texts_of(versions: Iterable[tuple[str, bytes]]) -> list[TemplateText]:

@@ -743,6 +743,12 @@ class SiteConfig(_Strict):
         " once any template is declared.",
         examples=["https://lists.example.org/templates"],
     )
+    publish_private_templates: StrictBool = Field(
+        default=False,
+        description="Also publish at templates_url the texts only private lists use"
+        " (visibility: private, or advertised false): only for a templates_url that no one"
+        " but Mailman can reach.",
+    )
 
     _template_names = field_validator("templates", "disabled_templates")(_template_names)
 

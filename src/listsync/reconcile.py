@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from listsync import mailman_templates
+from listsync import mailman_templates, publishing
 from listsync.errors import InvalidSiteError, ListsyncError
 from listsync.gitinfo import SiteRepo, is_template_path, list_name
 from listsync.load import (
@@ -117,6 +117,7 @@ def read_states(site: Site, backend: LiveReader, names: Iterable[str] | None = N
     unsupported = unsupported_by_server(site, server.version, languages)
     if unsupported:
         raise InvalidSiteError(unsupported, against=server.text)
+    publishing.check_base_url(site, server, backend)
     live = backend.read_site(
         site.config.domain, desired, everything=names is None, details=details_to_read(desired)
     )

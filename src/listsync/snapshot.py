@@ -13,6 +13,7 @@ The document (`format_version` 2):
     {"format": "listsync-snapshot", "format_version": 1,
      "taken_at": "2026-11-23T14:02:11Z", "server": "GNU Mailman 3.3.10 (...)",
      "domain": "lists.example.org", "domain_exists": true,
+     "domain_base_url": "https://lists.example.org/postorius",
      "languages": ["en", ...],
      "lists": {"tor-dev": {"settings": {...}, "owners": [...], "moderators": [...],
                            "bans": [...], "templates": {"list:...": "https://..."},
@@ -79,6 +80,7 @@ def take(domain: str, backend: MailmanBackend) -> dict[str, Any]:
         "server": server.text,
         "domain": domain,
         "domain_exists": listing is not None,
+        "domain_base_url": backend.domain_base_url(domain) if listing is not None else None,
         "languages": languages,
         "lists": {
             name: {
@@ -120,6 +122,7 @@ class Snapshot:
     domain_exists: bool
     known_languages: frozenset[str]
     states: dict[str, ListState]
+    domain_base_url: str | None = None  # what fills $mailinglist_url & co. (3.3.10)
 
     def server(self) -> ServerInfo:
         return self.server_info
@@ -228,6 +231,7 @@ def loads(text: str, source: str) -> Snapshot:
             domain_exists=bool(data["domain_exists"]),
             known_languages=frozenset(_strings(data["languages"], "languages")),
             states=states,
+            domain_base_url=str(data["domain_base_url"]) if data.get("domain_base_url") else None,
         )
     except (KeyError, TypeError, ValueError, AttributeError, ListsyncError) as exc:
         raise SnapshotError(f"{source} is not a valid snapshot: {exc}") from None
