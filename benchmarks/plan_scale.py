@@ -129,7 +129,7 @@ def write_site(root: Path, n: int) -> list[str]:
 def child_desired(args: JSON) -> JSON:
     """The desired state of every list as plain JSON: what the naive loop is given."""
     from listsync.load import load_valid_site
-    from listsync.reconcile import desired_states
+    from listsync.policy import desired_states
 
     site, _ = load_valid_site(Path(args["root"]))
     items = [

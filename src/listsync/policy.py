@@ -11,7 +11,7 @@ function.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -146,6 +146,16 @@ def declared_settings(lst: EffectiveList) -> dict[str, Any]:
         {key: mailman_settings.desired_value(key, value) for key, value in lst.settings.items()}
     )
     return settings
+
+
+def desired_states(site: Site, names: Iterable[str] | None = None) -> dict[str, ListState]:
+    """The desired state of every list of the site, or of the named ones it declares."""
+    selected = sorted(site.lists) if names is None else sorted(set(names) & set(site.lists))
+    urls = site.template_urls()
+    return {
+        name: desired_state(site.effective(name), site.config.disabled_owner, urls)
+        for name in selected
+    }
 
 
 def desired_state(

@@ -34,7 +34,7 @@ from listsync.errors import InvalidSiteError, Problem
 from listsync.load import Site
 from listsync.mailman import TEMPLATES, MailmanBackend, ServerInfo, list_id
 from listsync.mailman_templates import TemplateText
-from listsync.policy import ListState, declared_settings
+from listsync.policy import ListState, declared_settings, desired_states
 from listsync.snapshot import Snapshot
 
 LiveSource = MailmanBackend | Snapshot
@@ -257,8 +257,6 @@ def check(
 ) -> ServedCheck:
     """Fetch, as Mailman would, every template URL of the site's lists (or the named
     ones): those their files give them, and those Mailman has for them now."""
-    from listsync.reconcile import desired_states
-
     desired = desired_states(site, names)
     domain = site.config.domain
     base = site.config.templates_url

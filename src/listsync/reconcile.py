@@ -42,20 +42,11 @@ from listsync.plan import Action, ListPlan, Plan, make_plan
 from listsync.policy import (
     ListState,
     broken_invariants,
-    desired_state,
+    desired_states,
     is_disabled,
     sets_language,
     unsupported_by_server,
 )
-
-
-def desired_states(site: Site, names: Iterable[str] | None = None) -> dict[str, ListState]:
-    selected = sorted(site.lists) if names is None else sorted(set(names) & set(site.lists))
-    urls = site.template_urls()
-    return {
-        name: desired_state(site.effective(name), site.config.disabled_owner, urls)
-        for name in selected
-    }
 
 
 def details_to_read(desired: Mapping[str, ListState]) -> dict[str, frozenset[str]]:
