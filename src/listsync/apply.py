@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 from filelock import FileLock, Timeout
 
 from listsync.errors import ListsyncError
-from listsync.mailman import MailmanBackend, MailmanUnreachable, is_outage
+from listsync.mailman import MailmanAway, MailmanBackend, is_outage
 from listsync.mailman_templates import check_urls
 from listsync.plan import (
     AddBan,
@@ -255,7 +255,7 @@ def apply_plan(
     if plan.create_domain:
         try:
             backend.create_domain(plan.domain, domain_base_url)
-        except MailmanUnreachable:
+        except MailmanAway:
             raise
         except ListsyncError as exc:
             raise ListsyncError(f"cannot create domain {plan.domain}: {exc}") from None

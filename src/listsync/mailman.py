@@ -61,8 +61,16 @@ class MailmanError(ListsyncError):
         self.status = status
 
 
-class MailmanUnreachable(MailmanError):
-    """No answer from Mailman at all."""
+class MailmanAway(MailmanError):
+    """Mailman gave no answer: `MailmanUnreachable` or `MailmanTooSlow`."""
+
+
+class MailmanUnreachable(MailmanAway):
+    """No connection to Mailman: refused, dropped, or no such host."""
+
+
+class MailmanTooSlow(MailmanAway):
+    """Mailman took the request but did not answer within the timeout."""
 
 
 class NotJSONError(MailmanError):
@@ -206,6 +214,11 @@ class PooledConnection(Connection):  # type: ignore[misc]
         self.counter.count(params["method"])
         try:
             response = self.session.request(**params, auth=self.auth, timeout=self.timeout)
+        except requests.ReadTimeout:
+            raise MailmanTooSlow(
+                f"Mailman at {redact_url(self.baseurl)} did not answer within {self.timeout:g} s"
+                " (--timeout)",
+            ) from None
         except requests.RequestException as exc:
             raise MailmanUnreachable(
                 f"cannot reach Mailman at {redact_url(self.baseurl)}: {type(exc).__name__}",
@@ -240,7 +253,7 @@ def _reason(response: requests.Response) -> str:
 
 def is_outage(exc: BaseException) -> bool:
     """No answer, or a gateway's 502/503/504: Mailman is away, not refusing."""
-    if isinstance(exc, MailmanUnreachable):
+    if isinstance(exc, MailmanAway):
         return True
     return isinstance(exc, MailmanError) and exc.status in RETRY_STATUSES
 
@@ -381,7 +394,7 @@ class MailmanBackend:
             except NotJSONError:
                 body = None  # server_info says what was expected
             except MailmanError as exc:
-                if isinstance(exc, MailmanUnreachable) or exc.status == 401:
+                if isinstance(exc, MailmanAway) or exc.status == 401:
                     raise
                 raise NotMailmanError(
                     f"{_expected_api(self.url)}, but system/versions answered: {exc}"
