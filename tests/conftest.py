@@ -1,4 +1,4 @@
-"""Shared pytest fixtures.
+"""Shared pytest fixtures, and the line between the fast tier and the rest.
 
 Mailman: the suite runs against real GNU Mailman cores (see
 ``tools/mailman_core.py``) shaped like our users' servers: by default
@@ -9,6 +9,11 @@ cores are installed once into ``<repo>/.mailman/`` (or
 ``$LISTSYNC_MAILMAN_HOME``) and started fresh for each test session on
 127.0.0.1, each with a database of its own (in the session's own PostgreSQL
 cluster, or SQLite under pytest's tmp directory).
+
+tests/unit/ is the fast tier (`scripts/test --fast`): pure tests that need
+no Mailman core, no PostgreSQL and no network. A test there that asks for a
+fixture starting a server is refused at collection, and one that opens a
+connection or resolves a name fails.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import itertools
 import os
 import re
 import socket
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +37,43 @@ from postgres_cluster import ClusterError, PostgresCluster
 from proxy import Proxy, recording_proxy
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+UNIT_TESTS = REPO_ROOT / "tests" / "unit"
+SERVER_FIXTURES = frozenset({"mailman_home", "start_core", "smtp_sink"})
+"""Every Mailman core, PostgreSQL cluster and mail server of a session comes from these."""
+
+
+# -- the fast tier ---------------------------------------------------------------
+
+
+def _is_unit(item: pytest.Item) -> bool:
+    return item.path.is_relative_to(UNIT_TESTS)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        servers = SERVER_FIXTURES & set(getattr(item, "fixturenames", ()))
+        if _is_unit(item) and servers:
+            raise pytest.UsageError(
+                f"{item.nodeid} asks for {', '.join(sorted(servers))}: tests/unit/ runs"
+                " without Mailman, PostgreSQL or network; put the test in tests/"
+            )
+
+
+def _offline(*args: object, **kwargs: object) -> None:
+    asked = [arg for arg in args if not isinstance(arg, socket.socket)]
+    raise AssertionError(f"a unit test used the network {asked}: tests/unit/ runs offline")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    if not _is_unit(item):
+        yield
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket.socket, "connect", _offline)
+        patch.setattr(socket.socket, "connect_ex", _offline)
+        patch.setattr(socket, "getaddrinfo", _offline)
+        yield
 
 
 # -- Mailman core ---------------------------------------------------------------

@@ -152,3 +152,21 @@ def rewrites(draw: st.DrawFn) -> tuple[tuple[HeaderRule, ...], tuple[HeaderRule,
             HeaderRule(header, pattern, draw(st.sampled_from(ACTIONS))),
         )
     return old, tuple(new)
+
+
+# -- two ordinary edits ------------------------------------------------------------------
+
+SPAM = HeaderRule("x-spam-flag", "^YES", "discard")
+SPAM_EDITED = HeaderRule("x-spam-flag", "^YES$", "discard")
+BOT = HeaderRule("from", r"bot@example\.org", "accept")
+BOT_HELD = HeaderRule("from", r"bot@example\.org", "hold")
+# Two ordinary edits that, written in the order listsync used before, accepted for a
+# moment spam forging the bot's From, which both the old and the new rules discard:
+EDITS = {
+    # the spam rule's pattern is corrected: the new rule was added at the end and the
+    # old one removed before the new one moved up, leaving the bot's rule first
+    "spam-pattern-edited": ((SPAM, BOT), (SPAM_EDITED, BOT)),
+    # the bot is let through without a moderator, the spam check moved ahead of it:
+    # the action was set before the move
+    "bot-accepted-after-the-spam-check": ((BOT_HELD, SPAM), (SPAM, BOT)),
+}

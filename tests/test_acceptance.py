@@ -487,6 +487,30 @@ def test_a_new_nonmember_of_a_disabled_list_waits_for_it_to_be_enabled(
 
 
 @pytest.mark.compat
+def test_a_new_nonmember_an_address_ban_names_waits_for_the_ban_to_go(
+    run: Run, tmp_path: Path, fresh: str, connected: Proxy, mailman_client: Client
+) -> None:
+    """Mailman refuses to add a non-member a ban names, as one a regexp ban matches: the
+    non-member waits, and the list's other changes are applied."""
+    fqdn = f"rules@{fresh}"
+    site = make_site(tmp_path, fresh, {"rules": OWNER + "bans: [troll@example.com]\n"})
+    assert apply(run, site).status == 0
+    text = OWNER + "description: Rules.\nnonmembers: {troll@example.com: discard}\n"
+    (site / "lists" / "rules.yaml").write_text(text + "bans: [troll@example.com]\n")
+    added = apply(run, site)
+    assert added.status == 0, added.err
+    assert nonmembers(mailman_client, fqdn) == {}
+    assert mailman_client.get_list(fqdn).settings["description"] == "Rules."
+    assert plan(run, site).status == 0
+    (site / "lists" / "rules.yaml").write_text(text + "bans: []\n")
+    lifted = apply(run, site)
+    assert lifted.status == 0, lifted.err
+    assert nonmembers(mailman_client, fqdn) == {"troll@example.com": "discard"}
+    assert bans(mailman_client, fqdn) == []
+    assert plan(run, site).status == 0
+
+
+@pytest.mark.compat
 def test_a_ban_with_a_backslash_is_lifted(
     run: Run, tmp_path: Path, fresh: str, connected: Proxy, mailman_client: Client
 ) -> None:

@@ -419,3 +419,22 @@ def test_a_list_that_says_nothing_of_posting_gets_mailmans_default(
     assert mailmans == {"default_member_action": "defer", "default_nonmember_action": "hold"}
     dev = mailman_client.get_list(f"tor-dev@{domain}").settings
     assert {k: dev[k] for k in mailmans} == mailmans, "tor-dev says nothing about posting"
+
+
+def test_a_list_setting_of_one_empty_string_converges(
+    run: Run, tmp_path: Path, domain: str, connected: Proxy, mailman_client: Client
+) -> None:
+    """The form encoding sends [''] as '', which Mailman reads as no item: the plan holds
+    it for [] too, so the list converges instead of showing drift forever."""
+    settings = "settings:\n  filter_types: ['']\n  pass_types: ['', text/plain]\n"
+    site = write_site(
+        tmp_path,
+        {"probe": "owners: [alice@example.org]\n" + settings},
+        config=f"domain: {domain}\n",
+    )
+    applied = apply(run, site)
+    assert applied.status == 0, applied.err
+    config = mailman_client.get_list(f"probe@{domain}").settings
+    assert (config["filter_types"], config["pass_types"]) == ([], ["", "text/plain"])
+    again = plan(run, site)
+    assert again.status == 0, again.out

@@ -467,8 +467,9 @@ def _list_expectation(name: str) -> str:
 
 def _items(value: object) -> list[object] | None:
     """A list setting's items as Mailman's list validators see them: one string is one
-    item, '' is none; None when `value` is no list at all."""
-    if value == "":
+    item, '' is none, and so is [''] (the form encoding sends it as ''); None when `value`
+    is no list at all."""
+    if value == "" or (isinstance(value, (list, tuple)) and list(value) == [""]):
         return []
     if isinstance(value, str):
         return [value]

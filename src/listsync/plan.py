@@ -345,7 +345,7 @@ def _nonmember_changes(desired: ListState, base: ListState) -> list[Change]:
     changes: list[Change] = [
         SetNonmember(address, live.get(address), action, present=address in live)
         for address, action in sorted(desired.nonmembers.items())
-        if (address not in live and not acceptance.banned_by(address, banning))
+        if (address not in live and not any(acceptance.bans_address(b, address) for b in banning))
         or (address in live and live[address] != action)
     ]
     changes += [

@@ -16,9 +16,13 @@ import re
 from typing import Any
 
 MASK = "***"
-# The run before an @, up to a blank or a character no address has around it (Mailman
-# allows ' and ` in a local part, regexps add ( ) | [ ] \); something must follow the @.
-_LOCAL_PART = re.compile(r"""[^\s"<>,;@]+(?=@[^\s"<>,;@])""")
+# The run before the last @ of an address, up to a blank or a character no address has
+# around it (Mailman allows ' ` and @ in a local part; regexps add ( ) | [ ] \); or such
+# a run ending in a part in double quotes (Mailman takes "jane"@example.org), which starts
+# the text or follows a blank, bracket, quote, separator or @. Something must follow the @.
+_LOCAL_PART = re.compile(
+    r"""(?:(?<![^\s"'<>()\[\]{},;:|=@])[^\s"<>,;]*"[^"\s]+"|[^\s"<>,;]+)(?=@[^\s"<>,;@])"""
+)
 # A run shorter than this loses its first character too: `a***` would be all of `a`.
 _KEEP_FIRST_FROM = 3
 
