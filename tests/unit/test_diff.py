@@ -291,32 +291,3 @@ def test_an_applied_plan_converges_and_no_step_leaves_a_list_more_open_than_both
     memory, plans = applied(case)
     check_converged(case, memory)
     check_steps(case, memory, plans)
-
-
-# Retired by hand as the runbooks say, but with another owner: `listsync import` advises
-# `disabled: true`, and the plan adds the disabled owner while keeping the ban of everyone.
-RETIRED_BY_HAND = Case(
-    {"tor-dev": desired_of("tor-dev", {"disabled": True})},
-    {
-        "tor-dev": live_list(
-            "tor-dev",
-            settings={
-                "emergency": True,
-                "default_member_action": "reject",
-                "default_nonmember_action": "reject",
-            },
-            owners=frozenset({"former@example.org"}),
-            bans=frozenset({DISABLE_BAN}),
-        )
-    },
-)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: Mailman refuses to add the disabled owner to a list that bans everyone"
-    " already (seen on 3.3.10: 'Membership is banned'), and the plan keeps that ban",
-)
-def test_a_list_banning_everyone_takes_its_disabled_owner() -> None:
-    memory, _ = applied(RETIRED_BY_HAND)
-    assert not memory.plan(RETIRED_BY_HAND.desired, TEXTS).has_changes
