@@ -14,7 +14,7 @@ the same machine load:
   list, one after another (the cheapest full read there is: one request a list);
 * ``floor_pool``: the same with 4 threads, i.e. what the REST server sustains;
 * ``plan``: ``listsync plan`` with no changes, through the library (load +
-  compute_plan + render) and as the command users run (``plan_cli``);
+  explained_plan + render) and as the command users run (``plan_cli``);
 * ``plan_drift``: the same after 1% of the lists were changed by hand;
 * ``plan_one``: a merge request's plan, scoped to one list (``--list NAME``);
 * ``apply_saved_cli``: ``listsync apply plan.json`` of a saved plan with no
@@ -273,7 +273,7 @@ def child_plan(args: JSON) -> JSON:
     from listsync.load import load_valid_site
     from listsync.mailman import MailmanBackend
     from listsync.policy import lint
-    from listsync.reconcile import compute_plan
+    from listsync.reconcile import explained_plan, read_states
 
     url, user, password = _env()
     names: list[str] | None = args.get("names")
@@ -284,7 +284,7 @@ def child_plan(args: JSON) -> JSON:
     loaded = time.perf_counter()
     backend = MailmanBackend(url, user, password)
     kinds = _count_kinds(backend)
-    plan = compute_plan(site, backend, names)
+    plan = explained_plan(site, read_states(site, backend, names), None, None)
     planned = time.perf_counter()
     text = render.render_plan(plan, "text")
     end = time.perf_counter()
@@ -307,7 +307,7 @@ def child_apply(args: JSON) -> JSON:
     from listsync.load import load_valid_site
     from listsync.mailman import MailmanBackend
     from listsync.policy import lint
-    from listsync.reconcile import compute_plan
+    from listsync.reconcile import explained_plan, read_states
 
     url, user, password = _env()
     names: list[str] | None = args.get("names")
@@ -319,7 +319,7 @@ def child_apply(args: JSON) -> JSON:
     kwargs = {"workers": int(args["workers"])} if args.get("workers") else {}
     backend = MailmanBackend(url, user, password, **kwargs)
     kinds = _count_kinds(backend)
-    plan = compute_plan(site, backend, names)
+    plan = explained_plan(site, read_states(site, backend, names), None, None)
     planned = time.perf_counter()
     result = apply_plan(backend, plan)
     end = time.perf_counter()

@@ -101,6 +101,26 @@ def test_changed_since_plans_only_the_changed_lists_and_names_their_commits(
     assert f"Last commit `{short(site)}` by Bob: Ask for tor-relays" in out
 
 
+def test_apply_shows_exactly_the_plan_that_plan_shows(
+    run: Run, site: Path, domain: str, connected: Proxy
+) -> None:
+    """Interactive apply prints plan's plan: its notes, warnings and commit lines too."""
+    assert run("--root", str(site), "apply", "--yes").status == 0
+    (site / "lists" / "tor-dev.yaml").write_text(LISTS["tor-dev"] + "archive: private\n")
+    commit_all(site, "Ask for a private tor-dev archive", author=ALICE)
+    (site / "lists" / "tor-relays.yaml").write_text(RELAYS)
+
+    status, planned, _ = plan(run, site)
+    assert status == 2
+    applied = run("--root", str(site), "apply", "--yes")
+
+    assert applied.status == 0, applied.err
+    assert applied.out.startswith(planned)
+    assert f"{short(site)} Alice Example: Ask for a private tor-dev archive" in planned
+    assert "note: uncommitted changes in lists/tor-relays.yaml" in planned
+    assert "Applied 2 list(s), 0 failed." in applied.out[len(planned) :]
+
+
 def test_a_changed_site_config_plans_every_list(
     run: Run, site: Path, domain: str, connected: Proxy
 ) -> None:

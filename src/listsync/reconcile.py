@@ -1,9 +1,10 @@
-"""Reconcile: the pipeline from files and a live server to a `Plan`.
+"""Reconcile: from files and a live server to an explained `Plan`.
 
-Owns the wiring of the stages, as octoDNS' manager does: site -> policy ->
-desired states; Mailman -> existing states; both -> plan; git -> which
-lists to plan and who asked for each change. Commands call this and never
-the stages' internals.
+Owns reading both sides (site -> policy -> desired states; Mailman or a
+snapshot -> existing states, what the server is and supports) and
+explaining the diff of them: git says which lists to plan and who asked
+for each change, which files were deleted, and what drifted outside a
+change under review. `run` calls it; commands never do.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from listsync.mailman import (
     TEMPLATES,
     TESTED_VERSIONS,
     LiveSite,
-    MailmanBackend,
     ServerInfo,
 )
 from listsync.mailman_settings import release_text
@@ -122,29 +122,6 @@ def server_notes(server: ServerInfo) -> tuple[str, ...]:
     return (f"{server.text} is not a release listsync is tested with ({low} to {high})",)
 
 
-def plan_from(
-    site: Site,
-    reading: Reading,
-    scope: str | None = None,
-    history: Callable[[], Iterable[tuple[str, bytes]]] | None = None,
-) -> Plan:
-    """The plan of `reading`, with the texts of the templates it changes (`template_texts`;
-    `history` gives the earlier versions git has, asked for only when needed)."""
-    if scope is None:
-        scope = "all lists" if reading.everything else f"{len(reading.desired)} named list(s)"
-    the_plan = make_plan(
-        site.config.domain,
-        reading.desired,
-        reading.live.lists,
-        domain_exists=reading.live.domain_exists,
-        unmanaged=reading.live.unmanaged,
-        scope=scope,
-        managed=len(site.lists) if reading.everything else len(list_file_paths(site.root)),
-    )
-    texts = template_texts(site, the_plan, history)
-    return dataclasses.replace(the_plan, notes=server_notes(reading.server), texts=texts)
-
-
 def template_texts(
     site: Site, plan: Plan, history: Callable[[], Iterable[tuple[str, bytes]]] | None = None
 ) -> dict[str, str]:
@@ -164,11 +141,6 @@ def template_texts(
             with contextlib.suppress(mailman_templates.NotServedError):
                 known[url] = mailman_templates.fetch(url)
     return {url: known[url] for url in sorted(wanted) if url in known}
-
-
-def compute_plan(site: Site, backend: MailmanBackend, names: Iterable[str] | None = None) -> Plan:
-    """Plan the whole site, or only the named lists (without reading the others)."""
-    return plan_from(site, read_states(site, backend, names))
 
 
 # -- git: scope and attribution ---------------------------------------------------
@@ -300,12 +272,29 @@ def explained_plan(
     uncommitted: Iterable[str] = (),
     warnings: Mapping[str, str] | None = None,
 ) -> Plan:
-    """The plan with what git says: its scope, notes, warnings (`removal_warnings`),
-    and who asked for each change."""
+    """The plan of `reading`, explained: its scope, the server's notes, the texts of the
+    templates it changes (`template_texts`, with the earlier versions git has), what git
+    says (notes on uncommitted and deleted files, `removal_warnings`), and who asked for
+    each change."""
     warnings = warnings or {}
+    if scope is not None:
+        described = scope.description
+    elif reading.everything:
+        described = "all lists"
+    else:
+        described = f"{len(reading.desired)} named list(s)"
+    the_plan = make_plan(
+        site.config.domain,
+        reading.desired,
+        reading.live.lists,
+        domain_exists=reading.live.domain_exists,
+        unmanaged=reading.live.unmanaged,
+        scope=described,
+        managed=len(site.lists) if reading.everything else len(list_file_paths(site.root)),
+    )
     history = repo.template_versions if repo is not None else None
-    the_plan = plan_from(site, reading, scope.description if scope else None, history)
-    notes = [*the_plan.notes]
+    texts = template_texts(site, the_plan, history)
+    notes = [*server_notes(reading.server)]
     notes += [
         f"lists/{name}.yaml was deleted: listsync never deletes a list; {name} is left alone"
         " in Mailman"
@@ -322,7 +311,10 @@ def explained_plan(
     if repo is not None:
         the_plan = attribute(the_plan, site, repo, pending)
     return dataclasses.replace(
-        the_plan, notes=tuple(notes), warnings=tuple(warnings[name] for name in sorted(warnings))
+        the_plan,
+        notes=tuple(notes),
+        warnings=tuple(warnings[name] for name in sorted(warnings)),
+        texts=texts,
     )
 
 

@@ -1,10 +1,13 @@
-"""Results as JSON: what `validate`, `apply` and `import` did, for bots and pipelines.
+"""Results: what `validate`, `apply` and `import` did, as JSON for bots and pipelines and
+as lines for people.
 
 Owns the machine-readable results (`--format json`), each a versioned
 document (`format_version` 1, documented in README.md) like the plan JSON:
 a bot that posts a merge-request note or opens a drift issue reads these
 instead of scraping text. Fields are only ever added within a version.
 Written with `escaping.json_text`: no control or bidi character is printed raw.
+Beside each document, the lines a person reads for the same result (the
+command prints them through `escaping.visible` with secrets scrubbed).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from listsync.errors import Problem
 from listsync.escaping import json_text
-from listsync.render import change_json, to_json_data
+from listsync.render import change_json, change_lines, to_json_data
 
 if TYPE_CHECKING:
     from listsync.apply import ApplyResult
@@ -100,3 +103,79 @@ def imported(result: ImportResult) -> dict[str, Any]:
             for item in result.lists
         ],
     }
+
+
+def applied_lines(result: ApplyResult) -> list[str]:
+    """What was applied, what failed and why, what was not started; the summary last."""
+    from listsync.apply import INTERRUPTED
+
+    lines: list[str] = []
+    started_failures = [r for r in result.failed if r.started]
+    for failure in started_failures:
+        change = failure.failed_change
+        what = ""
+        if change is not None:
+            what = "; ".join(change_lines(change)) or type(change).__name__
+        midway = failure.stopped_midway and failure.applied
+        done = f" after {failure.applied} change(s)" if midway else ""
+        lines.append(
+            f"failed: {failure.name}{done}: {failure.error}" + (f" [{what}]" if what else "")
+        )
+        if failure.skipped and not failure.stopped_midway and failure.applied:
+            lines.append(f"    its other {failure.applied} change(s) were applied")
+        if not failure.stopped_midway:
+            continue
+        if failure.left_locked_down:
+            lines.append(
+                f"    {failure.name} was created but not finished: it is left locked down"
+                " (not advertised, emergency moderation, no archive, subscriptions"
+                " moderated); the next apply finishes it"
+            )
+        elif failure.creating:
+            lines.append(
+                f"    if Mailman made {failure.name}, it is in its private style (not advertised,"
+                " subscriptions moderated, non-members held) with no owner or member;"
+                " the next apply finishes it"
+            )
+    if result.stopped == INTERRUPTED:
+        lines.append("interrupted: no further list was started")
+    if result.not_started:
+        waiting = ", ".join(r.name for r in result.not_started)
+        lines.append(f"not started ({result.stopped}): {waiting}")
+    if result.failed:
+        lines.append(f"applied: {', '.join(r.name for r in result.succeeded) or 'none'}")
+        lines.append("Run 'listsync plan' to see what remains; 'listsync apply' finishes it.")
+    names = ", ".join(r.name for r in started_failures)
+    summary = f"Applied {len(result.succeeded)} list(s), {len(started_failures)} failed"
+    summary += f": {names}" if names else ""
+    if result.not_started:
+        summary += f", {len(result.not_started)} not started"
+    return [*lines, summary + "."]
+
+
+def imported_lines(result: ImportResult) -> list[tuple[str, bool]]:
+    """Each list imported, skipped or failed, and the summary: (line, for stderr)."""
+    from listsync.importer import Outcome
+
+    lines: list[tuple[str, bool]] = []
+    for item in result.lists:
+        if item.outcome is Outcome.FAILED:
+            lines.append((f"failed: {item.name}: {item.reason}", True))
+            lines += [(f"    {line}", True) for line in item.details]
+        else:
+            reason = f": {item.reason}" if item.reason else ""
+            lines.append((f"{item.outcome.value} {item.path}{reason}", False))
+    if not result.lists:
+        if result.domain_exists:
+            summary = f"Nothing to import: every list of {result.domain} in Mailman has a file."
+        else:
+            summary = f"Nothing to import: Mailman has no domain {result.domain}."
+        return [*lines, (summary, False)]
+    written = len(result.named(Outcome.WRITTEN))
+    skipped = len(result.named(Outcome.SKIPPED))
+    failed = [item.name for item in result.named(Outcome.FAILED)]
+    summary = (
+        f"Imported {written} list(s) from {result.domain}, {skipped} skipped, "
+        f"{len(failed)} failed" + (f": {', '.join(failed)}" if failed else "") + "."
+    )
+    return [*lines, (summary, False)]

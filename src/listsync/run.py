@@ -1,0 +1,247 @@
+"""A run of `plan`, `apply` or `apply FILE`: one path from what was asked to what happened.
+
+Owns everything between the command line's options and its printing:
+loading the site (only the lists the run reads), reading Mailman or a
+snapshot, the plan with its explanations and notes (scope, commits, drift,
+removed files, the blast radius), the saved-plan commitment (a saved plan
+is applied only when planning again gives exactly its changes),
+`--require-tip`, the apply lock and the apply itself. `plan`, interactive
+`apply` and `apply FILE` all plan through `plan_run`, so what a reviewer
+reads is what gets applied. The command line asks, shows progress and
+prints; it never assembles a plan.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from listsync import gitinfo, render, savedplan, snapshot
+from listsync.apply import ApplyResult, ListResult, apply_lock, apply_plan
+from listsync.errors import ListsyncError, Problem, hide_addresses
+from listsync.gitinfo import SiteRepo
+from listsync.load import Site, list_file_paths, load_valid_site
+from listsync.mailman import MailmanBackend
+from listsync.mailman_templates import domain_base_url
+from listsync.plan import Plan, unsafe_reason
+from listsync.policy import lint
+from listsync.reconcile import (
+    LiveReader,
+    Reading,
+    Scope,
+    changed_scope,
+    explained_plan,
+    read_states,
+    removal_warnings,
+    with_drift_beyond,
+)
+
+FORCE_ROUTE = (
+    "review it and pass --force to apply it anyway"
+    " (in the pipeline: the manual apply-force job, for maintainers)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """What a run was asked for: which lists, and how addresses are shown."""
+
+    root: Path
+    names: tuple[str, ...] | None = None  # these lists alone (None: every list)
+    changed_since: str | None = None  # --changed-since: the lists whose files changed
+    redact: bool = False  # --redact (the site's redact_addresses masks them too)
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedRun:
+    """A plan, with what a saved plan records and what apply checks."""
+
+    site: Site
+    plan: Plan  # with every address: what apply writes
+    hidden: bool  # addresses are masked in every output
+    reading: Reading
+    selection: tuple[str, ...] | None  # the lists planned (None: every list)
+    worktree: savedplan.WorkTree
+    from_snapshot: bool  # planned against a snapshot: for review, never applied
+
+    @property
+    def shown(self) -> Plan:
+        """The plan as every output shows it."""
+        return render.redacted(self.plan) if self.hidden else self.plan
+
+    @property
+    def unsafe(self) -> str | None:
+        """Why apply refuses this plan without --force, or None."""
+        safety = self.site.config.safety
+        return unsafe_reason(self.plan, safety.max_changed_fraction, safety.min_managed_lists)
+
+    def saved(self) -> str:
+        """The plan as a JSON file: a saved plan for `apply FILE`, except against a
+        snapshot (a plan for review only)."""
+        if self.from_snapshot:
+            return render.to_json(self.shown)
+        return savedplan.dumps(
+            self.plan, self.reading, self.selection, self.worktree, redact=self.hidden
+        )
+
+
+Warn = Callable[[Problem], None]
+
+
+def load_site(root: Path, names: Iterable[str] | None, warn: Warn) -> Site:
+    """The valid site with every list (None) or exactly the named ones, its warnings and
+    lints given to `warn`."""
+    site, warnings = load_valid_site(root, names)
+    for problem in sorted(warnings + lint(site)):
+        warn(problem)
+    return site
+
+
+def hiding(site: Site, redact: bool) -> bool:
+    """Whether this run masks addresses (--redact or redact_addresses); if so, everywhere."""
+    hidden = redact or site.config.redact_addresses
+    hide_addresses(hidden)
+    return hidden
+
+
+def _worktree(repo: SiteRepo | None) -> savedplan.WorkTree:
+    if repo is None:
+        return savedplan.WorkTree(None, ())
+    return savedplan.WorkTree(repo.revision(), tuple(repo.uncommitted()))
+
+
+def _with_blast_radius_note(the_plan: Plan, site: Site) -> Plan:
+    """The plan, with a note when apply will refuse it without --force."""
+    safety = site.config.safety
+    unsafe = unsafe_reason(the_plan, safety.max_changed_fraction, safety.min_managed_lists)
+    if unsafe is None:
+        return the_plan
+    note = f"{unsafe}: apply refuses it without --force; {FORCE_ROUTE}"
+    return dataclasses.replace(the_plan, notes=(*the_plan.notes, note))
+
+
+def plan_run(
+    request: Request,
+    connect: Callable[[], LiveReader],
+    *,
+    live_file: Path | None = None,
+    warn: Warn,
+) -> PlannedRun:
+    """Plan what `request` asks, against Mailman (`connect`) or a snapshot (`live_file`).
+
+    The plan `plan` prints and interactive `apply` prints and applies: its
+    scope, notes (uncommitted files, deleted files, drift outside a change
+    under review, the blast radius, a snapshot's age), warnings and who
+    asked for each change.
+    """
+    repo = gitinfo.open_site_repo(request.root)
+    worktree = _worktree(repo)
+    scope: Scope | None = None
+    selection = request.names
+    if request.changed_since is not None:
+        if request.names:
+            raise ListsyncError("--changed-since and --list both choose the lists: use one")
+        repo = repo or gitinfo.require_site_repo(request.root)
+        scope = changed_scope(repo, request.root, request.changed_since, worktree.uncommitted)
+        selection = scope.names
+    # A merge request's plan against a snapshot reads every list (it costs nothing): the
+    # apply after the merge repairs drift beyond the changed lists, so the plan shows it.
+    with_drift = live_file is not None and scope is not None and scope.names is not None
+    read = None if with_drift else selection
+    site = load_site(request.root, read, warn)
+    hidden = hiding(site, request.redact)
+    reader = snapshot.load(live_file) if live_file is not None else connect()
+    reading = read_states(site, reader, read)
+    warnings: dict[str, str] = {}
+    if repo is not None:
+        without_file = {*reading.live.unmanaged, *(scope.removed if scope else ())}
+        warnings = removal_warnings(repo, reader, site, without_file)
+    the_plan = explained_plan(site, reading, scope, repo, worktree.uncommitted, warnings)
+    if with_drift and scope is not None:
+        the_plan = with_drift_beyond(the_plan, scope)
+    the_plan = _with_blast_radius_note(the_plan, site)
+    if isinstance(reader, snapshot.Snapshot):
+        the_plan = dataclasses.replace(the_plan, notes=(reader.age_note(), *the_plan.notes))
+    return PlannedRun(
+        site, the_plan, hidden, reading, selection, worktree, from_snapshot=live_file is not None
+    )
+
+
+def replan_saved(
+    root: Path, path: Path, backend: MailmanBackend, *, redact: bool, warn: Warn
+) -> PlannedRun:
+    """The plan to apply for the saved plan at `path`: planned again as `plan_run` plans,
+    and refused unless it is exactly the one recorded (`savedplan`)."""
+    saved = savedplan.load(path)
+    repo = gitinfo.open_site_repo(root)
+    worktree = _worktree(repo)
+    savedplan.check_worktree(saved, worktree)
+    savedplan.check_selection(saved, (p.stem for p in list_file_paths(root)))
+    request = Request(root, saved.selection, redact=redact or saved.redacted)
+    replanned = plan_run(request, lambda: backend, warn=warn)
+    domain = replanned.site.config.domain
+    if domain != saved.domain:
+        raise savedplan.StalePlanError(
+            f"{path} plans {saved.domain}; the site's domain is {domain}"
+        )
+    savedplan.check_replan(saved, replanned.reading, replanned.plan)
+    return replanned
+
+
+@contextmanager
+def exclusive(backend: MailmanBackend, root: Path, require_tip: str | None) -> Iterator[None]:
+    """Hold the apply lock of this Mailman; with `require_tip`, only while the work tree is
+    clean and at that ref's commit (checked once the lock is held)."""
+    with apply_lock(backend.url, root):
+        if require_tip is not None:
+            check_tip(root, require_tip)
+        yield
+
+
+def check_tip(root: Path, ref: str) -> None:
+    """Refuse unless the work tree is clean and at `ref`'s commit."""
+    repo = gitinfo.require_site_repo(root)
+    tip, head = repo.resolve(ref), repo.revision()
+    if head != tip:
+        raise ListsyncError(
+            f"refusing to apply: the work tree is at {(head or 'no commit')[:7]}, but {ref} is at"
+            f" {tip[:7]}: an older revision is never applied over a newer one (the newer"
+            " revision's pipeline applies it); nothing was changed"
+        )
+    dirty = repo.uncommitted()
+    if dirty:
+        raise ListsyncError(
+            f"refusing to apply: uncommitted changes in {', '.join(dirty)} are not {ref};"
+            " nothing was changed"
+        )
+
+
+def check_blast_radius(planned: PlannedRun, force: bool) -> None:
+    """Refuse a plan that changes too large a share of the lists, unless forced."""
+    unsafe = planned.unsafe
+    if unsafe is not None and not force:
+        raise ListsyncError(f"refusing to apply: {unsafe}; {FORCE_ROUTE}; nothing was changed")
+
+
+def apply_run(
+    planned: PlannedRun,
+    backend: MailmanBackend,
+    *,
+    force: bool,
+    on_done: Callable[[ListResult], None] | None = None,
+    on_interrupt: Callable[[], None] | None = None,
+) -> ApplyResult:
+    """Apply a planned run to Mailman (never one planned against a snapshot)."""
+    if planned.from_snapshot:
+        raise ListsyncError("a plan against a snapshot is for review only: it is never applied")
+    check_blast_radius(planned, force)
+    return apply_plan(
+        backend,
+        planned.plan,
+        on_done=on_done,
+        on_interrupt=on_interrupt,
+        domain_base_url=domain_base_url(planned.site.config.web_root),
+    )
