@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from listsync import mailman_settings
 from listsync.acceptance import DISABLE_BAN as DISABLE_BAN
@@ -32,9 +32,7 @@ from listsync.models import (
     split_address,
 )
 from listsync.redaction import has_address, redact
-
-if TYPE_CHECKING:  # load uses lint_file: at run time, policy does not import load
-    from listsync.load import ListFile, Site
+from listsync.site import ListFile, Site
 
 DISABLED_PREFIX = "[Disabled] "
 # Description markers of a retired list: listsync writes the first; the runbooks use both.

@@ -31,10 +31,10 @@ from pathlib import Path
 
 from listsync import mailman_templates
 from listsync.errors import InvalidSiteError, Problem
-from listsync.load import Site
 from listsync.mailman import TEMPLATES, MailmanBackend, ServerInfo, list_id
 from listsync.mailman_templates import TemplateText
 from listsync.policy import ListState, declared_settings, desired_states
+from listsync.site import Site
 from listsync.snapshot import Snapshot
 
 LiveSource = MailmanBackend | Snapshot

@@ -24,7 +24,6 @@ from listsync.load import (
     LISTS_DIR,
     SITE_FILE,
     TEMPLATES_URL_ENV,
-    Site,
     list_file_paths,
 )
 from listsync.mailman import (
@@ -47,6 +46,7 @@ from listsync.policy import (
     sets_language,
     unsupported_by_server,
 )
+from listsync.site import Site
 
 
 def details_to_read(desired: Mapping[str, ListState]) -> dict[str, frozenset[str]]:
