@@ -32,7 +32,7 @@ from ruamel.yaml.scalarstring import LiteralScalarString
 
 from listsync import mailman_settings
 from listsync.load import LISTS_DIR, check_list_text, list_file_paths
-from listsync.mailman import DETAILS, MailmanBackend
+from listsync.mailman import MailmanBackend
 from listsync.mailman_templates import (
     TEMPLATES_DIR,
     NotServedError,
@@ -52,6 +52,7 @@ from listsync.models import (
 from listsync.plan import ListPlan, SetTemplate, plan_list
 from listsync.policy import (
     ARCHIVE_POLICY,
+    DETAILS,
     DISABLE_BAN,
     DISABLED_PREFIX,
     DMARC_ACTION,
