@@ -29,7 +29,8 @@ from list_states import (
 )
 from memory_backend import new_list_settings, snapshot
 
-from listsync.acceptance import DISABLE_BAN
+from listsync.acceptance import DISABLE_BAN, HeaderRule
+from listsync.importer import ImportFailed, details_to_declare, render_list, verify
 from listsync.models import ListSpec, SiteConfig, effective
 from listsync.plan import plan_list
 from listsync.policy import DETAILS, Detail, ListState, desired_state, reads_bans
@@ -134,3 +135,38 @@ def test_the_snapshot_reads_what_the_diff_compares(case: Case) -> None:
             assert (state.nonmembers is not None) == (Detail.NONMEMBERS in asked)
             assert (state.header_filters is not None) == (Detail.HEADER_FILTERS in asked)
             assert asked <= desired.covers() | {Detail.BANS}
+
+
+def held_list(**details: Any) -> ListState:
+    """tor-dev as Mailman holds it once created, every detail read, with `details`."""
+    fqdn = f"tor-dev@{DOMAIN}"
+    held: dict[str, Any] = {"templates": {}, "nonmembers": {}, "header_filters": ()}
+    settings = new_list_settings(fqdn)
+    return ListState(fqdn=fqdn, settings=settings, owners=frozenset({PEOPLE[0]}), **held | details)
+
+
+@pytest.mark.parametrize(
+    ("detail", "held"),
+    [
+        (Detail.NONMEMBERS, {"nonmembers": {PEOPLE[1]: "accept", PEOPLE[2]: None}}),
+        (Detail.HEADER_FILTERS, {"header_filters": (HeaderRule("x-spam", "yes", "discard"),)}),
+        (Detail.BANS, {"bans": frozenset({PEOPLE[3]})}),
+    ],
+)
+def test_an_imported_file_covers_what_the_list_holds(detail: Detail, held: dict[str, Any]) -> None:
+    live = held_list(**held)
+    assert details_to_declare(live) == {detail}
+    text, _ = render_list(live, BARE_SITE)
+    assert f"\n{detail}:" in text
+    # A file that leaves the detail alone plans no change, and is no import of the list.
+    bare, _ = render_list(held_list(), BARE_SITE)
+    with pytest.raises(ImportFailed, match="would leave alone what Mailman holds") as failed:
+        verify(live, bare, BARE_SITE)
+    assert failed.value.details == (str(detail),)
+
+
+def test_non_members_without_an_action_of_their_own_are_not_declared() -> None:
+    live = held_list(nonmembers={PEOPLE[1]: None})
+    assert details_to_declare(live) == set()
+    text, _ = render_list(live, BARE_SITE)
+    assert "nonmembers" not in text
