@@ -36,7 +36,7 @@ from listsync.models import (
     Visibility,
     effective,
 )
-from listsync.policy import ListState, declared_settings, desired_state, may_be_retired
+from listsync.policy import ListState, declared_settings, desired_state, reads_bans
 
 DOMAIN = "lists.example.org"
 DISABLED_OWNER = "devnull@example.org"
@@ -287,10 +287,10 @@ def as_mailman_has(key: str, value: object) -> object:
 
 
 def _bans_read(desired: ListState | None, settings: dict[str, Any]) -> bool:
-    """Whether a plan reads the list's bans (`reconcile.details_to_read`, `read_site`)."""
+    """Whether a plan reads the list's bans (`ListState.details_to_read`, `read_site`)."""
     if desired is None:
         return True
-    return desired.manages_bans or bool(desired.bans) or may_be_retired(settings)
+    return reads_bans(desired.details_to_read(), settings)
 
 
 @st.composite

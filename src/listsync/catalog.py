@@ -27,10 +27,10 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from listsync import escaping
-from listsync.load import Site
 from listsync.models import Archive, Category, EffectiveList, Posting, split_address
 from listsync.policy import ARCHIVE_POLICY, POSTING_ACTIONS, declared_settings
 from listsync.redaction import mask_local_part, redact
+from listsync.site import Site
 
 if TYPE_CHECKING:
     import jinja2

@@ -32,7 +32,7 @@ from ruamel.yaml.scalarstring import LiteralScalarString
 
 from listsync import mailman_settings
 from listsync.load import LISTS_DIR, check_list_text, list_file_paths
-from listsync.mailman import DETAILS, MailmanBackend
+from listsync.mailman import MailmanBackend
 from listsync.mailman_templates import (
     TEMPLATES_DIR,
     NotServedError,
@@ -52,11 +52,13 @@ from listsync.models import (
 from listsync.plan import ListPlan, SetTemplate, plan_list
 from listsync.policy import (
     ARCHIVE_POLICY,
+    DETAILS,
     DISABLE_BAN,
     DISABLED_PREFIX,
     DMARC_ACTION,
     POSTING_ACTIONS,
     SUBSCRIPTION_POLICY,
+    Detail,
     ListState,
     desired_state,
     is_disabled,
@@ -202,18 +204,34 @@ def typed_fields(live: ListState, config: SiteConfig) -> dict[str, Any]:
         fields["moderators"] = sorted(live.moderators)
     if disabled:
         fields["disabled"] = True
-    explicit = {a: action for a, action in (live.nonmembers or {}).items() if action is not None}
-    if explicit:
-        fields["nonmembers"] = dict(sorted(explicit.items()))
-    if live.header_filters:
+    declared = details_to_declare(live)
+    if Detail.NONMEMBERS in declared:
+        fields["nonmembers"] = dict(sorted(_explicit_nonmembers(live).items()))
+    if Detail.HEADER_FILTERS in declared:
         fields["header_filters"] = [
             {"header": r.header, "pattern": r.pattern, **({"action": r.action} if r.action else {})}
-            for r in live.header_filters
+            for r in live.header_filters or ()
         ]
-    extra_bans = sorted(live.bans - {DISABLE_BAN})
-    if extra_bans:
-        fields["bans"] = extra_bans
+    if Detail.BANS in declared:
+        fields["bans"] = sorted(live.bans - {DISABLE_BAN})
     return fields
+
+
+def details_to_declare(live: ListState) -> frozenset[Detail]:
+    """The details of `live` (beyond templates, see `template_fields`) that its file
+    declares, so that the file's state covers them (`ListState.covers`) and the diff
+    compares them: non-members with an action of their own, header filters, and bans
+    other than the disable ban. A detail a file does not declare, listsync leaves alone."""
+    held = {
+        Detail.NONMEMBERS: bool(_explicit_nonmembers(live)),
+        Detail.HEADER_FILTERS: bool(live.header_filters),
+        Detail.BANS: bool(live.bans - {DISABLE_BAN}),
+    }
+    return frozenset(detail for detail, present in held.items() if present)
+
+
+def _explicit_nonmembers(live: ListState) -> dict[str, str]:
+    return {a: action for a, action in (live.nonmembers or {}).items() if action is not None}
 
 
 def settings_overrides(
@@ -403,8 +421,9 @@ def verify(
     template_urls: Mapping[str, str] | None = None,
     moved: Iterable[str] = (),
 ) -> None:
-    """Check `text` as the file of `live`: it validates, and plan for it has no changes
-    but the templates in `moved` (the same words, to be served from the site's URL)."""
+    """Check `text` as the file of `live`: it validates, its state covers what `live`
+    holds (`details_to_declare`), and plan for it has no changes but the templates in
+    `moved` (the same words, to be served from the site's URL)."""
     loaded, problems = check_list_text(text, file_path(live.name), live.name, config)
     if loaded is None:
         # No file exists, so a line and column would point nowhere: the field says where.
@@ -415,6 +434,11 @@ def verify(
     desired = desired_state(
         effective(live.name, loaded.spec, config), config.disabled_owner, template_urls
     )
+    uncovered = details_to_declare(live) - desired.covers()
+    if uncovered:  # the diff would not compare them: an empty plan would prove nothing
+        raise ImportFailed(
+            "its file would leave alone what Mailman holds:", (str(d) for d in sorted(uncovered))
+        )
     moving = set(moved)
     planned = plan_list(desired, live)
     kept = tuple(

@@ -30,12 +30,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from listsync.escaping import json_text, markdown_cell, markdown_text, visible
-from listsync.load import Site
 from listsync.mailman import MailmanBackend, list_id
 from listsync.models import split_address
 from listsync.policy import ListState, may_be_retired
 from listsync.reconcile import Reading, read_states
 from listsync.redaction import redact
+from listsync.site import Site
 
 FORMAT_VERSION = 1
 FORMATS = ("text", "markdown", "json")

@@ -1,8 +1,8 @@
 """Reading a site from disk: `listsync.yaml` and `lists/NAME.yaml` into models.
 
-Owns file discovery, YAML parsing with ruamel.yaml (so that every finding
-carries `file:LINE:COL`), turning pydantic's errors into `Problem`s at the
-right position, and the checks that need more than one file: list names
+Owns file discovery, what each file must hold (its models, through
+yamlfile.py, which gives every finding its `file:LINE:COL`), and the
+checks that need more than one file: list names
 against the site's naming pattern, two files declaring one list, a
 disabled list without a site `disabled_owner`, and a disabled list whose
 ban would refuse that owner. Every file is checked and
@@ -17,49 +17,41 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
 
 import email_validator
 import pydantic
 import pydantic_core
 import ruamel.yaml
 from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import YAMLError
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-from ruamel.yaml.reader import ReaderError
 
 from listsync.acceptance import bans_address
 from listsync.errors import InvalidSiteError, Problem, Severity
 from listsync.mailman_templates import TemplateText, check_text, decode, size_problem
 from listsync.models import (
-    KEY_ERROR_TYPES,
     LIST_NAME,
     Dmarc,
-    EffectiveList,
     HeaderFilter,
     ListDefaults,
     ListSpec,
     Safety,
     SiteConfig,
     check_templates_url,
-    did_you_mean,
     effective,
     split_address,
 )
 from listsync.policy import declared_settings, lint_file
+from listsync.site import ListFile as ListFile
+from listsync.site import Site as Site
+from listsync.yamlfile import Loc, dotted, parse_file, parse_text, position, read_text, validate
 
 SITE_FILE = "listsync.yaml"
 TEMPLATES_URL_ENV = "LISTSYNC_TEMPLATES_URL"  # overrides templates_url (a staging server, a demo)
 LISTS_DIR = "lists"
 LIST_SUFFIXES = (".yaml", ".yml")
-
-Loc = tuple[str | int, ...]
 
 _VALIDATING_LIBRARIES = (
     pydantic.VERSION,
@@ -67,55 +59,6 @@ _VALIDATING_LIBRARIES = (
     email_validator.__version__,
     ruamel.yaml.__version__,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class ListFile:
-    """One loaded, valid list file; its round-trip document is parsed on first use."""
-
-    name: str
-    path: str
-    spec: ListSpec
-    text: str
-    _document: list[CommentedMap] = field(default_factory=list, repr=False, compare=False)
-
-    @property
-    def document(self) -> CommentedMap:
-        if not self._document:
-            self._document.append(YAML(typ="rt", pure=True).load(self.text))
-        return self._document[0]
-
-    def position(self, loc: Loc, *, key: bool = False) -> tuple[int, int]:
-        return _position(self.document, loc, key=key)
-
-
-@dataclass(frozen=True, slots=True)
-class Site:
-    """A site as declared on disk: its config and its valid list files by name."""
-
-    root: Path
-    config: SiteConfig
-    lists: dict[str, ListFile]
-    templates: dict[str, TemplateText] = field(default_factory=dict)  # by path, every one used
-
-    def effective(self, name: str) -> EffectiveList:
-        return effective(name, self.lists[name].spec, self.config)
-
-    def template_urls(self) -> dict[str, str]:
-        """Path -> published URL of every template text the site uses."""
-        base = self.config.templates_url
-        if base is None:
-            return {}
-        return {path: text.url(base) for path, text in self.templates.items()}
-
-    def effective_lists(self) -> list[EffectiveList]:
-        return [self.effective(name) for name in sorted(self.lists)]
-
-
-@dataclass(frozen=True, slots=True)
-class _Parsed:
-    path: str
-    document: Any
 
 
 class ValidFiles:
@@ -407,10 +350,10 @@ def _check_private(
 def _ref_problem(root: Path, ref: TemplateRef, message: str) -> Problem:
     try:
         document = YAML(typ="rt", pure=True).load((root / ref.source).read_text("utf-8-sig"))
-        line, col = _position(document, ref.loc)
+        line, col = position(document, ref.loc)
     except (OSError, YAMLError, ValueError):
         line, col = 1, 1
-    return Problem(ref.source, line, col, _dotted(ref.loc), message)
+    return Problem(ref.source, line, col, dotted(ref.loc), message)
 
 
 def load_valid_site(root: Path, names: Iterable[str] | None = None) -> tuple[Site, list[Problem]]:
@@ -513,10 +456,10 @@ def _load_config(root: Path, problems: list[Problem]) -> SiteConfig | None:
             )
         )
         return None
-    parsed = _parse(path, SITE_FILE, problems)
+    parsed = parse_file(path, SITE_FILE, problems)
     if parsed is None:
         return None
-    config = _validate(SiteConfig, parsed, _SITE_FIELDS, problems)
+    config = validate(SiteConfig, parsed, _SITE_FIELDS, problems)
     override = os.environ.get(TEMPLATES_URL_ENV)
     if config is None or not override:
         return config
@@ -577,7 +520,7 @@ def _load_list(
         found.append(Problem(shown, 1, 1, "", "list files end in .yaml; rename this file"))
     if path.is_symlink():
         found.append(Problem(shown, 1, 1, "", SYMLINK_REFUSED))
-    text = _read_text(path, shown, found)
+    text = read_text(path, shown, found)
     loaded = None
     if text is None:
         _check_name(shown, name, config, found)
@@ -619,10 +562,10 @@ def _load_list_text(
     clean = _load_clean(text, config)
     if clean is not None:
         return ListFile(name=name, path=shown, spec=clean, text=text)
-    parsed = _parse_text(text, shown, problems)
+    parsed = parse_text(text, shown, problems)
     if parsed is None:
         return None
-    spec = _validate(ListSpec, parsed, _LIST_FIELDS, problems)
+    spec = validate(ListSpec, parsed, _LIST_FIELDS, problems)
     if spec is None:
         return None
     loaded = ListFile(name=name, path=shown, spec=spec, text=text, _document=[parsed.document])
@@ -705,149 +648,6 @@ def _ban_of_disabled_owner(spec: ListSpec, config: SiteConfig | None) -> int | N
     return next((i for i, p in enumerate(spec.bans or ()) if bans_address(p, owner)), None)
 
 
-def _parse(path: Path, shown: str, problems: list[Problem]) -> _Parsed | None:
-    text = _read_text(path, shown, problems)
-    if text is None:
-        return None
-    return _parse_text(text, shown, problems)
-
-
-def _read_text(path: Path, shown: str, problems: list[Problem]) -> str | None:
-    raw = path.read_bytes()
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        bad = raw[exc.start : exc.start + 1].hex()
-        problems.append(Problem(shown, line, col, "", f"not valid UTF-8 (byte 0x{bad})"))
-        return None
-
-
-def _parse_text(text: str, shown: str, problems: list[Problem]) -> _Parsed | None:
-    try:
-        document = YAML(typ="rt", pure=True).load(text)
-    except ReaderError as exc:
-        line = text.count("\n", 0, exc.position) + 1
-        col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
-        message = f"character {exc.character!r} is not allowed in YAML ({exc.reason})"
-        problems.append(Problem(shown, line, col, "", message))
-        return None
-    except DuplicateKeyError as exc:
-        problems.append(_duplicate_key(text, shown, exc))
-        return None
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        problem = getattr(exc, "problem", None) or str(exc)
-        context = getattr(exc, "context", None)
-        message = _tab_message(text, line, col) or (
-            f"YAML syntax error: {context}, {problem}"
-            if context
-            else f"YAML syntax error: {problem}"
-        )
-        problems.append(Problem(shown, line, col, "", message))
-        return None
-    except (RecursionError, ValueError, TypeError) as exc:
-        problems.append(Problem(shown, 1, 1, "", f"cannot read this YAML: {exc}"))
-        return None
-    if document is None:
-        problems.append(Problem(shown, 1, 1, "", "empty file: expected a mapping of fields"))
-        return None
-    if not isinstance(document, CommentedMap):
-        kind = "a list" if isinstance(document, CommentedSeq) else f"a {type(document).__name__}"
-        line, col = _node_start(document)
-        problems.append(
-            Problem(
-                shown, line, col, "", f"expected a mapping of fields at the top level, found {kind}"
-            )
-        )
-        return None
-    return _Parsed(shown, document)
-
-
-def _tab_message(text: str, line: int, col: int) -> str | None:
-    """Plain words for YAML's refusal of a tab at `line`:`col`, when that is what it refused."""
-    lines = text.splitlines()
-    if not 0 < line <= len(lines) or lines[line - 1][col - 1 : col] != "\t":
-        return None
-    if lines[line - 1][: col - 1].strip(" \t") == "":
-        return "tabs are not allowed for indentation; use spaces"
-    return "a tab is not allowed here; use spaces"
-
-
-def _duplicate_key(text: str, shown: str, exc: DuplicateKeyError) -> Problem:
-    """The second occurrence of a key, naming the line of the first."""
-    mark = exc.problem_mark
-    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-    try:
-        root = YAML(typ="rt", pure=True).compose(text)
-    except YAMLError:
-        root = None
-    found = _find_duplicate(root, line - 1, col - 1) if root is not None else None
-    if found is None:
-        return Problem(shown, line, col, "", "duplicate key: a key may appear only once")
-    loc, (first_line, first_col) = found
-    where = (
-        f"set twice on line {line} (columns {first_col} and {col})"
-        if first_line == line
-        else f"set on line {first_line} and again on line {line}"
-    )
-    return Problem(
-        shown, line, col, _dotted(loc), f"duplicate key: {where}; a key may appear only once"
-    )
-
-
-def _find_duplicate(root: Node, line: int, col: int) -> tuple[Loc, tuple[int, int]] | None:
-    """The path of the key node at 0-based `line`:`col` and the 1-based position of its
-    first occurrence in the same mapping, or None."""
-    pending: list[tuple[Node, Loc]] = [(root, ())]
-    visited: set[int] = set()  # an alias may point back up the tree
-    while pending:
-        node, loc = pending.pop()
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        if isinstance(node, SequenceNode):
-            pending.extend((item, (*loc, index)) for index, item in enumerate(node.value))
-        if not isinstance(node, MappingNode):
-            continue
-        first: dict[tuple[str, Any], Node] = {}
-        for key, value in node.value:
-            if not isinstance(key, ScalarNode):
-                pending.append((value, loc))
-                continue
-            earlier = first.setdefault((str(key.tag), key.value), key)
-            if (key.start_mark.line, key.start_mark.column) == (line, col) and earlier is not key:
-                mark = earlier.start_mark
-                return (*loc, key.value), (mark.line + 1, mark.column + 1)
-            pending.append((value, (*loc, key.value)))
-    return None
-
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def _validate(
-    model: type[M], parsed: _Parsed, fields: Mapping[Loc, type[BaseModel]], problems: list[Problem]
-) -> M | None:
-    try:
-        return model.model_validate(_plain(parsed.document))
-    except ValidationError as exc:
-        for error in exc.errors():
-            problems.append(_problem(parsed, error, fields))
-        return None
-
-
-def _plain(node: Any) -> Any:
-    """ruamel's round-trip containers as plain dicts and lists (keys as given)."""
-    if isinstance(node, Mapping):
-        return {key: _plain(value) for key, value in node.items()}
-    if isinstance(node, list):
-        return [_plain(item) for item in node]
-    return node
-
-
 _LIST_FIELDS: dict[Loc, type[BaseModel]] = {
     (): ListSpec,
     ("dmarc",): Dmarc,
@@ -859,82 +659,3 @@ _SITE_FIELDS: dict[Loc, type[BaseModel]] = {
     ("defaults",): ListDefaults,
     ("defaults", "dmarc"): Dmarc,
 }
-
-
-def _problem(
-    parsed: _Parsed, error: ErrorDetails, fields: Mapping[Loc, type[BaseModel]]
-) -> Problem:
-    loc: Loc = tuple(error["loc"])
-    kind = error["type"]
-    line, col = _position(parsed.document, loc, key=kind in KEY_ERROR_TYPES)
-    return Problem(parsed.path, line, col, _dotted(loc), _message(error, loc, fields))
-
-
-def _message(error: ErrorDetails, loc: Loc, fields: Mapping[Loc, type[BaseModel]]) -> str:
-    kind = error["type"]
-    given = error.get("input")
-    if kind == "extra_forbidden":
-        model = fields.get(tuple(part for part in loc[:-1] if not isinstance(part, int)))
-        known = set(model.model_fields) if model is not None else set()
-        allowed = ", ".join(sorted(known))
-        return f"unknown field{did_you_mean(str(loc[-1]), known)}; allowed: {allowed}"
-    if kind == "enum":
-        expected = error.get("ctx", {}).get("expected", "")
-        choices = [c.strip(" '") for c in re.split(r",| or ", str(expected)) if c.strip(" '")]
-        return f"{given!r} is not one of: {', '.join(choices)}{did_you_mean(str(given), choices)}"
-    if kind == "missing":
-        return "required field is missing"
-    if kind == "bool_type":
-        return f"expected true or false, got {given!r}"
-    if kind in {"string_type", "list_type", "dict_type", "model_type"}:
-        wanted = {"string_type": "a string", "list_type": "a list", "dict_type": "a mapping"}
-        return f"expected {wanted.get(kind, 'a mapping')}, got {_describe(given)}"
-    message = str(error["msg"])
-    return message.removeprefix("Value error, ")
-
-
-def _describe(value: object) -> str:
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if value is None:
-        return "nothing (null)"
-    return repr(value)
-
-
-def _dotted(loc: Loc) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-            continue
-        name = part if part.isprintable() and part.strip() == part and part else repr(part)
-        text += f".{name}" if text else name
-    return text
-
-
-def _node_start(node: Any) -> tuple[int, int]:
-    lc = getattr(node, "lc", None)
-    if lc is not None and lc.line is not None:
-        return lc.line + 1, lc.col + 1
-    return 1, 1
-
-
-def _position(document: Any, loc: Loc, *, key: bool = False) -> tuple[int, int]:
-    """The 1-based position of the deepest node of `loc` present in `document`."""
-    position = _node_start(document)
-    node = document
-    for depth, part in enumerate(loc):
-        last = depth == len(loc) - 1
-        if isinstance(node, CommentedMap) and part in node:
-            line, col = node.lc.key(part) if (last and key) else node.lc.value(part)
-            position = (line + 1, col + 1)
-            node = node[part]
-        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
-            line, col = node.lc.item(part)
-            position = (line + 1, col + 1)
-            node = node[part]
-        else:
-            break
-    return position

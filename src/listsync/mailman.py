@@ -30,7 +30,7 @@ from listsync import acceptance, mailman_settings
 from listsync.acceptance import HeaderRule
 from listsync.errors import ListsyncError
 from listsync.mailman_templates import BASE_URL_SINCE
-from listsync.policy import ListState, may_be_retired
+from listsync.policy import Detail, ListState, reads_bans
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_WORKERS = 4
@@ -45,12 +45,6 @@ ROLES = ("owner", "moderator")
 # Only what the diff needs: Mailman serialises every other member field with
 # queries of its own (preferences, user), which makes a bulk read ~5x slower.
 MEMBER_FIELDS = "fields=email&fields=list_id"
-# What a list's state holds beyond its settings and rosters; read only when asked for.
-TEMPLATES = "templates"
-NONMEMBERS = "nonmembers"
-HEADER_FILTERS = "header_filters"
-BANS = "bans"
-DETAILS = frozenset({TEMPLATES, NONMEMBERS, HEADER_FILTERS, BANS})
 
 
 class MailmanError(ListsyncError):
@@ -450,7 +444,7 @@ class MailmanBackend:
         Bans are read for the lists in `bans_for` and for every list in
         emergency moderation (the disable procedure's mark); the others are
         taken to carry no ban listsync manages. `details` names, per list,
-        what else to read (`DETAILS`: templates, non-members, header
+        what else to read (`policy.Detail`: templates, non-members, header
         filters, bans); what is not read stays None in its state.
         """
         wanted = sorted(set(names))
@@ -474,7 +468,7 @@ class MailmanBackend:
         def read_one(name: str) -> ListState | None:
             extra = wanted_details.get(name, frozenset())
             if name in ban_names:
-                extra = extra | {BANS}
+                extra = extra | {Detail.BANS}
             return self._read_list(f"{name}@{domain}", rosters, extra)
 
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
@@ -531,7 +525,7 @@ class MailmanBackend:
             roster = rosters.get(lid, {r: set() for r in ROLES})
             owners, moderators = roster["owner"], roster["moderator"]
         bans: frozenset[str] = frozenset()
-        if BANS in details or may_be_retired(config):
+        if reads_bans(details, config):
             body = self.call(list_path(fqdn, "bans"))
             bans = frozenset(str(entry["email"]) for entry in body.get("entries", []))
         for key in ("http_etag", "self_link"):
@@ -542,9 +536,11 @@ class MailmanBackend:
             owners=frozenset(owners),
             moderators=frozenset(moderators),
             bans=bans,
-            templates=self.templates(fqdn) if TEMPLATES in details else None,
-            nonmembers=self.nonmembers(fqdn) if NONMEMBERS in details else None,
-            header_filters=self.header_filters(fqdn) if HEADER_FILTERS in details else None,
+            templates=self.templates(fqdn) if Detail.TEMPLATES in details else None,
+            nonmembers=self.nonmembers(fqdn) if Detail.NONMEMBERS in details else None,
+            header_filters=(
+                self.header_filters(fqdn) if Detail.HEADER_FILTERS in details else None
+            ),
         )
 
     def templates(self, fqdn: str) -> dict[str, str | None]:

@@ -21,7 +21,7 @@ from typing import Any
 
 from listsync import acceptance, mailman_settings
 from listsync.acceptance import DISABLE_BAN, HeaderRule
-from listsync.policy import ListState, is_disabled
+from listsync.policy import Detail, ListState, is_disabled
 
 
 class Action(StrEnum):
@@ -319,11 +319,14 @@ def plan_list(desired: ListState, existing: ListState | None) -> ListPlan:
         staged = tuple(c for c in settings if stage_of(c) is stage)
         if staged:
             changes.append(UpdateSettings(staged, stage))
-    changes += _template_changes(desired, base)
-    changes += _nonmember_changes(desired, base)
-    if desired.header_filters is not None and desired.header_filters != (base.header_filters or ()):
-        changes.append(SetHeaderFilters(base.header_filters or (), desired.header_filters))
-    changes += _ban_changes(desired, base)
+    covered = desired.covers()
+    if Detail.TEMPLATES in covered:
+        changes += _template_changes(desired, base)
+    if Detail.NONMEMBERS in covered:
+        changes += _nonmember_changes(desired, base)
+    if Detail.HEADER_FILTERS in covered:
+        changes += _header_filter_changes(desired, base)
+    changes += _ban_changes(desired, base, every=Detail.BANS in covered)
     changes.sort(key=lambda c: c.order)
     return ListPlan(desired.name, desired.fqdn, _action(desired, existing, changes), tuple(changes))
 
@@ -338,33 +341,40 @@ def _template_changes(desired: ListState, base: ListState) -> list[Change]:
 
 
 def _nonmember_changes(desired: ListState, base: ListState) -> list[Change]:
-    if desired.nonmembers is None:
-        return []
+    declared = desired.nonmembers or {}
     live: dict[str, str | None] = dict(base.nonmembers or {})
     banning = base.bans & desired.bans  # bans kept: Mailman refuses to add who they match
     changes: list[Change] = [
         SetNonmember(address, live.get(address), action, present=address in live)
-        for address, action in sorted(desired.nonmembers.items())
+        for address, action in sorted(declared.items())
         if (address not in live and not any(acceptance.bans_address(b, address) for b in banning))
         or (address in live and live[address] != action)
     ]
     changes += [
         SetNonmember(address, action, None)
         for address, action in sorted(live.items())
-        if action is not None and address not in desired.nonmembers
+        if action is not None and address not in declared
     ]
     return changes
 
 
-def _ban_changes(desired: ListState, base: ListState) -> list[Change]:
-    """The disable ban as `disabled` says; the others only when the file declares `bans:`.
+def _header_filter_changes(desired: ListState, base: ListState) -> list[Change]:
+    declared = desired.header_filters or ()
+    if declared == (base.header_filters or ()):
+        return []
+    return [SetHeaderFilters(base.header_filters or (), declared)]
+
+
+def _ban_changes(desired: ListState, base: ListState, *, every: bool) -> list[Change]:
+    """The disable ban as `disabled` says; the others only when the file declares `bans:`
+    (`every`: the desired state covers bans).
 
     Addresses are banned before patterns, the disable ban last; a ban that a
     pattern Mailman keeps matches already is left out (Mailman refuses it,
     and it is banned anyway): it comes when that pattern goes.
     """
-    managed = desired.bans if desired.manages_bans else desired.bans & {DISABLE_BAN}
-    live = base.bans if desired.manages_bans else base.bans & {DISABLE_BAN}
+    managed = desired.bans if every else desired.bans & {DISABLE_BAN}
+    live = base.bans if every else base.bans & {DISABLE_BAN}
     kept = live & managed
     added: list[Change] = [
         AddBan(pattern)

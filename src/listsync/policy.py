@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from enum import StrEnum
+from typing import Any
 
 from listsync import mailman_settings
 from listsync.acceptance import DISABLE_BAN as DISABLE_BAN
@@ -32,9 +33,7 @@ from listsync.models import (
     split_address,
 )
 from listsync.redaction import has_address, redact
-
-if TYPE_CHECKING:  # load uses lint_file: at run time, policy does not import load
-    from listsync.load import ListFile, Site
+from listsync.site import ListFile, Site
 
 DISABLED_PREFIX = "[Disabled] "
 # Description markers of a retired list: listsync writes the first; the runbooks use both.
@@ -81,6 +80,19 @@ TYPED_FIELD_SETTINGS: dict[str, tuple[str, ...]] = {
 SHADOWED_FIELD = {key: name for name, keys in TYPED_FIELD_SETTINGS.items() for key in keys}
 
 
+class Detail(StrEnum):
+    """What a list's state holds beyond its settings and rosters: read only when a plan
+    needs it (each costs requests per list)."""
+
+    TEMPLATES = "templates"
+    NONMEMBERS = "nonmembers"
+    HEADER_FILTERS = "header_filters"
+    BANS = "bans"
+
+
+DETAILS = frozenset(Detail)
+
+
 @dataclass(frozen=True, slots=True)
 class ListState:
     """A list as Mailman sees it, in the form both sides of the diff share.
@@ -110,6 +122,32 @@ class ListState:
     @property
     def name(self) -> str:
         return self.fqdn.split("@", 1)[0]
+
+    def covers(self) -> frozenset[Detail]:
+        """The details this desired state manages, the rule being "declared, or not": the
+        templates it names (its file's or the site's), `nonmembers:`, `header_filters:`
+        and `bans:` (even empty). The diff compares these and leaves the others alone;
+        the disable ban is always compared (`disabled:` is a typed field)."""
+        declared = {
+            Detail.TEMPLATES: bool(self.templates),
+            Detail.NONMEMBERS: self.nonmembers is not None,
+            Detail.HEADER_FILTERS: self.header_filters is not None,
+            Detail.BANS: self.manages_bans,
+        }
+        return frozenset(detail for detail, present in declared.items() if present)
+
+    def details_to_read(self) -> frozenset[Detail]:
+        """What a plan for this desired state reads of the live list beyond settings and
+        rosters: what it covers, and the bans of a list it disables (is the disable ban
+        there already?). A live list that looks retired has its bans read anyway
+        (`reads_bans`)."""
+        return self.covers() | ({Detail.BANS} if self.bans else frozenset())
+
+
+def reads_bans(details: Iterable[str], live_settings: Mapping[str, Any]) -> bool:
+    """Whether reading a live list reads its bans: when `details` ask for them, or when its
+    settings carry a retirement mark, so that the diff sees a disable ban to lift."""
+    return Detail.BANS in set(details) or may_be_retired(live_settings)
 
 
 def _emails(addresses: tuple[str, ...]) -> frozenset[str]:
@@ -222,7 +260,7 @@ def broken_invariants(states: dict[str, ListState], disabled_owner: str | None) 
     return broken
 
 
-def may_be_retired(settings: dict[str, Any]) -> bool:
+def may_be_retired(settings: Mapping[str, Any]) -> bool:
     """Whether a live list's settings carry a retirement mark, so its bans are worth reading:
     emergency moderation (listsync's procedure) or both actions closed (the runbooks')."""
     closed = {settings.get("default_member_action"), settings.get("default_nonmember_action")}

@@ -31,10 +31,10 @@ from pathlib import Path
 
 from listsync import mailman_templates
 from listsync.errors import InvalidSiteError, Problem
-from listsync.load import Site
-from listsync.mailman import TEMPLATES, MailmanBackend, ServerInfo, list_id
+from listsync.mailman import MailmanBackend, ServerInfo, list_id
 from listsync.mailman_templates import TemplateText
-from listsync.policy import ListState, declared_settings, desired_states
+from listsync.policy import Detail, ListState, declared_settings, desired_states
+from listsync.site import Site
 from listsync.snapshot import Snapshot
 
 LiveSource = MailmanBackend | Snapshot
@@ -79,7 +79,7 @@ def live_states(source: LiveSource, domain: str) -> dict[str, ListState]:
         names = sorted(source.states)
     else:
         names = source.list_names(domain) or []
-    details = dict.fromkeys(names, frozenset({TEMPLATES}))
+    details = dict.fromkeys(names, frozenset({Detail.TEMPLATES}))
     return source.read_site(domain, names, everything=False, details=details).lists
 
 

@@ -25,14 +25,9 @@ from listsync.load import (
     LISTS_DIR,
     SITE_FILE,
     TEMPLATES_URL_ENV,
-    Site,
     list_file_paths,
 )
 from listsync.mailman import (
-    BANS,
-    HEADER_FILTERS,
-    NONMEMBERS,
-    TEMPLATES,
     TESTED_VERSIONS,
     LiveSite,
     ServerInfo,
@@ -47,22 +42,14 @@ from listsync.policy import (
     sets_language,
     unsupported_by_server,
 )
+from listsync.site import Site
 
 
 def details_to_read(desired: Mapping[str, ListState]) -> dict[str, frozenset[str]]:
-    """Per list, what beyond settings and rosters its desired state manages, so must be read."""
-    wanted: dict[str, frozenset[str]] = {}
-    for name, state in desired.items():
-        details = {
-            TEMPLATES: bool(state.templates),
-            NONMEMBERS: state.nonmembers is not None,
-            HEADER_FILTERS: state.header_filters is not None,
-            BANS: state.manages_bans or bool(state.bans),
-        }
-        chosen = frozenset(detail for detail, needed in details.items() if needed)
-        if chosen:
-            wanted[name] = chosen
-    return wanted
+    """Per list, what beyond settings and rosters a plan reads (`ListState.details_to_read`:
+    what its desired state covers, and the bans of a list to disable)."""
+    wanted = {name: state.details_to_read() for name, state in desired.items()}
+    return {name: details for name, details in wanted.items() if details}
 
 
 class LiveReader(Protocol):

@@ -45,17 +45,12 @@ from listsync import mailman_settings
 from listsync.acceptance import HeaderRule
 from listsync.errors import ListsyncError
 from listsync.mailman import (
-    BANS,
-    DETAILS,
-    HEADER_FILTERS,
-    NONMEMBERS,
-    TEMPLATES,
     LiveSite,
     MailmanBackend,
     ServerInfo,
     server_info,
 )
-from listsync.policy import ListState, may_be_retired
+from listsync.policy import DETAILS, Detail, ListState, reads_bans
 
 FORMAT = "listsync-snapshot"
 FORMAT_VERSION = 2
@@ -150,7 +145,8 @@ class Snapshot:
         details = details or {}
         lists = {
             name: self._as_read(
-                state, details.get(name, frozenset()) | ({BANS} if name in bans_for else set())
+                state,
+                details.get(name, frozenset()) | ({Detail.BANS} if name in bans_for else set()),
             )
             for name, state in self.states.items()
             if name in wanted
@@ -165,10 +161,10 @@ class Snapshot:
         asked = set(details)
         return replace(
             state,
-            bans=state.bans if BANS in asked or may_be_retired(state.settings) else frozenset(),
-            templates=state.templates if TEMPLATES in asked else None,
-            nonmembers=state.nonmembers if NONMEMBERS in asked else None,
-            header_filters=state.header_filters if HEADER_FILTERS in asked else None,
+            bans=state.bans if reads_bans(asked, state.settings) else frozenset(),
+            templates=state.templates if Detail.TEMPLATES in asked else None,
+            nonmembers=state.nonmembers if Detail.NONMEMBERS in asked else None,
+            header_filters=state.header_filters if Detail.HEADER_FILTERS in asked else None,
         )
 
     def age_note(self, now: datetime | None = None) -> str:

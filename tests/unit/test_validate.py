@@ -378,10 +378,11 @@ settings:
 def test_safe_and_round_trip_loaders_agree(tmp_path: Path, content: str) -> None:
     from ruamel.yaml import YAML
 
-    from listsync.load import _plain, load_valid_site
+    from listsync.load import load_valid_site
     from listsync.models import ListSpec
+    from listsync.yamlfile import plain
 
-    round_trip = ListSpec.model_validate(_plain(YAML(typ="rt", pure=True).load(content)))
+    round_trip = ListSpec.model_validate(plain(YAML(typ="rt", pure=True).load(content)))
     write_site(tmp_path, {"xx": content})
     site, _ = load_valid_site(tmp_path)
     loaded = site.lists["xx"]

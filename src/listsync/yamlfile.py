@@ -1,0 +1,260 @@
+"""YAML text into models, with positions: what a finding's `file:LINE:COL` comes from.
+
+Owns reading a file as UTF-8, parsing it with ruamel.yaml's round-trip
+loader (which keeps every node's line and column), the plain words for
+what YAML refuses (a tab, a duplicate key, a character it does not allow),
+validating the document against a pydantic model, and turning each of
+pydantic's errors into a `Problem` at the position of the field it names.
+What the fields mean, and the checks across files, are load.py's.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.error import YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
+
+from listsync.errors import Problem
+from listsync.models import KEY_ERROR_TYPES, did_you_mean
+
+Loc = tuple[str | int, ...]
+"""Where a value is in a document: mapping keys and sequence indexes, from the top."""
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """A parsed file: the path shown for it and its round-trip document."""
+
+    path: str
+    document: Any
+
+
+def parse_file(path: Path, shown: str, problems: list[Problem]) -> Parsed | None:
+    text = read_text(path, shown, problems)
+    if text is None:
+        return None
+    return parse_text(text, shown, problems)
+
+
+def read_text(path: Path, shown: str, problems: list[Problem]) -> str | None:
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        bad = raw[exc.start : exc.start + 1].hex()
+        problems.append(Problem(shown, line, col, "", f"not valid UTF-8 (byte 0x{bad})"))
+        return None
+
+
+def parse_text(text: str, shown: str, problems: list[Problem]) -> Parsed | None:
+    try:
+        document = YAML(typ="rt", pure=True).load(text)
+    except ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        message = f"character {exc.character!r} is not allowed in YAML ({exc.reason})"
+        problems.append(Problem(shown, line, col, "", message))
+        return None
+    except DuplicateKeyError as exc:
+        problems.append(_duplicate_key(text, shown, exc))
+        return None
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        problem = getattr(exc, "problem", None) or str(exc)
+        context = getattr(exc, "context", None)
+        message = _tab_message(text, line, col) or (
+            f"YAML syntax error: {context}, {problem}"
+            if context
+            else f"YAML syntax error: {problem}"
+        )
+        problems.append(Problem(shown, line, col, "", message))
+        return None
+    except (RecursionError, ValueError, TypeError) as exc:
+        problems.append(Problem(shown, 1, 1, "", f"cannot read this YAML: {exc}"))
+        return None
+    if document is None:
+        problems.append(Problem(shown, 1, 1, "", "empty file: expected a mapping of fields"))
+        return None
+    if not isinstance(document, CommentedMap):
+        kind = "a list" if isinstance(document, CommentedSeq) else f"a {type(document).__name__}"
+        line, col = node_start(document)
+        problems.append(
+            Problem(
+                shown, line, col, "", f"expected a mapping of fields at the top level, found {kind}"
+            )
+        )
+        return None
+    return Parsed(shown, document)
+
+
+def _tab_message(text: str, line: int, col: int) -> str | None:
+    """Plain words for YAML's refusal of a tab at `line`:`col`, when that is what it refused."""
+    lines = text.splitlines()
+    if not 0 < line <= len(lines) or lines[line - 1][col - 1 : col] != "\t":
+        return None
+    if lines[line - 1][: col - 1].strip(" \t") == "":
+        return "tabs are not allowed for indentation; use spaces"
+    return "a tab is not allowed here; use spaces"
+
+
+def _duplicate_key(text: str, shown: str, exc: DuplicateKeyError) -> Problem:
+    """The second occurrence of a key, naming the line of the first."""
+    mark = exc.problem_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    try:
+        root = YAML(typ="rt", pure=True).compose(text)
+    except YAMLError:
+        root = None
+    found = _find_duplicate(root, line - 1, col - 1) if root is not None else None
+    if found is None:
+        return Problem(shown, line, col, "", "duplicate key: a key may appear only once")
+    loc, (first_line, first_col) = found
+    where = (
+        f"set twice on line {line} (columns {first_col} and {col})"
+        if first_line == line
+        else f"set on line {first_line} and again on line {line}"
+    )
+    return Problem(
+        shown, line, col, dotted(loc), f"duplicate key: {where}; a key may appear only once"
+    )
+
+
+def _find_duplicate(root: Node, line: int, col: int) -> tuple[Loc, tuple[int, int]] | None:
+    """The path of the key node at 0-based `line`:`col` and the 1-based position of its
+    first occurrence in the same mapping, or None."""
+    pending: list[tuple[Node, Loc]] = [(root, ())]
+    visited: set[int] = set()  # an alias may point back up the tree
+    while pending:
+        node, loc = pending.pop()
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        if isinstance(node, SequenceNode):
+            pending.extend((item, (*loc, index)) for index, item in enumerate(node.value))
+        if not isinstance(node, MappingNode):
+            continue
+        first: dict[tuple[str, Any], Node] = {}
+        for key, value in node.value:
+            if not isinstance(key, ScalarNode):
+                pending.append((value, loc))
+                continue
+            earlier = first.setdefault((str(key.tag), key.value), key)
+            if (key.start_mark.line, key.start_mark.column) == (line, col) and earlier is not key:
+                mark = earlier.start_mark
+                return (*loc, key.value), (mark.line + 1, mark.column + 1)
+            pending.append((value, (*loc, key.value)))
+    return None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate(
+    model: type[M], parsed: Parsed, fields: Mapping[Loc, type[BaseModel]], problems: list[Problem]
+) -> M | None:
+    try:
+        return model.model_validate(plain(parsed.document))
+    except ValidationError as exc:
+        for error in exc.errors():
+            problems.append(_problem(parsed, error, fields))
+        return None
+
+
+def plain(node: Any) -> Any:
+    """ruamel's round-trip containers as plain dicts and lists (keys as given)."""
+    if isinstance(node, Mapping):
+        return {key: plain(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [plain(item) for item in node]
+    return node
+
+
+def _problem(parsed: Parsed, error: ErrorDetails, fields: Mapping[Loc, type[BaseModel]]) -> Problem:
+    loc: Loc = tuple(error["loc"])
+    kind = error["type"]
+    line, col = position(parsed.document, loc, key=kind in KEY_ERROR_TYPES)
+    return Problem(parsed.path, line, col, dotted(loc), _message(error, loc, fields))
+
+
+def _message(error: ErrorDetails, loc: Loc, fields: Mapping[Loc, type[BaseModel]]) -> str:
+    kind = error["type"]
+    given = error.get("input")
+    if kind == "extra_forbidden":
+        model = fields.get(tuple(part for part in loc[:-1] if not isinstance(part, int)))
+        known = set(model.model_fields) if model is not None else set()
+        allowed = ", ".join(sorted(known))
+        return f"unknown field{did_you_mean(str(loc[-1]), known)}; allowed: {allowed}"
+    if kind == "enum":
+        expected = error.get("ctx", {}).get("expected", "")
+        choices = [c.strip(" '") for c in re.split(r",| or ", str(expected)) if c.strip(" '")]
+        return f"{given!r} is not one of: {', '.join(choices)}{did_you_mean(str(given), choices)}"
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "bool_type":
+        return f"expected true or false, got {given!r}"
+    if kind in {"string_type", "list_type", "dict_type", "model_type"}:
+        wanted = {"string_type": "a string", "list_type": "a list", "dict_type": "a mapping"}
+        return f"expected {wanted.get(kind, 'a mapping')}, got {_describe(given)}"
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing (null)"
+    return repr(value)
+
+
+def dotted(loc: Loc) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+            continue
+        name = part if part.isprintable() and part.strip() == part and part else repr(part)
+        text += f".{name}" if text else name
+    return text
+
+
+def node_start(node: Any) -> tuple[int, int]:
+    lc = getattr(node, "lc", None)
+    if lc is not None and lc.line is not None:
+        return lc.line + 1, lc.col + 1
+    return 1, 1
+
+
+def position(document: Any, loc: Loc, *, key: bool = False) -> tuple[int, int]:
+    """The 1-based position of the deepest node of `loc` present in `document`."""
+    found = node_start(document)
+    node = document
+    for depth, part in enumerate(loc):
+        last = depth == len(loc) - 1
+        if isinstance(node, CommentedMap) and part in node:
+            line, col = node.lc.key(part) if (last and key) else node.lc.value(part)
+            found = (line + 1, col + 1)
+            node = node[part]
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+            line, col = node.lc.item(part)
+            found = (line + 1, col + 1)
+            node = node[part]
+        else:
+            break
+    return found
