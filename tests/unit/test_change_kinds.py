@@ -1,6 +1,6 @@
 """Every kind of change a plan holds, through every consumer (pure, table-driven).
 
-The table has one row per member of `plan.Change`, found with
+The table has one row per member of `changes.Change`, found with
 `typing.get_args`: a new kind without a row fails here. Each row's change is
 rendered as text lines and JSON, redacted (no address survives in any form),
 and applied to the in-memory Mailman (`memory_backend`), which must end in
@@ -21,15 +21,11 @@ from memory_backend import MemoryBackend, new_list_settings, published
 from listsync import mailman_settings, render
 from listsync.acceptance import HeaderRule
 from listsync.apply import apply_plan
-from listsync.escaping import visible
-from listsync.plan import (
-    Action,
+from listsync.changes import (
     AddBan,
     AddMember,
     Change,
     CreateList,
-    ListPlan,
-    Plan,
     RemoveBan,
     RemoveMember,
     Role,
@@ -40,6 +36,8 @@ from listsync.plan import (
     Stage,
     UpdateSettings,
 )
+from listsync.escaping import visible
+from listsync.plan import Action, ListPlan, Plan
 from listsync.policy import ListState
 
 DOMAIN = "lists.example.org"
@@ -165,7 +163,7 @@ def every_form(plan: Plan) -> str:
     for lp in plan.lists:
         for change in lp.changes:
             shown += render.change_lines(change, texts=plan.texts)
-            shown.append(json.dumps(render.change_json(change)))
+            shown.append(json.dumps(change.as_json()))
     return "\n".join(shown)
 
 
@@ -186,9 +184,9 @@ def test_every_kind_renders_as_lines_and_json(kind: type[Any]) -> None:
     else:
         assert lines
         assert all(line[:2] in ("+ ", "- ", "~ ", "  ") for line in lines), lines
-    data = render.change_json(change)
+    data = change.as_json()
     assert json.loads(json.dumps(data)) == data
-    types = {render.change_json(row.change)["type"] for row in ROWS.values()}
+    types = {row.change.as_json()["type"] for row in ROWS.values()}
     assert len(types) == len(ROWS), "each kind has a JSON type of its own"
 
 
