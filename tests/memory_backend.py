@@ -2,7 +2,7 @@
 
 `MemoryBackend` keeps a site's lists in a `listsync.snapshot.Snapshot`, which
 answers `server`, `languages` and `read_site` as `MailmanBackend` does, and
-takes the writes that `apply` makes (every call of `apply._write`) on the
+takes the writes that `apply` makes (every `write` of a change) on the
 `ListState`s it holds, so that `apply.apply_plan` runs against it. It refuses
 what Mailman refuses and the order of a plan's changes is meant to avoid (a
 banned address, a second ban of what a ban matches, an owner added twice, a
@@ -31,6 +31,7 @@ import requests
 
 from listsync import acceptance, mailman_settings, mailman_templates
 from listsync.acceptance import HeaderRule
+from listsync.changes import ListWriter
 from listsync.mailman import LiveSite, MailmanBackend, MailmanError, ServerInfo, server_info
 from listsync.mailman_templates import NotServedError
 from listsync.plan import Plan, make_plan
@@ -42,21 +43,12 @@ SERVER = "GNU Mailman 3.3.10 (Tom Sawyer)"
 LANGUAGES = frozenset(mailman_settings.STOCK_LANGUAGES | {"en"})
 
 
-class Writer(Protocol):
-    """The part of `MailmanBackend` that `apply` uses."""
+class Writer(ListWriter, Protocol):
+    """The part of `MailmanBackend` that `apply` uses: the changes' writes, and these."""
 
     workers: int
 
     def create_domain(self, domain: str) -> None: ...
-    def create_list(self, fqdn: str, locked_down: Mapping[str, Any]) -> None: ...
-    def update_settings(self, fqdn: str, settings: Mapping[str, Any]) -> None: ...
-    def add_member(self, fqdn: str, role: str, address: str, display_name: str = "") -> None: ...
-    def remove_member(self, fqdn: str, role: str, address: str) -> None: ...
-    def add_ban(self, fqdn: str, pattern: str) -> None: ...
-    def remove_ban(self, fqdn: str, pattern: str) -> None: ...
-    def set_template(self, fqdn: str, name: str, url: str | None) -> None: ...
-    def set_nonmember(self, fqdn: str, address: str, action: str | None, present: bool) -> None: ...
-    def set_header_filters(self, fqdn: str, desired: tuple[HeaderRule, ...]) -> None: ...
 
 
 # -- what Mailman stores for a form-encoded PATCH ----------------------------------------------

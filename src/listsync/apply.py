@@ -38,23 +38,11 @@ from urllib.parse import urlsplit
 
 from filelock import FileLock, Timeout
 
+from listsync.changes import Change, CreateList, SetTemplate
 from listsync.errors import ListsyncError
 from listsync.mailman import MailmanAway, MailmanBackend, is_outage
 from listsync.mailman_templates import check_urls
-from listsync.plan import (
-    AddBan,
-    AddMember,
-    Change,
-    CreateList,
-    ListPlan,
-    Plan,
-    RemoveBan,
-    RemoveMember,
-    SetHeaderFilters,
-    SetNonmember,
-    SetTemplate,
-    UpdateSettings,
-)
+from listsync.plan import ListPlan, Plan
 
 MAILMAN_AWAY = "Mailman stopped answering"
 INTERRUPTED = "interrupted"
@@ -131,28 +119,6 @@ class ApplyResult:
         return tuple(r for r in self.results if not r.started)
 
 
-def _write(backend: MailmanBackend, fqdn: str, change: Change) -> None:
-    match change:
-        case CreateList(settings):
-            backend.create_list(fqdn, dict(settings))
-        case AddMember(role, address, display_name):
-            backend.add_member(fqdn, role.value, address, display_name)
-        case RemoveMember(role, address):
-            backend.remove_member(fqdn, role.value, address)
-        case UpdateSettings():
-            backend.update_settings(fqdn, change.as_patch())
-        case AddBan(pattern):
-            backend.add_ban(fqdn, pattern)
-        case RemoveBan(pattern):
-            backend.remove_ban(fqdn, pattern)
-        case SetTemplate(name, _, url):
-            backend.set_template(fqdn, name, url)
-        case SetNonmember(address, _, action, present):
-            backend.set_nonmember(fqdn, address, action, present)
-        case SetHeaderFilters(_, desired):
-            backend.set_header_filters(fqdn, desired)
-
-
 class PublishedTexts:
     """The template texts of a plan (URL -> text), each URL checked once a run before
     any list points at it: Mailman would send an empty text for a URL that answers 404,
@@ -223,7 +189,7 @@ def apply_list(
                 skipped.append((change, _not_served(change, why)))
                 continue
         try:
-            _write(backend, list_plan.fqdn, change)
+            change.write(backend, list_plan.fqdn)
         except ListsyncError as exc:
             if stop is not None and is_outage(exc):
                 stop.set(MAILMAN_AWAY)

@@ -31,6 +31,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import LiteralScalarString
 
 from listsync import mailman_settings
+from listsync.changes import SetTemplate
 from listsync.load import LISTS_DIR, check_list_text, list_file_paths
 from listsync.mailman import MailmanBackend
 from listsync.mailman_templates import (
@@ -49,7 +50,7 @@ from listsync.models import (
     effective,
     split_address,
 )
-from listsync.plan import ListPlan, SetTemplate, plan_list
+from listsync.plan import ListPlan, plan_list
 from listsync.policy import (
     ARCHIVE_POLICY,
     DETAILS,

@@ -1,13 +1,14 @@
 """Diff and plan: desired vs existing `ListState`s as a value of typed changes.
 
 Owns the one diff function and the `Plan` it produces, and the order of a
-list's changes: every prefix of them leaves the list no more exposed than
-either its state before or the one planned (a new list is created locked
-down, mitigation and closing changes come first, opening ones last, owners
-are added before any is removed). A plan is rendered and applied without
-re-reading Mailman: every change carries what it needs. Only the settings
-the desired side controls are compared, so Mailman's bookkeeping
-(`created_at`, `last_post_at`, ...) never shows as drift; addresses compare
+list's changes (what each kind of change is and does is `changes`'): every
+prefix of them leaves the list no more exposed than either its state before
+or the one planned (a new list is created locked down, mitigation and
+closing changes come first, opening ones last, owners are added before any
+is removed). A plan is rendered and applied without re-reading Mailman:
+every change carries what it needs. Only the settings the desired side
+controls are compared, so Mailman's bookkeeping (`created_at`,
+`last_post_at`, ...) never shows as drift; addresses compare
 case-insensitively (both sides are lower case).
 """
 
@@ -20,7 +21,22 @@ from enum import StrEnum
 from typing import Any
 
 from listsync import acceptance, mailman_settings
-from listsync.acceptance import DISABLE_BAN, HeaderRule
+from listsync.acceptance import DISABLE_BAN
+from listsync.changes import (
+    AddBan,
+    AddMember,
+    Change,
+    CreateList,
+    RemoveBan,
+    RemoveMember,
+    Role,
+    SetHeaderFilters,
+    SetNonmember,
+    SetTemplate,
+    SettingChange,
+    Stage,
+    UpdateSettings,
+)
 from listsync.policy import Detail, ListState, is_disabled
 
 
@@ -44,142 +60,6 @@ SYMBOL = {
 
 
 CHANGING = frozenset({Action.UPDATE, Action.DISABLE, Action.ENABLE})
-
-
-class Role(StrEnum):
-    OWNER = "owner"
-    MODERATOR = "moderator"
-
-
-@dataclass(frozen=True, slots=True)
-class CreateList:
-    """Create the list locked down (`LOCKED_DOWN`); its roster and settings follow."""
-
-    settings: tuple[tuple[str, Any], ...] = tuple(mailman_settings.LOCKED_DOWN.items())
-    order = 0
-
-
-@dataclass(frozen=True, slots=True)
-class AddMember:
-    role: Role
-    address: str
-    display_name: str = ""
-    order = 2
-
-
-@dataclass(frozen=True, slots=True)
-class SettingChange:
-    key: str
-    existing: Any
-    desired: Any
-
-
-class Stage(StrEnum):
-    """When a settings change is applied, by what it does to the list's exposure."""
-
-    RESTRICT = "restrict"  # DMARC mitigation and closing changes: before the roster
-    CONFIGURE = "configure"  # everything else
-    OPEN = "open"  # opening changes: last, once owners and settings are in
-
-
-STAGE_ORDER = {Stage.RESTRICT: 1.5, Stage.CONFIGURE: 3, Stage.OPEN: 4.5}
-
-
-@dataclass(frozen=True, slots=True)
-class UpdateSettings:
-    """One PATCH of the settings that differ, of one stage."""
-
-    changes: tuple[SettingChange, ...]
-    stage: Stage = Stage.CONFIGURE
-
-    @property
-    def order(self) -> float:
-        return STAGE_ORDER[self.stage]
-
-    def as_patch(self) -> dict[str, Any]:
-        return {c.key: c.desired for c in self.changes}
-
-
-@dataclass(frozen=True, slots=True)
-class AddBan:
-    """Last of all, once the disabled owner is in (the ban would refuse it)."""
-
-    pattern: str
-    order = 5
-
-
-@dataclass(frozen=True, slots=True)
-class RemoveMember:
-    """Removals come after additions, so a list is never left without an owner."""
-
-    role: Role
-    address: str
-    order = 4
-
-
-@dataclass(frozen=True, slots=True)
-class RemoveBan:
-    """First of all: Mailman refuses to add an owner to a list whose ban matches everyone."""
-
-    pattern: str
-    order = 1
-
-
-@dataclass(frozen=True, slots=True)
-class SetTemplate:
-    """Point one of the list's templates at a published text (None: Mailman's own text)."""
-
-    name: str
-    existing: str | None
-    desired: str | None
-    order = 3
-
-
-@dataclass(frozen=True, slots=True)
-class SetNonmember:
-    """Give a non-member an action (None: back to the list's default non-member action).
-
-    `present` says the address is on the list's non-member roster already;
-    if not, it is added first. Closing changes come before the roster's,
-    opening ones (accept) last.
-    """
-
-    address: str
-    existing: str | None
-    desired: str | None
-    present: bool = True
-
-    @property
-    def order(self) -> float:
-        opens = acceptance.opens_nonmember(self.existing, self.desired)
-        return STAGE_ORDER[Stage.OPEN if opens else Stage.RESTRICT]
-
-
-@dataclass(frozen=True, slots=True)
-class SetHeaderFilters:
-    """Make the list's header filters exactly `desired`, in order (new rules are added
-    before old ones go, so the list is never without both)."""
-
-    existing: tuple[HeaderRule, ...]
-    desired: tuple[HeaderRule, ...]
-
-    @property
-    def order(self) -> float:
-        opens = acceptance.opens_filters(self.existing, self.desired)
-        return STAGE_ORDER[Stage.OPEN if opens else Stage.RESTRICT]
-
-
-Change = (
-    CreateList
-    | AddMember
-    | UpdateSettings
-    | AddBan
-    | RemoveMember
-    | RemoveBan
-    | SetTemplate
-    | SetNonmember
-    | SetHeaderFilters
-)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,8 @@
 
 Owns how a plan looks. One walk over the plan's changes (`change_lines`)
 feeds the text and Markdown forms, so they never disagree; the JSON form is
-the documented, stable shape (`format_version` 1, see README.md). Every
+the documented, stable shape (`format_version` 1, see README.md). Each
+change's own lines, JSON and masked form are its kind's (`changes`). Every
 form says explicitly when no changes are planned and ends with the counts.
 Whatever a value holds (live values come from Mailman, commits from git), it
 is printed through `listsync.escaping`: one line, no control character, and
@@ -11,65 +12,30 @@ in Markdown no syntax of its own.
 
 from __future__ import annotations
 
-import difflib
-import json
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, assert_never
 
-from listsync.acceptance import HeaderRule
-from listsync.escaping import code_span, fenced, json_text, markdown_text, visible
-from listsync.plan import (
-    SYMBOL,
-    Action,
+from listsync.changes import (
     AddBan,
     AddMember,
     Change,
-    CommitInfo,
     CreateList,
-    ListPlan,
-    Plan,
     RemoveBan,
     RemoveMember,
     SetHeaderFilters,
     SetNonmember,
     SetTemplate,
-    SettingChange,
     UpdateSettings,
+    value,
 )
-from listsync.redaction import redact, redact_value
+from listsync.escaping import code_span, fenced, json_text, markdown_text, visible
+from listsync.plan import SYMBOL, Action, CommitInfo, ListPlan, Plan
+from listsync.redaction import redact
 
 FORMATS = ("text", "markdown", "json")
 JSON_FORMAT_VERSION = 1
 NO_CHANGES = "No changes. Mailman matches the files."
-
-
-def _redact_change(change: Change) -> Change:
-    match change:
-        case AddMember(role, address):
-            return AddMember(role, redact(address))
-        case RemoveMember(role, address):
-            return RemoveMember(role, redact(address))
-        case UpdateSettings(changes, stage):
-            return UpdateSettings(
-                tuple(
-                    SettingChange(c.key, redact_value(c.existing), redact_value(c.desired))
-                    for c in changes
-                ),
-                stage,
-            )
-        case SetNonmember(address, existing, desired, present):
-            return SetNonmember(redact(address), existing, desired, present)
-        case AddBan(pattern):
-            return AddBan(redact(pattern))
-        case RemoveBan(pattern):
-            return RemoveBan(redact(pattern))
-        case SetHeaderFilters(existing, desired):
-            return SetHeaderFilters(
-                tuple(replace(rule, pattern=redact(rule.pattern)) for rule in existing),
-                tuple(replace(rule, pattern=redact(rule.pattern)) for rule in desired),
-            )
-    return change
 
 
 def redacted(plan: Plan) -> Plan:
@@ -77,7 +43,7 @@ def redacted(plan: Plan) -> Plan:
     lists = tuple(
         replace(
             lp,
-            changes=tuple(_redact_change(c) for c in lp.changes),
+            changes=tuple(c.redacted() for c in lp.changes),
             commit=None
             if lp.commit is None
             else CommitInfo(lp.commit.hash, redact(lp.commit.author), redact(lp.commit.subject)),
@@ -94,87 +60,10 @@ def redacted(plan: Plan) -> Plan:
     )
 
 
-def value(v: Any) -> str:
-    return json.dumps(v, ensure_ascii=False)
-
-
-def how(existing: Any, desired: Any) -> str:
-    """For list values, which items come and go (deepdiff), e.g. ' (+ "x", - "y")'."""
-    if not isinstance(existing, list) or not isinstance(desired, list):
-        return ""
-    from deepdiff import DeepDiff
-
-    diff = DeepDiff(existing, desired, ignore_order=True)
-    added = [f"+ {value(v)}" for v in diff.get("iterable_item_added", {}).values()]
-    removed = [f"- {value(v)}" for v in diff.get("iterable_item_removed", {}).values()]
-    return f" ({', '.join(added + removed)})" if added or removed else ""
-
-
-def change_lines(
-    change: Change, *, creating: bool = False, texts: Mapping[str, str] | None = None
-) -> list[str]:
+def change_lines(change: Change, *, texts: Mapping[str, str] | None = None) -> list[str]:
     """The lines of one change, each `visible`; a template's as a diff of its texts when
     `texts` has them."""
-    return [visible(line) for line in _change_lines(change, creating, texts)]
-
-
-def _change_lines(change: Change, creating: bool, texts: Mapping[str, str] | None) -> list[str]:
-    match change:
-        case CreateList():
-            return []
-        case AddMember(role, address):
-            return [f"+ {role.value} {address}"]
-        case RemoveMember(role, address):
-            return [f"- {role.value} {address}"]
-        case UpdateSettings(changes):
-            if creating:
-                return [f"+ {c.key}: {value(c.desired)}" for c in changes]
-            return [
-                f"~ {c.key}: {value(c.existing)} -> {value(c.desired)}{how(c.existing, c.desired)}"
-                for c in changes
-            ]
-        case AddBan(pattern):
-            return [f"+ ban {pattern}"]
-        case RemoveBan(pattern):
-            return [f"- ban {pattern}"]
-        case SetTemplate():
-            return template_lines(change, texts or {})
-        case SetNonmember(address, existing, desired):
-            if desired is None:
-                return [f"- nonmember {address}: {existing} (back to the list's default)"]
-            if existing is None:
-                return [f"+ nonmember {address}: {desired}"]
-            return [f"~ nonmember {address}: {existing} -> {desired}"]
-        case SetHeaderFilters(existing, desired):
-            before = [f"header filter {rule.text()}" for rule in existing]
-            after = [f"header filter {rule.text()}" for rule in desired]
-            diff = difflib.ndiff(before, after)
-            return [line for line in diff if not line.startswith("? ")]
-    raise AssertionError(change)
-
-
-def template_lines(change: SetTemplate, texts: Mapping[str, str]) -> list[str]:
-    """`~ template NAME`, then a unified diff of the texts (or the URLs, when a text is
-    not known); a new list's or a new template's whole text as added lines."""
-    name, old, new = change.name, change.existing, change.desired
-    if new is None:
-        return [f"- template {name}: {old} (back to Mailman's own text)"]
-    symbol = "+" if old is None else "~"
-    heading = f"{symbol} template {name}: {new}"
-    if new not in texts or (old is not None and old not in texts):
-        return [heading if old is None else f"~ template {name}: {old} -> {new}"]
-    before = [] if old is None else _lines(texts[old])
-    after = _lines(texts[new])
-    diff = list(difflib.unified_diff(before, after, "now", "planned", lineterm="", n=2))
-    if not diff:  # the same text at another URL
-        return [f"~ template {name}: {old} -> {new} (same text)"]
-    return [heading, *(f"    {line}" for line in diff[2:])]
-
-
-def _lines(text: str) -> list[str]:
-    """A text's lines, split at "\n" alone as Mailman sends them (`str.splitlines` would
-    also split at a form feed or U+2028, which the plan shows as escapes instead)."""
-    return text.removesuffix("\n").split("\n") if text else []
+    return [visible(line) for line in change.lines(texts or {})]
 
 
 DRIFT = "drift: not changed here; the apply after the merge repairs it"
@@ -212,8 +101,18 @@ def list_body(lp: ListPlan, texts: Mapping[str, str] | None = None) -> list[str]
                 final.update(settings)
             case UpdateSettings(changes):
                 final.update((c.key, c.desired) for c in changes)
-            case _:
+            case (
+                AddMember()
+                | RemoveMember()
+                | AddBan()
+                | RemoveBan()
+                | SetTemplate()
+                | SetNonmember()
+                | SetHeaderFilters()
+            ):
                 lines += change_lines(change, texts=texts)
+            case _:
+                assert_never(change)
     return lines + [visible(f"+ {key}: {value(final[key])}") for key in sorted(final)]
 
 
@@ -282,49 +181,6 @@ def _markdown_commit(commit: CommitInfo) -> str:
     return f"Last commit {code_span(commit.short)} by {author}: {subject}"
 
 
-def change_json(change: Change) -> dict[str, Any]:
-    match change:
-        case CreateList(settings):
-            return {"type": "create_list", "locked_down": dict(settings)}
-        case AddMember(role, address):
-            return {"type": "add_member", "role": role.value, "address": address}
-        case RemoveMember(role, address):
-            return {"type": "remove_member", "role": role.value, "address": address}
-        case UpdateSettings(changes, stage):
-            return {
-                "type": "update_settings",
-                "stage": stage.value,
-                "settings": [
-                    {"key": c.key, "existing": c.existing, "desired": c.desired} for c in changes
-                ],
-            }
-        case AddBan(pattern):
-            return {"type": "add_ban", "pattern": pattern}
-        case RemoveBan(pattern):
-            return {"type": "remove_ban", "pattern": pattern}
-        case SetTemplate(name, existing, desired):
-            return {"type": "set_template", "name": name, "existing": existing, "desired": desired}
-        case SetNonmember(address, existing, desired, present):
-            return {
-                "type": "set_nonmember",
-                "address": address,
-                "existing": existing,
-                "desired": desired,
-                "on_roster": present,
-            }
-        case SetHeaderFilters(existing, desired):
-            return {
-                "type": "set_header_filters",
-                "existing": [_rule_json(rule) for rule in existing],
-                "desired": [_rule_json(rule) for rule in desired],
-            }
-    raise AssertionError(change)
-
-
-def _rule_json(rule: HeaderRule) -> dict[str, Any]:
-    return {"header": rule.header, "pattern": rule.pattern, "action": rule.action}
-
-
 def to_json_data(plan: Plan) -> dict[str, Any]:
     counts = plan.counts()
     return {
@@ -345,7 +201,7 @@ def to_json_data(plan: Plan) -> dict[str, Any]:
                 "name": lp.name,
                 "fqdn": lp.fqdn,
                 "action": lp.action.value,
-                "changes": [change_json(c) for c in lp.changes],
+                "changes": [c.as_json() for c in lp.changes],
                 "commit": _commit_json(lp.commit),
                 "uncommitted": lp.uncommitted,
                 "drift": lp.drift,

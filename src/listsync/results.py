@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from listsync.errors import Problem
 from listsync.escaping import json_text
-from listsync.render import change_json, change_lines, to_json_data
+from listsync.render import change_lines, to_json_data
 
 if TYPE_CHECKING:
     from listsync.apply import ApplyResult
@@ -70,7 +70,7 @@ def applied(plan: Plan, result: ApplyResult | None) -> dict[str, Any]:
                 "error": item.error,
                 "failed_change": None
                 if item.failed_change is None
-                else change_json(item.failed_change),
+                else item.failed_change.as_json(),
                 "left_locked_down": item.left_locked_down,
             }
         )

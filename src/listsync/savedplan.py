@@ -43,7 +43,7 @@ from typing import Any
 from listsync.errors import ListsyncError
 from listsync.plan import Plan
 from listsync.reconcile import Reading
-from listsync.render import JSON_FORMAT_VERSION, change_json, redacted, to_json_data
+from listsync.render import JSON_FORMAT_VERSION, redacted, to_json_data
 
 COMMITMENT = 2
 """The version of `saved`: 2 holds no hash (1 keyed its hashes with the REST password)."""
@@ -92,7 +92,7 @@ def substance(plan: Plan) -> dict[str, Any]:
                 "name": lp.name,
                 "fqdn": lp.fqdn,
                 "action": lp.action.value,
-                "changes": [change_json(c) for c in lp.changes],
+                "changes": [c.as_json() for c in lp.changes],
             }
             for lp in plan.lists
             if lp.changes

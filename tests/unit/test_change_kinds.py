@@ -1,19 +1,23 @@
 """Every kind of change a plan holds, through every consumer (pure, table-driven).
 
-The table has one row per member of `plan.Change`, found with
+The table has one row per member of `changes.Change`, found with
 `typing.get_args`: a new kind without a row fails here. Each row's change is
 rendered as text lines and JSON, redacted (no address survives in any form),
 and applied to the in-memory Mailman (`memory_backend`), which must end in
-the row's state. That the writes work against Mailman is the real-core
-tests' (test_reconcile.py, test_acceptance.py, test_templates.py).
+the row's state. Every kind is a `ChangeKind` with none of its methods left
+abstract, and a kind lacking one cannot be made. That the writes work
+against Mailman is the real-core tests' (test_reconcile.py,
+test_acceptance.py, test_templates.py).
 """
 
 from __future__ import annotations
 
+import inspect
 import json
+from abc import ABCMeta
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Any, get_args
+from typing import Any, cast, get_args
 
 import pytest
 from memory_backend import MemoryBackend, new_list_settings, published
@@ -21,15 +25,13 @@ from memory_backend import MemoryBackend, new_list_settings, published
 from listsync import mailman_settings, render
 from listsync.acceptance import HeaderRule
 from listsync.apply import apply_plan
-from listsync.escaping import visible
-from listsync.plan import (
-    Action,
+from listsync.changes import (
     AddBan,
     AddMember,
     Change,
+    ChangeKind,
     CreateList,
-    ListPlan,
-    Plan,
+    ListWriter,
     RemoveBan,
     RemoveMember,
     Role,
@@ -40,6 +42,8 @@ from listsync.plan import (
     Stage,
     UpdateSettings,
 )
+from listsync.escaping import visible
+from listsync.plan import Action, ListPlan, Plan
 from listsync.policy import ListState
 
 DOMAIN = "lists.example.org"
@@ -165,7 +169,7 @@ def every_form(plan: Plan) -> str:
     for lp in plan.lists:
         for change in lp.changes:
             shown += render.change_lines(change, texts=plan.texts)
-            shown.append(json.dumps(render.change_json(change)))
+            shown.append(json.dumps(change.as_json()))
     return "\n".join(shown)
 
 
@@ -186,9 +190,9 @@ def test_every_kind_renders_as_lines_and_json(kind: type[Any]) -> None:
     else:
         assert lines
         assert all(line[:2] in ("+ ", "- ", "~ ", "  ") for line in lines), lines
-    data = render.change_json(change)
+    data = change.as_json()
     assert json.loads(json.dumps(data)) == data
-    types = {render.change_json(row.change)["type"] for row in ROWS.values()}
+    types = {row.change.as_json()["type"] for row in ROWS.values()}
     assert len(types) == len(ROWS), "each kind has a JSON type of its own"
 
 
@@ -203,6 +207,7 @@ def test_no_address_of_any_kind_survives_redaction(kind: type[Any]) -> None:
         assert private not in masked, private
         assert escaped not in masked, private
     assert FQDN in masked, "a list's own address is no one's: it stays"
+    assert type(row.change.redacted()) is kind
     assert render.redacted(render.redacted(plan)) == render.redacted(plan)
 
 
@@ -214,3 +219,50 @@ def test_every_kind_is_applied_to_the_in_memory_mailman(kind: type[Any]) -> None
     assert result.ok, result.failed
     assert [(r.name, r.applied) for r in result.results] == [("tor-dev", 1)]
     assert memory.states["tor-dev"] == row.after
+
+
+def test_every_kind_is_a_change_kind_with_nothing_left_abstract() -> None:
+    assert ChangeKind.__abstractmethods__ == {"order", "as_json", "lines", "redacted", "write"}
+    for kind in KINDS:
+        assert issubclass(kind, ChangeKind), kind
+        assert not inspect.isabstract(kind), (kind, kind.__abstractmethods__)
+
+
+@pytest.mark.parametrize("missing", sorted(ChangeKind.__abstractmethods__))
+def test_a_kind_lacking_a_method_is_refused(missing: str) -> None:
+    """A kind like `AddBan` but for one method cannot be made (mypy refuses it too)."""
+    namespace = {
+        name: AddBan.__dict__[name] for name in ChangeKind.__abstractmethods__ if name != missing
+    }
+    lacking = ABCMeta("Lacking", (ChangeKind,), namespace)
+    assert inspect.isabstract(lacking)
+    assert lacking.__abstractmethods__ == {missing}
+    with pytest.raises(TypeError, match=missing):
+        lacking()
+
+
+class RecordingWriter:
+    """Which `ListWriter` methods the changes call, and with what."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args: self.calls.append((name, args))
+
+
+def test_the_writer_protocol_lists_exactly_the_writes_of_the_kinds() -> None:
+    protocol = {
+        name
+        for name, member in vars(ListWriter).items()
+        if inspect.isfunction(member) and not name.startswith("_")
+    }
+    called = set()
+    for row in ROWS.values():
+        writer = RecordingWriter()
+        row.change.write(cast(ListWriter, writer), FQDN)
+        assert len(writer.calls) == 1, writer.calls
+        name, args = writer.calls[0]
+        assert args[0] == FQDN
+        called.add(name)
+    assert called == protocol

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any, TypeVar, assert_never
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -28,14 +28,11 @@ from memory_backend import MemoryBackend, new_list_settings, published
 from listsync import acceptance, mailman_settings, render, savedplan
 from listsync.acceptance import DISABLE_BAN, bans_address
 from listsync.apply import apply_plan
-from listsync.plan import (
-    Action,
+from listsync.changes import (
     AddBan,
     AddMember,
     Change,
     CreateList,
-    ListPlan,
-    Plan,
     RemoveBan,
     RemoveMember,
     SetHeaderFilters,
@@ -43,8 +40,8 @@ from listsync.plan import (
     SetTemplate,
     Stage,
     UpdateSettings,
-    stage_of,
 )
+from listsync.plan import Action, ListPlan, Plan, stage_of
 from listsync.policy import ListState, is_disabled
 
 DIFF = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -171,13 +168,16 @@ def _opens(change: Change) -> bool | None:
     """Whether a change may let more through (True), does not (False), or is about
     something else (None)."""
     match change:
-        case UpdateSettings(_, stage) if stage is not Stage.CONFIGURE:
-            return stage is Stage.OPEN
+        case UpdateSettings(_, stage):
+            return None if stage is Stage.CONFIGURE else stage is Stage.OPEN
         case SetNonmember(_, existing, desired):
             return acceptance.opens_nonmember(existing, desired)
         case SetHeaderFilters(existing, desired):
             return acceptance.opens_filters(existing, desired)
-    return None
+        case CreateList() | AddMember() | RemoveMember() | AddBan() | RemoveBan() | SetTemplate():
+            return None
+        case _:
+            assert_never(change)
 
 
 def check_order(changes: tuple[Change, ...]) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from listsync import render
-from listsync.plan import Action, AddMember, ListPlan, Plan, Role, SettingChange, UpdateSettings
+from listsync.changes import AddMember, Role, SettingChange, UpdateSettings
+from listsync.plan import Action, ListPlan, Plan
 
 HOSTILE = "``` <script>alert(1)</script> | ../%2F"
 

@@ -22,9 +22,10 @@ from hypothesis import strategies as st
 from memory_backend import form_values, new_list_settings, stored_setting
 
 from listsync import mailman_settings
+from listsync.changes import SettingChange, Stage
 from listsync.mailman_settings import SETTINGS, WRITABLE, check_value, desired_value, same
 from listsync.models import ListSpec
-from listsync.plan import SettingChange, Stage, stage_of
+from listsync.plan import stage_of
 
 BOOLEAN_WORDS: tuple[str, ...] = ("true", "yes", "1", "on", "enabled", "enable")
 BOOLEAN_WORDS += ("false", "no", "0", "off", "disabled", "disable")

@@ -1,0 +1,403 @@
+"""Changes: what a change is — its data, its words, its redacted form, its write.
+
+Owns every kind of change a plan holds, each one class with all of its
+behaviour: `as_json` (its object in the plan JSON, `format_version` 1, see
+README.md), `lines` (what people read in the text and Markdown plans, before
+`escaping` makes each line safe to print), `redacted` (the same change with
+every address masked, `redaction`), `write` (the one write it makes through a
+`ListWriter`) and `order` (its place among a list's changes, which `plan`
+sorts by). Every kind derives from `ChangeKind`, whose methods are abstract:
+a kind without one of them cannot be made (mypy and Python refuse it). The
+union `Change` names every kind, so a dispatch on the kind that must remain
+elsewhere ends in `assert_never` and a new kind it misses fails mypy.
+
+Which changes a plan holds, and in what order, is `plan`'s.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any, Protocol, Self
+
+from listsync import acceptance, mailman_settings
+from listsync.acceptance import HeaderRule
+from listsync.redaction import redact, redact_value
+
+
+class ListWriter(Protocol):
+    """The writes to one list that changes make: the part of `MailmanBackend` they call."""
+
+    def create_list(self, fqdn: str, locked_down: Mapping[str, Any]) -> None: ...
+    def update_settings(self, fqdn: str, settings: Mapping[str, Any]) -> None: ...
+    def add_member(self, fqdn: str, role: str, address: str, display_name: str = "") -> None: ...
+    def remove_member(self, fqdn: str, role: str, address: str) -> None: ...
+    def add_ban(self, fqdn: str, pattern: str) -> None: ...
+    def remove_ban(self, fqdn: str, pattern: str) -> None: ...
+    def set_template(self, fqdn: str, name: str, url: str | None) -> None: ...
+    def set_nonmember(self, fqdn: str, address: str, action: str | None, present: bool) -> None: ...
+    def set_header_filters(self, fqdn: str, desired: tuple[HeaderRule, ...]) -> None: ...
+
+
+class ChangeKind(ABC):
+    """What every kind of change has; a kind lacking any of it cannot be made."""
+
+    __slots__ = ()
+
+    @property
+    @abstractmethod
+    def order(self) -> float:
+        """Its place among a list's changes: lower first (see `plan`)."""
+
+    @abstractmethod
+    def as_json(self) -> dict[str, Any]:
+        """Its object in the plan JSON, with its `type`."""
+
+    @abstractmethod
+    def lines(self, texts: Mapping[str, str]) -> list[str]:
+        """Its lines for people, not yet made `visible`; `texts` holds template texts by URL."""
+
+    @abstractmethod
+    def redacted(self) -> Self:
+        """The same change with every address in it masked."""
+
+    @abstractmethod
+    def write(self, writer: ListWriter, fqdn: str) -> None:
+        """Make the change on list `fqdn`."""
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    MODERATOR = "moderator"
+
+
+class Stage(StrEnum):
+    """When a settings change is applied, by what it does to the list's exposure."""
+
+    RESTRICT = "restrict"  # DMARC mitigation and closing changes: before the roster
+    CONFIGURE = "configure"  # everything else
+    OPEN = "open"  # opening changes: last, once owners and settings are in
+
+
+STAGE_ORDER = {Stage.RESTRICT: 1.5, Stage.CONFIGURE: 3, Stage.OPEN: 4.5}
+
+
+def value(v: Any) -> str:
+    """A setting's value as the plan shows it: its JSON."""
+    return json.dumps(v, ensure_ascii=False)
+
+
+def how(existing: Any, desired: Any) -> str:
+    """For list values, which items come and go (deepdiff), e.g. ' (+ "x", - "y")'."""
+    if not isinstance(existing, list) or not isinstance(desired, list):
+        return ""
+    from deepdiff import DeepDiff
+
+    diff = DeepDiff(existing, desired, ignore_order=True)
+    added = [f"+ {value(v)}" for v in diff.get("iterable_item_added", {}).values()]
+    removed = [f"- {value(v)}" for v in diff.get("iterable_item_removed", {}).values()]
+    return f" ({', '.join(added + removed)})" if added or removed else ""
+
+
+@dataclass(frozen=True, slots=True)
+class CreateList(ChangeKind):
+    """Create the list locked down (`LOCKED_DOWN`); its roster and settings follow.
+
+    It has no lines of its own: a new list's plan shows each setting once, as it ends
+    (`render.list_body`).
+    """
+
+    settings: tuple[tuple[str, Any], ...] = tuple(mailman_settings.LOCKED_DOWN.items())
+    order = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {"type": "create_list", "locked_down": dict(self.settings)}
+
+    def lines(self, texts: Mapping[str, str]) -> list[str]:
+        return []
+
+    def redacted(self) -> Self:
+        return self
+
+    def write(self, writer: ListWriter, fqdn: str) -> None:
+        writer.create_list(fqdn, dict(self.settings))
+
+
+@dataclass(frozen=True, slots=True)
+class AddMember(ChangeKind):
+    role: Role
+    address: str
+    display_name: str = ""
+    order = 2
+
+    def as_json(self) -> dict[str, Any]:
+        return {"type": "add_member", "role": self.role.value, "address": self.address}
+
+    def lines(self, texts: Mapping[str, str]) -> list[str]:
+        return [f"+ {self.role.value} {self.address}"]
+
+    def redacted(self) -> Self:
+        """Masked, and without the display name (no form shows it)."""
+        return type(self)(self.role, redact(self.address))
+
+    def write(self, writer: ListWriter, fqdn: str) -> None:
+        writer.add_member(fqdn, self.role.value, self.address, self.display_name)
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveMember(ChangeKind):
+    """Removals come after additions, so a list is never left without an owner."""
+
+    role: Role
+    address: str
+    order = 4
+
+    def as_json(self) -> dict[str, Any]:
+        return {"type": "remove_member", "role": self.role.value, "address": self.address}
+
+    def lines(self, texts: Mapping[str, str]) -> list[str]:
+        return [f"- {self.role.value} {self.address}"]
+
+    def redacted(self) -> Self:
+        return type(self)(self.role, redact(self.address))
+
+    def write(self, writer: ListWriter, fqdn: str) -> None:
+        writer.remove_member(fqdn, self.role.value, self.address)
+
+
+@dataclass(frozen=True, slots=True)
+class SettingChange:
+    key: str
+    existing: Any
+    desired: Any
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateSettings(ChangeKind):
+    """One PATCH of the settings that differ, of one stage."""
+
+    changes: tuple[SettingChange, ...]
+    stage: Stage = Stage.CONFIGURE
+
+    @property
+    def order(self) -> float:
+        return STAGE_ORDER[self.stage]
+
+    def as_patch(self) -> dict[str, Any]:
+        return {c.key: c.desired for c in self.changes}
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "type": "update_settings",
+            "stage": self.stage.value,
+            "settings": [
+                {"key": c.key, "existing": c.existing, "desired": c.desired} for c in self.changes
+            ],
+        }
+
+    def lines(self, texts: Mapping[str, str]) -> list[str]:
+        return [
+            f"~ {c.key}: {value(c.existing)} -> {value(c.desired)}{how(c.existing, c.desired)}"
+            for c in self.changes
+        ]
+
+    def redacted(self) -> Self:
+        return type(self)(
+            tuple(
+                SettingChange(c.key, redact_value(c.existing), redact_value(c.desired))
+                for c in self.changes
+            ),
+            self.stage,
+        )
+
+    def write(self, writer: ListWriter, fqdn: str) -> None:
+        writer.update_settings(fqdn, self.as_patch())
+
+
+@dataclass(frozen=True, slots=True)
+class AddBan(ChangeKind):
+    """Last of all, once the disabled owner is in (the ban would refuse it)."""
+
+    pattern: str
+    order = 5
+
+    def as_json(self) -> dict[str, Any]:
+        return {"type": "add_ban", "pattern": self.pattern}
+
+    def lines(self, texts: Mapping[str, str]) -> list[str]:
+        return [f"+ ban {self.pattern}"]
+
+    def redacted(self) -> Self:
+        return type(self)(redact(self.pattern))
+
+    def write(self, writer: ListWriter, fqdn: str) -> None:
+        writer.add_ban(fqdn, self.pattern)
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveBan(ChangeKind):
+    """First of all: Mailman refuses to add an owner to a list whose ban matches everyone."""
+
+    pattern: str
+    order = 1
+
+    def as_json(self) -> dict[str, Any]:
+        return {"type": "remove_ban", "pattern": self.pattern}
+
+    def lines(self, texts: Mapping[str, str]) -> list[str]:
+        return [f"- ban {self.pattern}"]
+
+    def redacted(self) -> Self:
+        return type(self)(redact(self.pattern))
+
+    def write(self, writer: ListWriter, fqdn: str) -> None:
+        writer.remove_ban(fqdn, self.pattern)
+
+
+@dataclass(frozen=True, slots=True)
+class SetTemplate(ChangeKind):
+    """Point one of the list's templates at a published text (None: Mailman's own text)."""
+
+    name: str
+    existing: str | None
+    desired: str | None
+    order = 3
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "type": "set_template",
+            "name": self.name,
+            "existing": self.existing,
+            "desired": self.desired,
+        }
+
+    def lines(self, texts: Mapping[str, str]) -> list[str]:
+        """`~ template NAME`, then a unified diff of the texts (or the URLs, when a text is
+        not known); a new list's or a new template's whole text as added lines."""
+        name, old, new = self.name, self.existing, self.desired
+        if new is None:
+            return [f"- template {name}: {old} (back to Mailman's own text)"]
+        symbol = "+" if old is None else "~"
+        heading = f"{symbol} template {name}: {new}"
+        if new not in texts or (old is not None and old not in texts):
+            return [heading if old is None else f"~ template {name}: {old} -> {new}"]
+        before = [] if old is None else _lines(texts[old])
+        after = _lines(texts[new])
+        diff = list(difflib.unified_diff(before, after, "now", "planned", lineterm="", n=2))
+        if not diff:  # the same text at another URL
+            return [f"~ template {name}: {old} -> {new} (same text)"]
+        return [heading, *(f"    {line}" for line in diff[2:])]
+
+    def redacted(self) -> Self:
+        """Itself: a template's name and URLs are the site's, not anyone's address."""
+        return self
+
+    def write(self, writer: ListWriter, fqdn: str) -> None:
+        writer.set_template(fqdn, self.name, self.desired)
+
+
+def _lines(text: str) -> list[str]:
+    """A text's lines, split at "\n" alone as Mailman sends them (`str.splitlines` would
+    also split at a form feed or U+2028, which the plan shows as escapes instead)."""
+    return text.removesuffix("\n").split("\n") if text else []
+
+
+@dataclass(frozen=True, slots=True)
+class SetNonmember(ChangeKind):
+    """Give a non-member an action (None: back to the list's default non-member action).
+
+    `present` says the address is on the list's non-member roster already;
+    if not, it is added first. Closing changes come before the roster's,
+    opening ones (accept) last.
+    """
+
+    address: str
+    existing: str | None
+    desired: str | None
+    present: bool = True
+
+    @property
+    def order(self) -> float:
+        opens = acceptance.opens_nonmember(self.existing, self.desired)
+        return STAGE_ORDER[Stage.OPEN if opens else Stage.RESTRICT]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "type": "set_nonmember",
+            "address": self.address,
+            "existing": self.existing,
+            "desired": self.desired,
+            "on_roster": self.present,
+        }
+
+    def lines(self, texts: Mapping[str, str]) -> list[str]:
+        address, existing, desired = self.address, self.existing, self.desired
+        if desired is None:
+            return [f"- nonmember {address}: {existing} (back to the list's default)"]
+        if existing is None:
+            return [f"+ nonmember {address}: {desired}"]
+        return [f"~ nonmember {address}: {existing} -> {desired}"]
+
+    def redacted(self) -> Self:
+        return type(self)(redact(self.address), self.existing, self.desired, self.present)
+
+    def write(self, writer: ListWriter, fqdn: str) -> None:
+        writer.set_nonmember(fqdn, self.address, self.desired, self.present)
+
+
+@dataclass(frozen=True, slots=True)
+class SetHeaderFilters(ChangeKind):
+    """Make the list's header filters exactly `desired`, in order (new rules are added
+    before old ones go, so the list is never without both)."""
+
+    existing: tuple[HeaderRule, ...]
+    desired: tuple[HeaderRule, ...]
+
+    @property
+    def order(self) -> float:
+        opens = acceptance.opens_filters(self.existing, self.desired)
+        return STAGE_ORDER[Stage.OPEN if opens else Stage.RESTRICT]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "type": "set_header_filters",
+            "existing": [_rule_json(rule) for rule in self.existing],
+            "desired": [_rule_json(rule) for rule in self.desired],
+        }
+
+    def lines(self, texts: Mapping[str, str]) -> list[str]:
+        before = [f"header filter {rule.text()}" for rule in self.existing]
+        after = [f"header filter {rule.text()}" for rule in self.desired]
+        diff = difflib.ndiff(before, after)
+        return [line for line in diff if not line.startswith("? ")]
+
+    def redacted(self) -> Self:
+        return type(self)(
+            tuple(replace(rule, pattern=redact(rule.pattern)) for rule in self.existing),
+            tuple(replace(rule, pattern=redact(rule.pattern)) for rule in self.desired),
+        )
+
+    def write(self, writer: ListWriter, fqdn: str) -> None:
+        writer.set_header_filters(fqdn, self.desired)
+
+
+def _rule_json(rule: HeaderRule) -> dict[str, Any]:
+    return {"header": rule.header, "pattern": rule.pattern, "action": rule.action}
+
+
+Change = (
+    CreateList
+    | AddMember
+    | UpdateSettings
+    | AddBan
+    | RemoveMember
+    | RemoveBan
+    | SetTemplate
+    | SetNonmember
+    | SetHeaderFilters
+)
+"""Every kind of change; each is a `ChangeKind` (tests/unit/test_change_kinds.py checks)."""
