@@ -34,7 +34,7 @@ from listsync.acceptance import HeaderRule
 from listsync.changes import ListWriter
 from listsync.mailman import LiveSite, MailmanBackend, MailmanError, ServerInfo, server_info
 from listsync.mailman_templates import NotServedError
-from listsync.plan import Plan, make_plan
+from listsync.plan import Plan, diff_site
 from listsync.policy import ListState
 from listsync.reconcile import Reading, details_to_read
 from listsync.snapshot import Snapshot
@@ -206,7 +206,7 @@ class MemoryBackend:
     def plan(self, desired: dict[str, ListState], texts: Mapping[str, str] | None = None) -> Plan:
         """The plan of every list against what this backend holds now."""
         reading = self.reading(desired)
-        planned = make_plan(
+        planned = diff_site(
             self.snapshot.domain,
             reading.desired,
             reading.live.lists,

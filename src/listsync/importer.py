@@ -50,7 +50,7 @@ from listsync.models import (
     effective,
     split_address,
 )
-from listsync.plan import ListPlan, plan_list
+from listsync.plan import ListPlan, diff_list
 from listsync.policy import (
     ARCHIVE_POLICY,
     DETAILS,
@@ -441,7 +441,7 @@ def verify(
             "its file would leave alone what Mailman holds:", (str(d) for d in sorted(uncovered))
         )
     moving = set(moved)
-    planned = plan_list(desired, live)
+    planned = diff_list(desired, live)
     kept = tuple(
         c for c in planned.changes if not (isinstance(c, SetTemplate) and c.name in moving)
     )

@@ -179,7 +179,7 @@ def _roster_changes(
     return added + removed
 
 
-def plan_list(desired: ListState, existing: ListState | None) -> ListPlan:
+def diff_list(desired: ListState, existing: ListState | None) -> ListPlan:
     """The changes that take one list from `existing` (None: absent) to `desired`."""
     base = existing
     changes: list[Change] = []
@@ -277,7 +277,7 @@ def _action(desired: ListState, existing: ListState | None, changes: list[Change
     return Action.UPDATE
 
 
-def make_plan(
+def diff_site(
     domain: str,
     desired: dict[str, ListState],
     existing: dict[str, ListState],
@@ -288,7 +288,7 @@ def make_plan(
     managed: int | None = None,
 ) -> Plan:
     """Diff every desired list against what exists; unmanaged lists are only reported."""
-    planned = [plan_list(state, existing.get(name)) for name, state in desired.items()]
+    planned = [diff_list(state, existing.get(name)) for name, state in desired.items()]
     planned += [ListPlan(name, f"{name}@{domain}", Action.UNMANAGED) for name in unmanaged]
     planned.sort(key=lambda lp: lp.name)
     managed_count = len(desired) if managed is None else managed

@@ -33,7 +33,7 @@ from listsync.mailman import (
     ServerInfo,
 )
 from listsync.mailman_settings import release_text
-from listsync.plan import Action, ListPlan, Plan, make_plan
+from listsync.plan import Action, ListPlan, Plan, diff_site
 from listsync.policy import (
     ListState,
     broken_invariants,
@@ -270,7 +270,7 @@ def explained_plan(
         described = "all lists"
     else:
         described = f"{len(reading.desired)} named list(s)"
-    the_plan = make_plan(
+    the_plan = diff_site(
         site.config.domain,
         reading.desired,
         reading.live.lists,

@@ -32,7 +32,7 @@ from memory_backend import new_list_settings, snapshot
 from listsync.acceptance import DISABLE_BAN, HeaderRule
 from listsync.importer import ImportFailed, details_to_declare, render_list, verify
 from listsync.models import ListSpec, SiteConfig, effective
-from listsync.plan import plan_list
+from listsync.plan import diff_list
 from listsync.policy import DETAILS, Detail, ListState, desired_state, reads_bans
 from listsync.reconcile import details_to_read
 
@@ -115,7 +115,7 @@ def test_the_diff_compares_only_what_a_state_covers(case: Case) -> None:
     for name, desired in case.desired.items():
         live = case.live.get(name)
         if live is not None:
-            assert plan_list(desired, live) == plan_list(desired, uncovered_dropped(live, desired))
+            assert diff_list(desired, live) == diff_list(desired, uncovered_dropped(live, desired))
 
 
 @CASES
@@ -127,7 +127,7 @@ def test_the_snapshot_reads_what_the_diff_compares(case: Case) -> None:
     wanted = details_to_read(case.desired)
     read = held.read_site(DOMAIN, case.desired, everything=True, details=wanted).lists
     for name, desired in case.desired.items():
-        assert plan_list(desired, read.get(name)) == plan_list(desired, case.live.get(name))
+        assert diff_list(desired, read.get(name)) == diff_list(desired, case.live.get(name))
         state = read.get(name)
         if state is not None:  # and nothing it does not cover, but bans that look retired
             asked = wanted.get(name, frozenset())
