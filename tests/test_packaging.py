@@ -105,6 +105,7 @@ def test_the_wheel_holds_the_package_its_templates_and_types(release: Release) -
 
     assert {
         "listsync/cli.py",
+        "listsync/commands/apply.py",
         "listsync/py.typed",
         "listsync/templates/catalog.html.j2",
         "listsync/templates/catalog.css",
