@@ -191,8 +191,10 @@ class FileEdits:
             redacted_form=True,
         )
 
-    def commit_message(self) -> str:
-        """A commit message naming what was done (the subject's address included)."""
+    def commit_message(self, *, redact_addresses: bool = False) -> str:
+        """A commit message naming what was done. With `redact_addresses` (a site that
+        redacts), every address is masked, the subject's too: a commit message is
+        published with the repository, for good."""
         replaced = sorted({e.list_name for e in self.edits if e.replacement is not None})
         lines = [
             f"Offboard {self.address}: removed from {len(self.lists)} list file(s)",
@@ -201,7 +203,8 @@ class FileEdits:
         ]
         if replaced:
             lines += ["", f"New owner where {self.address} was the only one: {', '.join(replaced)}"]
-        return "\n".join(lines) + "\n"
+        text = "\n".join(lines) + "\n"
+        return redact(text) if redact_addresses else text
 
 
 def _email(value: str) -> str:
@@ -257,10 +260,16 @@ def plan_file_edits(
             ownerless.append(name)
             continue
         edits += found
-        texts[list_file.path] = (name, edited_text(text, found))
+        texts[list_file.path] = (name, text)
     if ownerless:
         raise WouldLeaveOwnerless(subject, tuple(ownerless))
-    _check_valid(texts, site.config)
+    _check_valid(
+        {
+            path: (name, edited_text(text, [e for e in edits if e.path == path]))
+            for path, (name, text) in texts.items()
+        },
+        site.config,
+    )
     return FileEdits(subject, tuple(edits))
 
 
@@ -335,17 +344,19 @@ def _yaml(layout: tuple[int, int, int] | None = None) -> YAML:
     return yaml
 
 
-def _layout(node: Any, lines: list[str]) -> tuple[int, int, int]:
+def _layout(document: CommentedMap, field: str, lines: list[str]) -> tuple[int, int, int]:
     """(mapping indent, sequence indent, dash offset) of a top-level field's block value,
     as the file writes it; ruamel's defaults for a flow or empty one."""
+    node = document.get(field)
+    key_line = document.lc.key(field)[0] if field in document else -1
     if isinstance(node, CommentedMap) and node:
         line, col = node.lc.key(next(iter(node)))
-        if line > node.lc.line or col > 0:
+        if line > key_line:
             return max(col, 1), 2, 0
     if isinstance(node, CommentedSeq) and node:
         line, col = node.lc.item(0)
         dash = lines[line].rfind("-", 0, col)
-        if dash >= 0 and lines[line][:dash].strip() == "":
+        if line > key_line and dash >= 0 and lines[line][:dash].strip() == "":
             return 2, max(col, dash + 2), dash
     return 2, 2, 0
 
@@ -362,7 +373,7 @@ def edited_text(text: str, edits: list[FileEdit] | tuple[FileEdit, ...]) -> str:
     document = _yaml().load(plain)
     path = edits[0].path if edits else ""
     fields = sorted({str(edit.field) for edit in edits})
-    layouts = {field: _layout(document.get(field), lines) for field in fields}
+    layouts = {field: _layout(document, field, lines) for field in fields}
     for edit in edits:
         node = document.get(str(edit.field))
         found = [key for key, written, _ in _items(node) if written == edit.removed]

@@ -308,3 +308,28 @@ def test_commit_on_new_branch_refuses_existing_branch_and_staged_changes(tmp_pat
         repo.commit_on_new_branch("offboard-alice", written, "x")
     assert git(root, "branch", "--show-current") == "main"
     assert "offboard-alice" not in git(root, "branch", "--list")
+
+
+def test_failed_commit_leaves_the_branch_and_files_as_before(tmp_path: Path) -> None:
+    root = site_at(tmp_path, solo=SOLE)
+    _repo(root)
+    edits = plan(root, replace_with="nora@example.org")
+    written = write_file_edits(root, edits)
+    repo = require_site_repo(root)
+    assert repo.uncommitted_among(written) == ("lists/solo.yaml",)
+    hook = root / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\nexit 1\n")
+    hook.chmod(0o755)
+    with pytest.raises(GitError, match="git commit failed"):
+        repo.commit_on_new_branch("offboard-alice", written, edits.commit_message())
+    assert git(root, "branch", "--show-current") == "main"
+    assert "offboard-alice" not in git(root, "branch", "--list")
+    assert git(root, "status", "--porcelain") == "M lists/solo.yaml"  # not staged, kept
+
+
+def test_redacted_commit_message_masks_every_address(tmp_path: Path) -> None:
+    root = site_at(tmp_path, solo=SOLE)
+    message = plan(root, replace_with="nora@example.org").commit_message(redact_addresses=True)
+    assert message.startswith("Offboard a***@example.org: removed from 1 list file(s)\n")
+    assert "alice@" not in message
+    assert "nora@" not in message
