@@ -243,7 +243,7 @@ def plan_file_edits(
     states = desired_states(site) if only_private else {}
     edits: list[FileEdit] = []
     ownerless: list[str] = []
-    texts: dict[str, tuple[str, str]] = {}  # path -> (name, new text)
+    texts: dict[str, tuple[str, str]] = {}  # path -> (name, text as read)
     for name in sorted(site.lists):
         list_file = site.lists[name]
         spec = list_file.spec
@@ -395,7 +395,7 @@ def edited_text(text: str, edits: list[FileEdit] | tuple[FileEdit, ...]) -> str:
         result = result[:start] + dumped[new_start:new_end] + result[end:]
     edited = "\n".join(result)
     try:
-        same = plain_data(edited) == plain_data_of(document)
+        same = _plain_data(edited) == _plain_data_of(document)
     except YAMLError:
         same = False
     if not same or not _comments(edited) >= _comments(plain):
@@ -450,11 +450,11 @@ def _field_span(lines: list[str], field: str) -> tuple[int, int]:
     raise AssertionError(f"{field} is a key of the document")
 
 
-def plain_data(text: str) -> Any:
-    return plain_data_of(_yaml().load(text))
+def _plain_data(text: str) -> Any:
+    return _plain_data_of(_yaml().load(text))
 
 
-def plain_data_of(document: Any) -> Any:
+def _plain_data_of(document: Any) -> Any:
     return json.loads(json.dumps(plain(document), default=str))
 
 
