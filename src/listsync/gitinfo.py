@@ -132,6 +132,61 @@ class SiteRepo:
         # Each entry is "XY path"; -z leaves names unquoted.
         return tuple(self._site_paths(entry[3:] for entry in out.split("\0") if entry))
 
+    def uncommitted_among(self, paths: Iterable[str | PurePosixPath]) -> tuple[str, ...]:
+        """Those of the site-relative `paths` that differ from HEAD (work tree or index)."""
+        wanted = [self.prefix + PurePosixPath(p).as_posix() for p in paths]
+        if not wanted:
+            return ()
+        out = self._git("status", "--porcelain=v1", "-z", "--no-renames", "--", *wanted)
+        found = {entry[3:] for entry in out.split("\0") if entry}
+        return tuple(sorted(p[len(self.prefix) :] for p in found))
+
+    def commit_on_new_branch(
+        self, branch: str, paths: Iterable[str | PurePosixPath], message: str
+    ) -> str:
+        """Commit the site-relative `paths` (as the work tree has them), and only them, on a
+        new `branch` made from HEAD; returns the commit's hash.
+
+        The work tree stays on `branch`, ready for `git push -o merge_request.create`:
+        switching back would put the old files back on disk. Refuses, changing nothing,
+        when `branch` exists or is no valid name, when HEAD has no commit, when none of
+        `paths` changed, or when any of them has changes staged in the index (someone
+        else's work in progress, which the commit would take along). Other changes in the
+        work tree and the index stay as they were, uncommitted.
+        """
+        wanted = sorted({self.prefix + PurePosixPath(p).as_posix() for p in paths})
+        if self.revision() is None:
+            raise GitError("the repository has no commit yet: nothing to branch from")
+        try:
+            self._git("check_ref_format", "--branch", branch)
+        except GitError:
+            raise GitError(f"{branch!r} is not a valid branch name") from None
+        if branch in {head.name for head in self.repo.heads}:
+            raise GitError(f"branch {branch} exists already: choose another name")
+        out = self._git("status", "--porcelain=v1", "-z", "--no-renames", "--", *wanted)
+        entries = [entry for entry in out.split("\0") if entry]
+        staged = sorted(entry[3:] for entry in entries if entry[0] not in " ?")
+        if staged:
+            raise GitError(
+                f"changes of {', '.join(staged)} are staged in git's index: commit or"
+                " unstage them first"
+            )
+        if not entries:
+            raise GitError("none of the files to commit changed")
+        original = self.repo.active_branch.name if not self.repo.head.is_detached else None
+        previous = self.revision() or ""
+        self._git("switch", "--create", branch)
+        try:
+            self._git("add", "--", *wanted)
+            self._git("commit", "--quiet", "--message", message, "--", *wanted)
+        except GitError:
+            self._git("reset", "--quiet", "--", *wanted)
+            back = [original] if original is not None else ["--detach", previous]
+            self._git("switch", "--quiet", *back)
+            self._git("branch", "--delete", "--force", branch)
+            raise
+        return self.repo.head.commit.hexsha
+
     def resolve(self, rev: str) -> str:
         try:
             return self.repo.rev_parse(f"{rev}^{{commit}}").hexsha

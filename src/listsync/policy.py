@@ -273,6 +273,12 @@ def is_disabled(state: ListState) -> bool:
     return DISABLE_BAN in state.bans and may_be_retired(state.settings)
 
 
+def is_public(settings: Mapping[str, Any]) -> bool:
+    """Whether a list with these REST settings (desired or live) is public: advertised and
+    with a public archive. Every other list is private (what `--only-private` selects)."""
+    return settings.get("advertised") is True and settings.get("archive_policy") == "public"
+
+
 def sets_language(site: Site) -> bool:
     return any("preferred_language" in f.spec.settings for f in site.lists.values())
 
