@@ -274,6 +274,7 @@ FAULTS: dict[str, Action | None] = {
 def test_a_fault_at_any_write_stops_the_run_saying_what_was_done_and_the_next_run_finishes(
     mail_core: MailmanCore, mail_client: Client, proxy: Proxy, domain: str, fault: str
 ) -> None:
+    domain = f"f{list(FAULTS).index(fault)}.{domain}"  # the fixture's slug ends before the id
     probe = f"probe.{domain}"
     probe_plan = plan_for(
         mail_core, proxy, probe, make_places(mail_client, probe), ban=True, erase=True
