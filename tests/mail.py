@@ -31,6 +31,7 @@ class SmtpSink:
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.envelopes: list[tuple[EmailMessage, tuple[str, ...]]] = []  # with RCPT TOs
         self._lock = threading.Lock()
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
@@ -42,6 +43,7 @@ class SmtpSink:
         assert isinstance(message, EmailMessage)
         with self._lock:
             self.messages.append(message)
+            self.envelopes.append((message, tuple(str(r).lower() for r in envelope.rcpt_tos)))
         return "250 OK"
 
     def start(self) -> SmtpSink:
@@ -54,6 +56,11 @@ class SmtpSink:
     def received(self, predicate: Callable[[EmailMessage], bool]) -> list[EmailMessage]:
         with self._lock:
             return [m for m in self.messages if predicate(m)]
+
+    def recipients(self, predicate: Callable[[EmailMessage], bool]) -> set[str]:
+        """Every envelope recipient (lower case) of the messages `predicate` picks."""
+        with self._lock:
+            return {r for m, rcpts in self.envelopes if predicate(m) for r in rcpts}
 
 
 def post(

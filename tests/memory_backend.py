@@ -5,9 +5,12 @@ answers `server`, `languages` and `read_site` as `MailmanBackend` does, and
 takes the writes that `apply` makes (every `write` of a change) on the
 `ListState`s it holds, so that `apply.apply_plan` runs against it. It refuses
 what Mailman refuses and the order of a plan's changes is meant to avoid (a
-banned address, a second ban of what a ban matches, an owner added twice, a
-member removed who is not there), and it stores a setting the way Mailman
-stores the form value listsync sends (`stored_setting`).
+banned address, a second ban of what a ban matches, an owner added twice),
+and it stores a setting the way Mailman stores the form value listsync sends
+(`stored_setting`). A removal that finds nothing to remove is done, as
+`MailmanBackend` makes it. Beside the lists' states it holds what they do not:
+each list's members (`members`), the site-wide bans (`site_bans`) and which
+user holds which addresses (`users`), for the changes of a person's removal.
 
 It is a model written from Mailman's source (3.3.10: `rest/validator.py`,
 `rest/listconf.py`, `model/bans.py`, `model/mailinglist.py`), good for
@@ -31,7 +34,7 @@ import requests
 
 from listsync import acceptance, mailman_settings, mailman_templates
 from listsync.acceptance import HeaderRule
-from listsync.changes import ListWriter
+from listsync.changes import ListWriter, SiteWriter
 from listsync.mailman import LiveSite, MailmanBackend, MailmanError, ServerInfo, server_info
 from listsync.mailman_templates import NotServedError
 from listsync.plan import Plan, diff_site
@@ -43,7 +46,7 @@ SERVER = "GNU Mailman 3.3.10 (Tom Sawyer)"
 LANGUAGES = frozenset(mailman_settings.STOCK_LANGUAGES | {"en"})
 
 
-class Writer(ListWriter, Protocol):
+class Writer(ListWriter, SiteWriter, Protocol):
     """The part of `MailmanBackend` that `apply` uses: the changes' writes, and these."""
 
     workers: int
@@ -158,13 +161,25 @@ class MemoryBackend:
     def __init__(self, held: Snapshot) -> None:
         self.snapshot = held
         self.history: list[tuple[str, ListState]] = []
+        self.members: dict[str, frozenset[str]] = {}  # list name -> its members
+        self.site_bans: frozenset[str] = frozenset()
+        self.users: dict[str, frozenset[str]] = {}  # user id -> its addresses
         self._lock = threading.Lock()
 
     @classmethod
     def holding(
-        cls, domain: str, states: Mapping[str, ListState], *, domain_exists: bool = True
+        cls,
+        domain: str,
+        states: Mapping[str, ListState],
+        *,
+        domain_exists: bool = True,
+        members: Mapping[str, frozenset[str]] | None = None,
+        users: Mapping[str, frozenset[str]] | None = None,
     ) -> MemoryBackend:
-        return cls(snapshot(domain, states, domain_exists=domain_exists))
+        backend = cls(snapshot(domain, states, domain_exists=domain_exists))
+        backend.members = dict(members or {})
+        backend.users = dict(users or {})
+        return backend
 
     def as_backend(self) -> MailmanBackend:
         """This fake where `apply` asks for a `MailmanBackend` (both are `Writer`s)."""
@@ -286,13 +301,15 @@ class MemoryBackend:
             state = self.states[self._name(fqdn)]
             roster = state.owners if role == "owner" else state.moderators
             if address not in roster:
-                raise MailmanError(f"no {role} {address} (HTTP 404)", 404)
+                return  # already gone: done
             field = "owners" if role == "owner" else "moderators"
             self._change(fqdn, **{field: roster - {address}})
 
     def add_ban(self, fqdn: str, pattern: str) -> None:
         with self._lock:
             state = self.states[self._name(fqdn)]
+            if pattern in state.bans and not pattern.startswith("^"):
+                return  # an address banned already: done
             if self._banned(state, pattern):
                 raise MailmanError("Address is already banned (HTTP 400)", 400)
             self._change(fqdn, bans=state.bans | {pattern})
@@ -344,6 +361,48 @@ class MemoryBackend:
                 self._change(fqdn, header_filters=rules)
             if rules != desired:
                 raise MailmanError(f"the rewrite ended at {rules}, not {desired}")
+
+    def unsubscribe(self, fqdn: str, address: str) -> None:
+        with self._lock:
+            name = fqdn.partition("@")[0]
+            self.members[name] = self.members.get(name, frozenset()) - {address.lower()}
+
+    def remove_nonmember(self, fqdn: str, address: str) -> None:
+        with self._lock:
+            state = self.states[self._name(fqdn)]
+            nonmembers = dict(state.nonmembers or {})
+            if nonmembers.pop(address, "absent") != "absent":
+                self._change(fqdn, nonmembers=nonmembers)
+
+    def ban_site(self, pattern: str) -> None:
+        with self._lock:
+            if pattern in self.site_bans and pattern.startswith("^"):
+                raise MailmanError("Address is already banned (HTTP 400)", 400)
+            self.site_bans |= {pattern}
+
+    def erase_address(self, address: str) -> None:
+        """Every membership of `address` in every role goes, then the address, and its
+        user when it has no other address (Mailman's `delete_address`, `delete_user`)."""
+        email = address.lower()
+        with self._lock:
+            for name, state in list(self.states.items()):
+                nonmembers = {a: v for a, v in (state.nonmembers or {}).items() if a != email}
+                erased = replace(
+                    state,
+                    owners=state.owners - {email},
+                    moderators=state.moderators - {email},
+                    nonmembers=nonmembers if state.nonmembers is not None else None,
+                )
+                if erased != state:
+                    self.states[name] = erased
+                    self.history.append((name, erased))
+            self.members = {name: roster - {email} for name, roster in self.members.items()}
+            for user, addresses in list(self.users.items()):
+                if email in addresses:
+                    if addresses == {email}:
+                        del self.users[user]
+                    else:
+                        self.users[user] = addresses - {email}
 
 
 # -- the published template texts -------------------------------------------------------------

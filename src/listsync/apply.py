@@ -11,6 +11,13 @@ and what was not started. Nothing here deletes a list, and unmanaged lists
 are never touched: a plan has no change that could. One apply at a time
 runs against a Mailman server from one host: `apply_lock`.
 
+A plan's site changes (a site-wide ban, erasing an address) run after every
+list's, one at a time in their order, and only when every list succeeded:
+erasing an address takes it off every list in every role, owner included,
+so it never runs before the lists' own changes have settled who owns them.
+The first that fails stops the rest; each is reported done, failed, or not
+run and why.
+
 Template texts are checked before any write: every URL the plan points a
 list at is fetched once, as Mailman will fetch it (`PublishedTexts`). A
 template whose text is not served is left as it is, and the list's other
@@ -38,7 +45,7 @@ from urllib.parse import urlsplit
 
 from filelock import FileLock, Timeout
 
-from listsync.changes import Change, CreateList, SetTemplate
+from listsync.changes import Change, CreateList, SetTemplate, SiteChange
 from listsync.errors import ListsyncError
 from listsync.mailman import MailmanAway, MailmanBackend, is_outage
 from listsync.mailman_templates import check_urls
@@ -98,13 +105,24 @@ class Stop:
 
 
 @dataclass(frozen=True, slots=True)
+class SiteResult:
+    """What became of one site change: done, or why not (failed, or not run)."""
+
+    change: SiteChange
+    done: bool
+    error: str | None = None
+    started: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class ApplyResult:
     results: tuple[ListResult, ...]
     stopped: str | None = None  # MAILMAN_AWAY or INTERRUPTED
+    site: tuple[SiteResult, ...] = ()  # one per site change of the plan, in order
 
     @property
     def ok(self) -> bool:
-        return all(r.ok for r in self.results)
+        return all(r.ok for r in self.results) and all(s.done for s in self.site)
 
     @property
     def failed(self) -> tuple[ListResult, ...]:
@@ -247,7 +265,36 @@ def apply_plan(
             if on_interrupt is not None:
                 on_interrupt()
             results = tuple(future.result() for future in futures)
-    return ApplyResult(results, stop.reason)
+    site = apply_site_changes(backend, plan, results, stop)
+    return ApplyResult(results, stop.reason, site)
+
+
+LISTS_UNFINISHED = "not run: not every list's changes were applied; the next run does it"
+
+
+def apply_site_changes(
+    backend: MailmanBackend, plan: Plan, results: Iterable[ListResult], stop: Stop
+) -> tuple[SiteResult, ...]:
+    """The plan's site changes in their order, once every list succeeded (else none);
+    the first failure stops the rest."""
+    todo = sorted(plan.site_changes, key=lambda change: change.order)
+    if stop.reason is not None:
+        return tuple(SiteResult(c, False, f"not run: {stop.reason}", False) for c in todo)
+    if not all(r.ok for r in results):
+        return tuple(SiteResult(c, False, LISTS_UNFINISHED, False) for c in todo)
+    done: list[SiteResult] = []
+    for index, change in enumerate(todo):
+        try:
+            change.write(backend)
+        except ListsyncError as exc:
+            if is_outage(exc):
+                stop.set(MAILMAN_AWAY)
+            done.append(SiteResult(change, False, str(exc)))
+            why = "not run: an earlier site change failed; the next run does it"
+            done += [SiteResult(c, False, why, False) for c in todo[index + 1 :]]
+            break
+        done.append(SiteResult(change, True))
+    return tuple(done)
 
 
 def server_identity(url: str) -> str:

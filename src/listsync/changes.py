@@ -11,6 +11,11 @@ a kind without one of them cannot be made (mypy and Python refuse it). The
 union `Change` names every kind, so a dispatch on the kind that must remain
 elsewhere ends in `assert_never` and a new kind it misses fails mypy.
 
+Site changes (`SiteChange`: a site-wide ban, erasing an address) are not on
+one list: each derives from `SiteChangeKind` and writes through a
+`SiteWriter`; a plan applies them after every list's changes, and only when
+every list succeeded (`apply`).
+
 Which changes a plan holds, and in what order, is `plan`'s.
 """
 
@@ -41,6 +46,15 @@ class ListWriter(Protocol):
     def set_template(self, fqdn: str, name: str, url: str | None) -> None: ...
     def set_nonmember(self, fqdn: str, address: str, action: str | None, present: bool) -> None: ...
     def set_header_filters(self, fqdn: str, desired: tuple[HeaderRule, ...]) -> None: ...
+    def unsubscribe(self, fqdn: str, address: str) -> None: ...
+    def remove_nonmember(self, fqdn: str, address: str) -> None: ...
+
+
+class SiteWriter(Protocol):
+    """The writes site changes make, on no one list: the part of `MailmanBackend` they call."""
+
+    def ban_site(self, pattern: str) -> None: ...
+    def erase_address(self, address: str) -> None: ...
 
 
 class ChangeKind(ABC):
@@ -220,7 +234,10 @@ class UpdateSettings(ChangeKind):
 
 @dataclass(frozen=True, slots=True)
 class AddBan(ChangeKind):
-    """Last of all, once the disabled owner is in (the ban would refuse it)."""
+    """Last of all but a person's removals, once the disabled owner is in (the ban would
+    refuse it); before the removals (`UnsubscribeMember`, `RemoveNonmember`), so that a
+    banned person is never a non-member the list's default lets through, not even
+    between two writes."""
 
     pattern: str
     order = 5
@@ -389,6 +406,52 @@ def _rule_json(rule: HeaderRule) -> dict[str, Any]:
     return {"header": rule.header, "pattern": rule.pattern, "action": rule.action}
 
 
+@dataclass(frozen=True, slots=True)
+class UnsubscribeMember(ChangeKind):
+    """Unsubscribe a member (the member role only) at once: no goodbye mail, no
+    moderator's approval. After the ban (`AddBan`): the person is refused and their
+    posts discarded before they stop being a member."""
+
+    address: str
+    order = 6
+
+    def as_json(self) -> dict[str, Any]:
+        return {"type": "unsubscribe_member", "address": self.address}
+
+    def lines(self, texts: Mapping[str, str]) -> list[str]:
+        return [f"- member {self.address} (unsubscribed, no goodbye mail)"]
+
+    def redacted(self) -> Self:
+        return type(self)(redact(self.address))
+
+    def write(self, writer: ListWriter, fqdn: str) -> None:
+        writer.unsubscribe(fqdn, self.address)
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveNonmember(ChangeKind):
+    """Take an address off the list's non-member roster, with its action (`existing`,
+    None: the list's default). Last: with a ban, the ban is in before an entry that
+    held or discarded the person's posts goes."""
+
+    address: str
+    existing: str | None = None
+    order = 6.5
+
+    def as_json(self) -> dict[str, Any]:
+        return {"type": "remove_nonmember", "address": self.address, "existing": self.existing}
+
+    def lines(self, texts: Mapping[str, str]) -> list[str]:
+        action = self.existing or "the list's default"
+        return [f"- nonmember {self.address}: {action} (off the non-member roster)"]
+
+    def redacted(self) -> Self:
+        return type(self)(redact(self.address), self.existing)
+
+    def write(self, writer: ListWriter, fqdn: str) -> None:
+        writer.remove_nonmember(fqdn, self.address)
+
+
 Change = (
     CreateList
     | AddMember
@@ -399,5 +462,83 @@ Change = (
     | SetTemplate
     | SetNonmember
     | SetHeaderFilters
+    | UnsubscribeMember
+    | RemoveNonmember
 )
 """Every kind of change; each is a `ChangeKind` (tests/unit/test_change_kinds.py checks)."""
+
+
+class SiteChangeKind(ABC):
+    """What every change on no one list has; a kind lacking any of it cannot be made."""
+
+    __slots__ = ()
+
+    @property
+    @abstractmethod
+    def order(self) -> float:
+        """Its place among the site changes: lower first."""
+
+    @abstractmethod
+    def as_json(self) -> dict[str, Any]:
+        """Its object in the plan JSON's `site_changes`, with its `type`."""
+
+    @abstractmethod
+    def lines(self) -> list[str]:
+        """Its lines for people, not yet made `visible`."""
+
+    @abstractmethod
+    def redacted(self) -> Self:
+        """The same change with every address in it masked."""
+
+    @abstractmethod
+    def write(self, writer: SiteWriter) -> None:
+        """Make the change on the server."""
+
+
+@dataclass(frozen=True, slots=True)
+class BanSite(SiteChangeKind):
+    """Ban an address (or a ^regexp) on every list of the server (Mailman's `bans`)."""
+
+    pattern: str
+    order = 1
+
+    def as_json(self) -> dict[str, Any]:
+        return {"type": "ban_site", "pattern": self.pattern}
+
+    def lines(self) -> list[str]:
+        return [f"+ ban {self.pattern} (site-wide: every list of the server)"]
+
+    def redacted(self) -> Self:
+        return type(self)(redact(self.pattern))
+
+    def write(self, writer: SiteWriter) -> None:
+        writer.ban_site(self.pattern)
+
+
+@dataclass(frozen=True, slots=True)
+class EraseAddress(SiteChangeKind):
+    """Delete the address from Mailman, with every membership it still has in every role,
+    and its user when the user has no other address. Last of everything: it takes the
+    address off lists whose owner question only the earlier changes settle."""
+
+    address: str
+    order = 2
+
+    def as_json(self) -> dict[str, Any]:
+        return {"type": "erase_address", "address": self.address}
+
+    def lines(self) -> list[str]:
+        return [
+            f"- address {self.address} (erased: every membership left, and its user"
+            " when it has no other address)"
+        ]
+
+    def redacted(self) -> Self:
+        return type(self)(redact(self.address))
+
+    def write(self, writer: SiteWriter) -> None:
+        writer.erase_address(self.address)
+
+
+SiteChange = BanSite | EraseAddress
+"""Every kind of change on no one list; each is a `SiteChangeKind`."""

@@ -296,6 +296,16 @@ def list_path(fqdn: str, *rest: str) -> str:
     return "/".join(["lists", *(quote(part, safe="@") for part in parts)])
 
 
+def path_segment(value: str) -> str:
+    """`value` quoted as one segment of a REST path; `..`, `/` and empty refused."""
+    if value.strip(".") == "" or "/" in value:
+        raise UnsafePathError(
+            f"refusing to send {value!r} to Mailman as part of a path:"
+            " it does not name one resource"
+        )
+    return quote(value, safe="@")
+
+
 @dataclass(frozen=True, slots=True)
 class LiveSite:
     """What Mailman has for one domain: the lists asked for, and the others."""
@@ -342,6 +352,7 @@ class MailmanBackend:
         method: str | None = None,
         *,
         done_already: Callable[[MailmanError], bool] | None = None,
+        done: Callable[[MailmanError], bool] | None = None,
         retry: bool = True,
     ) -> Any:
         """One request, retried with backoff on connection errors and 502/503/504.
@@ -349,6 +360,8 @@ class MailmanBackend:
         4xx answers are final. A write retried after a lost answer may meet its
         own first attempt's effect (the list exists, the owner is subscribed):
         `done_already` recognises that answer, and it then counts as success.
+        `done` recognises an answer that counts as success on any attempt: a removal
+        that finds nothing to remove (already gone counts as done).
         A write whose repetition could hit another resource (a header filter
         named by its position, which the first attempt may have shifted) is
         sent once: `retry=False`.
@@ -364,6 +377,8 @@ class MailmanBackend:
                 try:
                     return self.connection.call(path, data, method)[1]
                 except MailmanError as exc:
+                    if done is not None and done(exc):
+                        return None
                     retried = attempt.retry_state.attempt_number > 1
                     if retried and done_already is not None and done_already(exc):
                         return None
@@ -608,11 +623,13 @@ class MailmanBackend:
             self.call("members", data, done_already=ALREADY_MEMBER)
 
     def remove_member(self, fqdn: str, role: str, address: str) -> None:
+        """Take `address` out of the list's `role` roster; already out (404) counts as done."""
         path = list_path(fqdn, role, address)
-        self.call(path, method="DELETE", done_already=GONE)
+        self.call(path, method="DELETE", done=GONE)
 
     def add_ban(self, fqdn: str, pattern: str) -> None:
-        self.call(list_path(fqdn, "bans"), {"email": pattern}, done_already=ALREADY_BANNED)
+        """Ban `pattern` on the list; an address banned already counts as done."""
+        self._ban(list_path(fqdn, "bans"), pattern)
 
     def remove_ban(self, fqdn: str, pattern: str) -> None:
         self.call(list_path(fqdn, "bans", pattern), method="DELETE", done_already=GONE)
@@ -631,6 +648,68 @@ class MailmanBackend:
                 self.call("members", data, done_already=ALREADY_MEMBER)
         path = list_path(fqdn, "nonmember", address)
         self.call(path, {"moderation_action": action or ""}, method="PATCH")
+
+    def unsubscribe(self, fqdn: str, address: str) -> None:
+        """Unsubscribe member `address` from the list at once, with Mailman's bulk removal
+        (`DELETE lists/{id}/roster/member`, emails=[...]): it unsubscribes the member
+        directly, with no goodbye mail and no moderator's approval even when the list
+        moderates unsubscriptions (`DELETE members/{id}` goes through the unsubscription
+        workflow, which may hold the request instead: 202, still a member), takes the
+        member role only, and also finds a membership made through the user whose
+        preferred address this is. Its answer says per address whether it was a member:
+        not one (already gone), or no such list (404), counts as done."""
+        path = list_path(fqdn, "roster", "member")
+        body = self.call(path, {"emails": [address.lower()]}, method="DELETE", done=GONE)
+        if body is not None and not isinstance(body, dict):
+            raise MailmanError(f"unexpected answer to the unsubscription: {body!r}")
+
+    def remove_nonmember(self, fqdn: str, address: str) -> None:
+        """Take `address` off the list's non-member roster; not on it (404) counts as done."""
+        self.call(list_path(fqdn, "nonmember", address), method="DELETE", done=GONE)
+
+    def owners(self, fqdn: str) -> frozenset[str]:
+        """The list's owners, lower case (one request)."""
+        return frozenset(self._roster(fqdn, "owner"))
+
+    def ban_site(self, pattern: str) -> None:
+        """Ban `pattern` on every list of the server; an address banned already counts as
+        done."""
+        self._ban("bans", pattern)
+
+    def _ban(self, path: str, pattern: str) -> None:
+        """POST the ban. Mailman's "already banned" means done for an address (it is
+        banned, as asked), on any attempt; for a ^regexp only on a retry (another ban may
+        match its text)."""
+        plain = not pattern.startswith("^")
+        self.call(
+            path,
+            {"email": pattern},
+            done=ALREADY_BANNED if plain else None,
+            done_already=ALREADY_BANNED,
+        )
+
+    def erase_address(self, address: str) -> None:
+        """Delete `address` from Mailman with every membership it has, and its user when
+        the user has no other address.
+
+        A user whose one address this is is deleted in one request
+        (`DELETE users/{id}` deletes its addresses and memberships in Mailman's one
+        transaction), so no stop between two writes leaves a user without an address
+        that no later run could find by it. Otherwise only the address goes
+        (`DELETE addresses/{email}`) and the user keeps its other addresses. An
+        address Mailman no longer has (404) counts as done.
+        """
+        email = path_segment(address)
+        user = self._get_or_none(f"users/{email}")
+        if isinstance(user, dict) and user.get("user_id") is not None:
+            uid = path_segment(str(user["user_id"]))
+            body = self._get_or_none(f"users/{uid}/addresses")
+            entries = body.get("entries", []) if isinstance(body, dict) else []
+            others = {str(e["email"]).lower() for e in entries} - {address.lower()}
+            if not others:
+                self.call(f"users/{uid}", method="DELETE", done=GONE)
+                return
+        self.call(f"addresses/{email}", method="DELETE", done=GONE)
 
     def set_header_filters(self, fqdn: str, desired: tuple[HeaderRule, ...]) -> None:
         """Make the list's header filters `desired`, in order, one write at a time in the

@@ -34,6 +34,7 @@ from listsync.changes import (
     SetNonmember,
     SetTemplate,
     SettingChange,
+    SiteChange,
     Stage,
     UpdateSettings,
 )
@@ -97,6 +98,10 @@ class ListPlan:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
+    """What one run changes: each list's changes, and `site_changes` on no one list (a
+    site-wide ban, an erasure), applied in their order after every list's changes, and
+    only when every list succeeded (`apply`)."""
+
     domain: str
     create_domain: bool
     lists: tuple[ListPlan, ...]
@@ -105,6 +110,7 @@ class Plan:
     notes: tuple[str, ...] = field(default=())
     warnings: tuple[str, ...] = field(default=())
     texts: Mapping[str, str] = field(default_factory=dict)  # template URL -> its text
+    site_changes: tuple[SiteChange, ...] = ()
 
     def template_urls(self) -> set[str]:
         """Every template URL the changes name, the ones replaced and the new ones."""
@@ -119,7 +125,7 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        return self.create_domain or any(lp.changes for lp in self.lists)
+        return self.create_domain or any(lp.changes for lp in self.lists) or bool(self.site_changes)
 
     def counts(self) -> Counter[Action]:
         return Counter(lp.action for lp in self.lists)
@@ -134,6 +140,8 @@ class Plan:
             f"{counts[Action.UNCHANGED]} unchanged",
             f"{counts[Action.UNMANAGED]} unmanaged",
         ]
+        if self.site_changes:
+            parts.append(f"{len(self.site_changes)} site change(s)")
         return "Plan: " + ", ".join(parts) + "."
 
 

@@ -23,9 +23,11 @@ from listsync.changes import (
     CreateList,
     RemoveBan,
     RemoveMember,
+    RemoveNonmember,
     SetHeaderFilters,
     SetNonmember,
     SetTemplate,
+    UnsubscribeMember,
     UpdateSettings,
     value,
 )
@@ -57,6 +59,7 @@ def redacted(plan: Plan) -> Plan:
         warnings=tuple(redact(w) for w in plan.warnings),
         scope=redact(plan.scope),
         texts={url: redact(text) for url, text in plan.texts.items()},
+        site_changes=tuple(c.redacted() for c in plan.site_changes),
     )
 
 
@@ -109,11 +112,21 @@ def list_body(lp: ListPlan, texts: Mapping[str, str] | None = None) -> list[str]
                 | SetTemplate()
                 | SetNonmember()
                 | SetHeaderFilters()
+                | UnsubscribeMember()
+                | RemoveNonmember()
             ):
                 lines += change_lines(change, texts=texts)
             case _:
                 assert_never(change)
     return lines + [visible(f"+ {key}: {value(final[key])}") for key in sorted(final)]
+
+
+SITE_HEADING = "site (on no one list; after every list, and only if every list succeeded)"
+
+
+def site_lines(plan: Plan) -> list[str]:
+    """The lines of the plan's site changes, each `visible`."""
+    return [visible(line) for change in plan.site_changes for line in change.lines()]
 
 
 def _shown(plan: Plan) -> list[ListPlan]:
@@ -143,6 +156,9 @@ def to_text(plan: Plan) -> str:
     for lp in _shown(plan):
         lines.append(list_heading(lp))
         lines += [f"    {line}" for line in list_body(lp, plan.texts)]
+    if plan.site_changes:
+        lines.append(SITE_HEADING)
+        lines += [f"    {line}" for line in site_lines(plan)]
     if not plan.has_changes:
         lines.append(NO_CHANGES)
     lines += ["", plan.summary()]
@@ -172,6 +188,8 @@ def to_markdown(plan: Plan) -> str:
             lines += ["", "In Mailman, declared by no file: left alone.", ""]
         elif body:
             lines += ["", *fenced(body, "diff"), ""]
+    if plan.site_changes:
+        lines += [f"#### {markdown_text(SITE_HEADING)}", "", *fenced(site_lines(plan), "diff"), ""]
     lines += [f"**{plan.summary()}**"]
     return "\n".join(lines) + "\n"
 
@@ -182,8 +200,10 @@ def _markdown_commit(commit: CommitInfo) -> str:
 
 
 def to_json_data(plan: Plan) -> dict[str, Any]:
+    """The plan's JSON; `site_changes` only when it has some (every other plan's JSON is
+    as it was before they existed)."""
     counts = plan.counts()
-    return {
+    data: dict[str, Any] = {
         "format_version": JSON_FORMAT_VERSION,
         "domain": plan.domain,
         "scope": plan.scope,
@@ -209,6 +229,9 @@ def to_json_data(plan: Plan) -> dict[str, Any]:
             for lp in plan.lists
         ],
     }
+    if plan.site_changes:
+        data["site_changes"] = [c.as_json() for c in plan.site_changes]
+    return data
 
 
 def _commit_json(commit: CommitInfo | None) -> dict[str, str] | None:

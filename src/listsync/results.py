@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from listsync.errors import Problem
-from listsync.escaping import json_text
+from listsync.escaping import json_text, visible
 from listsync.render import change_lines, to_json_data
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ def applied(plan: Plan, result: ApplyResult | None) -> dict[str, Any]:
                 "left_locked_down": item.left_locked_down,
             }
         )
-    return {
+    document = {
         "format_version": FORMAT_VERSION,
         "ok": result is None or result.ok,
         "stopped": None if result is None else result.stopped,
@@ -84,6 +84,17 @@ def applied(plan: Plan, result: ApplyResult | None) -> dict[str, Any]:
         "lists": lists,
         "plan": to_json_data(plan),
     }
+    if result is not None and result.site:  # only then: every other result is as it was
+        document["site_changes"] = [
+            {
+                "change": item.change.as_json(),
+                "done": item.done,
+                "started": item.started,
+                "error": item.error,
+            }
+            for item in result.site
+        ]
+    return document
 
 
 def imported(result: ImportResult) -> dict[str, Any]:
@@ -145,11 +156,22 @@ def applied_lines(result: ApplyResult) -> list[str]:
     if result.failed:
         lines.append(f"applied: {', '.join(r.name for r in result.succeeded) or 'none'}")
         lines.append("Run 'listsync plan' to see what remains; 'listsync apply' finishes it.")
+    for item in result.site:
+        what = "; ".join(visible(line) for line in item.change.lines())
+        if item.done:
+            lines.append(f"done (site): {what}")
+        elif item.started:
+            lines.append(f"failed (site): {item.error} [{what}]")
+        else:
+            lines.append(f"{item.error} [{what}]")
     names = ", ".join(r.name for r in started_failures)
     summary = f"Applied {len(result.succeeded)} list(s), {len(started_failures)} failed"
     summary += f": {names}" if names else ""
     if result.not_started:
         summary += f", {len(result.not_started)} not started"
+    if result.site:
+        finished = sum(1 for item in result.site if item.done)
+        summary += f"; {finished} of {len(result.site)} site change(s) done"
     return [*lines, summary + "."]
 
 

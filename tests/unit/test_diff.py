@@ -35,10 +35,12 @@ from listsync.changes import (
     CreateList,
     RemoveBan,
     RemoveMember,
+    RemoveNonmember,
     SetHeaderFilters,
     SetNonmember,
     SetTemplate,
     Stage,
+    UnsubscribeMember,
     UpdateSettings,
 )
 from listsync.plan import Action, ListPlan, Plan, stage_of
@@ -174,6 +176,10 @@ def _opens(change: Change) -> bool | None:
             return acceptance.opens_nonmember(existing, desired)
         case SetHeaderFilters(existing, desired):
             return acceptance.opens_filters(existing, desired)
+        case RemoveNonmember(_, existing):  # its posts meet the list's default from then on
+            return acceptance.opens_nonmember(existing, None)
+        case UnsubscribeMember():
+            return False
         case CreateList() | AddMember() | RemoveMember() | AddBan() | RemoveBan() | SetTemplate():
             return None
         case _:
