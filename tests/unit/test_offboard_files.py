@@ -13,7 +13,7 @@ from helpers import git, write_site
 from listsync.errors import InvalidSiteError
 from listsync.gitinfo import GitError, require_site_repo
 from listsync.load import load_valid_site
-from listsync.offboarding import (
+from listsync.offboard_files import (
     EditedField,
     FileEdits,
     OffboardingError,
