@@ -29,8 +29,9 @@ from pathlib import Path
 import pytest
 from mail import SmtpSink
 from mailmanclient import Client
+from webserver import TextServer
 
-from helpers import Result, Run, StartCore
+from helpers import Result, Run, StartCore, connect
 from listsync.cli import main
 from mailman_core import DEFAULT_VERSION, STOCK_WORKERS, VERSIONS, CoreError, MailmanCore, install
 from postgres_cluster import ClusterError, PostgresCluster
@@ -230,10 +231,7 @@ def through_proxy(
 ) -> Iterator[Proxy]:
     """listsync's environment points at the core that takes mail, through a recording proxy."""
     with recording_proxy(mail_core.url) as proxy:
-        monkeypatch.setenv("MAILMAN_REST_URL", proxy.url)
-        monkeypatch.setenv("MAILMAN_REST_USER", mail_core.user)
-        monkeypatch.setenv("MAILMAN_REST_PASSWORD", mail_core.password)
-        monkeypatch.setenv("LISTSYNC_LOCK_FILE", str(tmp_path / "apply.lock"))
+        connect(monkeypatch, mail_core, proxy.url, lock_dir=tmp_path)
         yield proxy
 
 
@@ -265,11 +263,21 @@ def connected(
 
     The apply lock is the test's own, so a test holding it blocks no other.
     """
-    monkeypatch.setenv("MAILMAN_REST_URL", proxy.url)
-    monkeypatch.setenv("MAILMAN_REST_USER", mailman_core.user)
-    monkeypatch.setenv("MAILMAN_REST_PASSWORD", mailman_core.password)
-    monkeypatch.setenv("LISTSYNC_LOCK_FILE", str(tmp_path / "apply.lock"))
+    connect(monkeypatch, mailman_core, proxy.url, lock_dir=tmp_path)
     return proxy
+
+
+@pytest.fixture
+def core_env(monkeypatch: pytest.MonkeyPatch, mailman_core: MailmanCore, tmp_path: Path) -> None:
+    """listsync's environment points straight at the session's core, with no proxy between."""
+    connect(monkeypatch, mailman_core, lock_dir=tmp_path)
+
+
+@pytest.fixture
+def pages(tmp_path: Path) -> Iterator[TextServer]:
+    """A static server on 127.0.0.1 for a site's published template texts."""
+    with TextServer(tmp_path / "public" / "templates") as server:
+        yield server
 
 
 # -- the CLI -------------------------------------------------------------------

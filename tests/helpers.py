@@ -1,13 +1,24 @@
-"""Shared test helpers: write a site to disk, run the CLI in-process, drive git."""
+"""Shared test helpers: write a site to disk, run the CLI in-process, point it at a core,
+publish template texts, drive git.
+
+What goes through real mail (an SMTP sink, posting over LMTP, reading what was
+delivered) is in mail.py; the static server the texts are published to is
+webserver.py.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parseaddr
 from pathlib import Path
+
+import pytest
+import requests
+from webserver import TextServer
 
 from mailman_core import MailmanCore
 
@@ -39,6 +50,104 @@ def write_site(root: Path, lists: dict[str, str], config: str = SITE_CONFIG) -> 
     for name, content in lists.items():
         (root / "lists" / f"{name}.yaml").write_text(content)
     return root
+
+
+def site_config(domain: str, extra: str = "") -> str:
+    """listsync.yaml for `domain` with the usual disabled owner, then `extra` lines."""
+    return f"domain: {domain}\ndisabled_owner: devnull@example.org\n{extra}"
+
+
+def make_site(root: Path, domain: str, lists: dict[str, str], extra_config: str = "") -> Path:
+    """A site for `domain` at `root` (see `site_config`) with `lists`."""
+    return write_site(root, lists, config=site_config(domain, extra_config))
+
+
+# -- the CLI on a site -------------------------------------------------------------
+
+
+def plan(run: Run, site: Path, *args: str) -> Result:
+    """`listsync plan --detailed-exitcode ARGS`: 0 no changes, 2 changes, 1 an error."""
+    return run("--root", str(site), "plan", "--detailed-exitcode", *args)
+
+
+def apply(run: Run, site: Path, *args: str) -> Result:
+    """`listsync apply --yes ARGS`."""
+    return run("--root", str(site), "apply", "--yes", *args)
+
+
+def output_lines(result: Result) -> list[str]:
+    """The non-blank lines of `result`'s standard output, stripped."""
+    return [line.strip() for line in result.out.splitlines() if line.strip()]
+
+
+def connect(
+    monkeypatch: pytest.MonkeyPatch,
+    core: MailmanCore,
+    url: str | None = None,
+    *,
+    lock_dir: Path | None = None,
+) -> None:
+    """Point listsync's environment at `core` (through `url`, e.g. a proxy's, if given).
+
+    With `lock_dir`, the apply lock is a file there, so a test holding it
+    blocks no other.
+    """
+    monkeypatch.setenv("MAILMAN_REST_URL", url or core.url)
+    monkeypatch.setenv("MAILMAN_REST_USER", core.user)
+    monkeypatch.setenv("MAILMAN_REST_PASSWORD", core.password)
+    if lock_dir is not None:
+        monkeypatch.setenv("LISTSYNC_LOCK_FILE", str(lock_dir / "apply.lock"))
+
+
+# -- template texts ------------------------------------------------------------------
+
+FOOTER_NAME = "list:member:regular:footer"
+
+
+def template_site(
+    root: Path,
+    domain: str,
+    url: str | None,
+    lists: dict[str, str],
+    texts: Mapping[str, str | bytes],
+    config: str = "",
+) -> Path:
+    """A site for `domain` publishing at `url`, with `texts` in templates/."""
+    extra = f"templates_url: {url}\n" if url is not None else ""
+    make_site(root, domain, lists, extra + config)
+    (root / "templates").mkdir(exist_ok=True)
+    for name, text in texts.items():
+        (root / "templates" / name).write_bytes(text.encode() if isinstance(text, str) else text)
+    return root
+
+
+def published_name(path: str, text: str) -> str:
+    """The content-addressed name of a published text, computed here independently of listsync."""
+    return f"{Path(path).stem}.{hashlib.sha256(text.encode()).hexdigest()[:16]}.txt"
+
+
+def render_templates(run: Run, site: Path, out: Path, *args: str) -> Result:
+    """`listsync render --templates-out OUT ARGS`, which must succeed."""
+    result = run("--root", str(site), "render", "--templates-out", str(out), *args)
+    assert result.status == 0, result.err
+    return result
+
+
+def publish_and_apply(run: Run, site: Path, server: TextServer) -> None:
+    """Publish the site's texts where `server` serves them, then apply; both must succeed."""
+    render_templates(run, site, server.directory)
+    applied = apply(run, site)
+    assert applied.status == 0, applied.out + applied.err
+
+
+def template_uris(core: MailmanCore, fqdn: str) -> dict[str, str]:
+    """The list's template URIs, as Mailman's REST API lists them."""
+    lid = fqdn.replace("@", ".")
+    response = requests.get(
+        f"{core.url}/lists/{lid}/uris", auth=(core.user, core.password), timeout=30
+    )
+    response.raise_for_status()
+    return {entry["name"]: entry["uri"] for entry in response.json().get("entries", [])}
 
 
 LISTMASTER = "Listmaster <listmaster@example.org>"

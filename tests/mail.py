@@ -3,8 +3,10 @@
 `SmtpSink` is an aiosmtpd server on 127.0.0.1 that keeps every message a
 core delivers (`MailmanCore(smtp_port=sink.port)` points the core's out
 runner at it). `post` hands a message to the core's LMTP runner, as the
-MTA does. `wait_until` polls a condition (Mailman processes mail in its
-own runners) and fails with what it waited for; it never sleeps blindly.
+MTA does; `subscribe` makes a member without the confirmation mail, and
+`delivered`, `body` and `held` read what became of a post. `wait_until`
+polls a condition (Mailman processes mail in its own runners) and fails
+with what it waited for; it never sleeps blindly.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from aiosmtpd.controller import Controller
 from mailman_core import MailmanCore
 
 T = TypeVar("T")
+
+READER = "reader@example.org"
+"""A member the tests subscribe to read what a list delivers."""
 
 
 class SmtpSink:
@@ -83,6 +88,30 @@ def post(
     with smtplib.LMTP("127.0.0.1", core.lmtp_port, timeout=30) as lmtp:
         lmtp.send_message(message, from_addr=sender, to_addrs=[to])
     return str(message["Message-ID"])
+
+
+def subscribe(mlist: Any, address: str) -> None:
+    """Make `address` a member of `mlist` (a mailmanclient list) at once, pre-approved."""
+    mlist.subscribe(address, pre_verified=True, pre_confirmed=True, pre_approved=True)
+
+
+def delivered(sink: SmtpSink, subject: str) -> list[EmailMessage]:
+    """The copies of the post `subject` the sink got (each test's subjects are its own)."""
+    return sink.received(lambda m: str(m["Subject"]).endswith(subject))
+
+
+def body(message: EmailMessage) -> str:
+    """Every text/plain part of a delivered copy, as one string."""
+    return "\n".join(
+        str(part.get_content())
+        for part in message.walk()
+        if part.get_content_type() == "text/plain"
+    )
+
+
+def held(mlist: Any, subject: str) -> bool:
+    """Whether a post with `subject` waits in `mlist`'s moderation queue."""
+    return any(subject in str(message.subject) for message in mlist.held)
 
 
 def wait_until(what: str, check: Callable[[], T | None], timeout: float = 60.0) -> T:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from mailmanclient import Client
 
-from helpers import Result, Run, write_site
+from helpers import Run, apply, make_site, output_lines, plan, write_site
 from proxy import LOSE, Action, Fault, Proxy, Replaced
 
 Rule = tuple[str, str, str | None]
@@ -49,24 +49,6 @@ SPAM_BAN = "^.*@spam[.]example$"  # no backslash: see test_a_ban_with_a_backslas
 def fresh(domain: str) -> str:
     """A domain of this test run's own (the shared slug is cut before a parameter's id)."""
     return f"u{uuid.uuid4().hex[:8]}.{domain}"
-
-
-def make_site(root: Path, domain: str, lists: dict[str, str]) -> Path:
-    return write_site(
-        root, lists, config=f"domain: {domain}\ndisabled_owner: devnull@example.org\n"
-    )
-
-
-def plan(run: Run, site: Path, *args: str) -> Result:
-    return run("--root", str(site), "plan", "--detailed-exitcode", *args)
-
-
-def apply(run: Run, site: Path, *args: str) -> Result:
-    return run("--root", str(site), "apply", "--yes", *args)
-
-
-def body_of(result: Result) -> list[str]:
-    return [line.strip() for line in result.out.splitlines() if line.strip()]
 
 
 def nonmembers(client: Client, fqdn: str) -> dict[str, str | None]:
@@ -182,7 +164,7 @@ def test_declared_rules_are_planned_applied_exactly_and_converge(
         "+ header filter x-bulk ~ . -> site default",
         "+ ban troll@example.com",
         f"+ ban {SPAM_BAN}",
-    } <= set(body_of(created)), created.out
+    } <= set(output_lines(created)), created.out
     assert apply(run, site).status == 0
     assert nonmembers(mailman_client, fqdn) == {
         "commits@gitlab.torproject.org": "accept",
@@ -204,7 +186,7 @@ def test_declared_rules_are_planned_applied_exactly_and_converge(
     (site / "lists" / "rules.yaml").write_text(SECOND)
     changed = plan(run, site)
     assert changed.status == 2
-    body = body_of(changed)
+    body = output_lines(changed)
     assert {
         "+ nonmember ci+bot@example.org: reject",
         "~ nonmember old@example.org: hold -> discard",
@@ -271,7 +253,7 @@ def test_disabling_adds_only_its_own_ban_and_keeps_the_declared_ones(
     site = make_site(tmp_path, fresh, {"rules": OWNER + declared})
     assert apply(run, site).status == 0
     (site / "lists" / "rules.yaml").write_text(OWNER + "disabled: true\n" + declared)
-    disabling = body_of(plan(run, site))
+    disabling = output_lines(plan(run, site))
     assert "+ ban ^.*@.*" in disabling
     assert not [line for line in disabling if SPAM_BAN in line]
     assert apply(run, site).status == 0

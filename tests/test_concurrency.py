@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import mailman_core as harness
-from helpers import Run, StartCore, write_site
+from helpers import Run, StartCore, apply, connect, make_site, plan
 from mailman_core import MailmanCore
 from proxy import recording_proxy
 
@@ -46,9 +46,7 @@ def shared_people_site(root: Path, domain: str, people: list[str]) -> Path:
             f"description: Team {i}.\nowners: [{', '.join(turn[:3])}]\n"
             f"moderators: [{', '.join(turn[3:])}]\n"
         )
-    return write_site(
-        root, lists, config=f"domain: {domain}\ndisabled_owner: devnull@example.org\n"
-    )
+    return make_site(root, domain, lists)
 
 
 def test_lists_sharing_new_people_converge_in_one_apply(
@@ -61,20 +59,17 @@ def test_lists_sharing_new_people_converge_in_one_apply(
     assert busy_core.pid is not None
     # master, the REST runner's gunicorn arbiter, and its workers
     assert len(harness.group_members(busy_core.pid)) == 2 + busy_core.workers
-    monkeypatch.setenv("MAILMAN_REST_USER", busy_core.user)
-    monkeypatch.setenv("MAILMAN_REST_PASSWORD", busy_core.password)
-    monkeypatch.setenv("LISTSYNC_LOCK_FILE", str(tmp_path / "apply.lock"))
     with recording_proxy(busy_core.url) as proxy:
-        monkeypatch.setenv("MAILMAN_REST_URL", proxy.url)
+        connect(monkeypatch, busy_core, proxy.url, lock_dir=tmp_path)
         for round_ in range(ROUNDS):
             round_domain = f"r{round_}.{domain}"
             people = [f"person{p}@{round_domain}" for p in range(PEOPLE)]
             site = shared_people_site(tmp_path / f"round-{round_}", round_domain, people)
             proxy.recorder.clear()
-            applied = run("--root", str(site), "apply", "--yes", "--retries", "0")
+            applied = apply(run, site, "--retries", "0")
             assert applied.status == 0, f"round {round_}: {applied.err}"
             assert f"Applied {LISTS} list(s), 0 failed." in applied.out
             member_posts = [w for w in proxy.recorder.writes if w == ("POST", "/3.1/members")]
             assert len(member_posts) == LISTS * PEOPLE, "no subscription was retried"
-            again = run("--root", str(site), "plan", "--detailed-exitcode")
+            again = plan(run, site)
             assert again.status == 0, f"round {round_}: {again.out}"

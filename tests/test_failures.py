@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mailmanclient import Client
 
-from helpers import Result, Run, write_site
+from helpers import Run, apply, connect, make_site, plan, write_site
 from listsync import mailman_settings
 from listsync.apply import apply_lock, lock_path
 from listsync.load import load_valid_site
@@ -52,19 +52,6 @@ PUBLIC = (
 def fresh(domain: str) -> str:
     """A domain of this test run's own (the shared slug is cut before a parameter's id)."""
     return f"u{uuid.uuid4().hex[:8]}.{domain}"
-
-
-def apply(run: Run, site: Path, *args: str) -> Result:
-    return run("--root", str(site), "apply", "--yes", *args)
-
-
-def plan(run: Run, site: Path, *args: str) -> Result:
-    return run("--root", str(site), "plan", "--detailed-exitcode", *args)
-
-
-def make_site(root: Path, domain: str, lists: dict[str, str]) -> Path:
-    config = f"domain: {domain}\ndisabled_owner: devnull@example.org\n"
-    return write_site(root, lists, config=config)
 
 
 def desired_settings(site: Path) -> dict[str, dict[str, Any]]:
@@ -483,9 +470,7 @@ def test_one_lock_per_server_however_its_url_is_spelled(
     by_name = numeric.replace("127.0.0.1", "localhost") + "/"
     assert lock_path(numeric) == lock_path(by_name)
     assert lock_path(numeric) != lock_path(numeric.replace(f":{mailman_core.port}", ":1"))
-    monkeypatch.setenv("MAILMAN_REST_URL", by_name)
-    monkeypatch.setenv("MAILMAN_REST_USER", mailman_core.user)
-    monkeypatch.setenv("MAILMAN_REST_PASSWORD", mailman_core.password)
+    connect(monkeypatch, mailman_core, by_name)
     with apply_lock(numeric, site):
         refused = apply(run, site)
     assert refused.status == 1

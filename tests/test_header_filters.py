@@ -12,33 +12,19 @@ a rewrite is stopped midway.
 from __future__ import annotations
 
 import uuid
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 from header_chain import EDITS, SPAM, SPAM_EDITED, probes, rules_yaml, too_open
-from mail import SmtpSink, post, wait_until
+from mail import READER, SmtpSink, delivered, held, post, subscribe, wait_until
 from mailmanclient import Client
 
-from helpers import Result, Run, write_site
+from helpers import Run, apply, make_site, plan
 from listsync.acceptance import HeaderRule
 from mailman_core import MailmanCore
 from proxy import LOSE, Action, Fault, Proxy
 
 OWNER = "owners: [owner@example.org]\n"
-
-
-def make_site(root: Path, domain: str, lists: dict[str, str]) -> Path:
-    config = f"domain: {domain}\ndisabled_owner: devnull@example.org\n"
-    return write_site(root, lists, config=config)
-
-
-def apply(run: Run, site: Path, *args: str) -> Result:
-    return run("--root", str(site), "apply", "--yes", *args)
-
-
-def plan(run: Run, site: Path) -> Result:
-    return run("--root", str(site), "plan", "--detailed-exitcode")
 
 
 def live_rules(client: Client, fqdn: str) -> tuple[HeaderRule, ...]:
@@ -114,7 +100,6 @@ def test_a_rewrite_stopped_at_any_write_is_no_more_open_than_both_ends_and_conve
 
 # -- real mail while a rewrite is stopped midway ---------------------------------------------
 
-READER = "reader@example.org"
 MAIL_BOT = "commits@ci.example.org"
 MAIL_BOT_RULE = HeaderRule("from", r"commits@ci\.example\.org", "accept")
 
@@ -134,17 +119,11 @@ def test_a_post_the_accept_rule_lets_through_is_held_while_a_rewrite_is_stopped(
     site = make_site(tmp_path, domain, {"commits": head + rules_yaml((SPAM, MAIL_BOT_RULE))})
     assert apply(run, site).status == 0
     mlist = mail_client.get_list(f"commits@{domain}")
-    mlist.subscribe(READER, pre_verified=True, pre_confirmed=True, pre_approved=True)
-
-    def delivered(subject: str) -> list[EmailMessage]:
-        return smtp_sink.received(lambda m: str(m["Subject"]).endswith(subject))
-
-    def held(subject: str) -> bool:
-        return any(subject in str(message.subject) for message in mlist.held)
+    subscribe(mlist, READER)
 
     before = f"Before the rewrite {domain}"
     post(mail_core, f"commits@{domain}", MAIL_BOT, before)
-    wait_until("the bot's post delivered", lambda: delivered(before))
+    wait_until("the bot's post delivered", lambda: delivered(smtp_sink, before))
 
     (site / "lists" / "commits.yaml").write_text(head + rules_yaml((SPAM_EDITED, MAIL_BOT_RULE)))
     through_proxy.recorder.fault = nth_write(2, 400)  # the first write closes the accept rule
@@ -156,14 +135,14 @@ def test_a_post_the_accept_rule_lets_through_is_held_while_a_rewrite_is_stopped(
     )
     during = f"During the rewrite {domain}"
     post(mail_core, f"commits@{domain}", MAIL_BOT, during)
-    wait_until("the bot's post held", lambda: held(during))
-    assert delivered(during) == []
+    wait_until("the bot's post held", lambda: held(mlist, during))
+    assert delivered(smtp_sink, during) == []
 
     assert apply(run, site).status == 0
     assert plan(run, site).status == 0
     after = f"After the rewrite {domain}"
     post(mail_core, f"commits@{domain}", MAIL_BOT, after)
-    wait_until("the bot's post delivered again", lambda: delivered(after))
+    wait_until("the bot's post delivered again", lambda: delivered(smtp_sink, after))
 
 
 @pytest.mark.compat

@@ -9,50 +9,20 @@ listsync, Mailman and the mail is mocked.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from mail import SmtpSink, post, wait_until
+from mail import READER, SmtpSink, body, delivered, held, post, subscribe, wait_until
 from mailmanclient import Client
 from webserver import TextServer
 
-from helpers import Run, write_site
+from helpers import Run, publish_and_apply, write_site
 from mailman_core import MailmanCore
 from proxy import Proxy
 
 pytestmark = pytest.mark.compat
 
-READER = "reader@example.org"
 BOT = "commits@ci.example.org"
-
-
-@pytest.fixture
-def published(tmp_path: Path) -> Iterator[TextServer]:
-    with TextServer(tmp_path / "public" / "templates") as server:
-        yield server
-
-
-def body(message: EmailMessage) -> str:
-    """Every text/plain part of a delivered copy, as one string."""
-    return "\n".join(
-        str(part.get_content())
-        for part in message.walk()
-        if part.get_content_type() == "text/plain"
-    )
-
-
-def delivered(sink: SmtpSink, subject: str) -> list[EmailMessage]:
-    """The copies of the post `subject` the sink got (each test's subjects are its own)."""
-    return sink.received(lambda m: str(m["Subject"]).endswith(subject))
-
-
-def publish_and_apply(run: Run, site: Path, server: TextServer) -> None:
-    rendered = run("--root", str(site), "render", "--templates-out", str(server.directory))
-    assert rendered.status == 0, rendered.err
-    applied = run("--root", str(site), "apply", "--yes")
-    assert applied.status == 0, applied.out + applied.err
 
 
 def test_a_footer_from_the_repository_reaches_members_and_its_change_reaches_the_next_post(
@@ -63,9 +33,9 @@ def test_a_footer_from_the_repository_reaches_members_and_its_change_reaches_the
     mail_client: Client,
     smtp_sink: SmtpSink,
     through_proxy: Proxy,
-    published: TextServer,
+    pages: TextServer,
 ) -> None:
-    config = f"domain: {domain}\ntemplates_url: {published.url}\n"
+    config = f"domain: {domain}\ntemplates_url: {pages.url}\n"
     site = write_site(
         tmp_path / "site",
         {
@@ -77,10 +47,8 @@ def test_a_footer_from_the_repository_reaches_members_and_its_change_reaches_the
     (site / "templates").mkdir()
     footer = site / "templates" / "footer.txt"
     footer.write_text("Footer one: you read $display_name ($list_id).\n")
-    publish_and_apply(run, site, published)
-    mail_client.get_list(f"notices@{domain}").subscribe(
-        READER, pre_verified=True, pre_confirmed=True, pre_approved=True
-    )
+    publish_and_apply(run, site, pages)
+    subscribe(mail_client.get_list(f"notices@{domain}"), READER)
 
     post(mail_core, f"notices@{domain}", READER, f"First notice {domain}")
     first = wait_until(
@@ -93,7 +61,7 @@ def test_a_footer_from_the_repository_reaches_members_and_its_change_reaches_the
     planned = run("--root", str(site), "plan")
     assert "-Footer one: you read $display_name ($list_id)." in planned.out
     assert "+Footer two: manage your subscription at $listname." in planned.out
-    publish_and_apply(run, site, published)
+    publish_and_apply(run, site, pages)
     through_proxy.recorder.clear()
     assert run("--root", str(site), "apply", "--yes").status == 0
     assert through_proxy.recorder.writes == []
@@ -106,8 +74,8 @@ def test_a_footer_from_the_repository_reaches_members_and_its_change_reaches_the
     text = body(second[0])
     assert f"Footer two: manage your subscription at notices@{domain}." in text
     assert "Footer one" not in text
-    new_name = next(name for name in published.fetched if name.startswith("footer."))
-    assert published.fetched[new_name] >= 1
+    new_name = next(name for name in pages.fetched if name.startswith("footer."))
+    assert pages.fetched[new_name] >= 1
 
 
 def test_who_may_post_is_what_the_file_says(
@@ -131,25 +99,22 @@ def test_who_may_post_is_what_the_file_says(
     applied = run("--root", str(site), "apply", "--yes")
     assert applied.status == 0, applied.out + applied.err
     mlist = mail_client.get_list(f"commits@{domain}")
-    mlist.subscribe(READER, pre_verified=True, pre_confirmed=True, pre_approved=True)
-
-    def held(subject: str) -> bool:
-        return any(subject in str(message.subject) for message in mlist.held)
+    subscribe(mlist, READER)
 
     post(mail_core, f"commits@{domain}", BOT, f"Bot commit {domain}")
     wait_until(
         "the allowed non-member's post delivered",
         lambda: delivered(smtp_sink, f"Bot commit {domain}"),
     )
-    assert not held(f"Bot commit {domain}")
+    assert not held(mlist, f"Bot commit {domain}")
 
     post(mail_core, f"commits@{domain}", "stranger@example.net", f"Stranger {domain}")
-    wait_until("the stranger's post held", lambda: held(f"Stranger {domain}"))
+    wait_until("the stranger's post held", lambda: held(mlist, f"Stranger {domain}"))
     assert delivered(smtp_sink, f"Stranger {domain}") == []
 
     spam = f"Spam from a member {domain}"
     post(mail_core, f"commits@{domain}", READER, spam, headers={"X-Spam-Flag": "YES"})
-    wait_until("the post the header filter matches held", lambda: held(spam))
+    wait_until("the post the header filter matches held", lambda: held(mlist, spam))
     assert delivered(smtp_sink, spam) == []
 
     through_proxy.recorder.clear()

@@ -17,7 +17,6 @@ does); the snapshot keeps only non-members with an action.
 
 from __future__ import annotations
 
-import io
 import itertools
 import json
 from pathlib import Path
@@ -27,10 +26,10 @@ import pytest
 import requests
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from list_strategies import dump_yaml
 from mailmanclient import Client
-from ruamel.yaml import YAML
 
-from helpers import Run, commit_all, git, init_repo, write_site
+from helpers import Run, apply, commit_all, git, init_repo, write_site
 from mailman_core import MailmanCore
 
 NAMES = ("one", "two", "three")
@@ -100,14 +99,6 @@ sites = st.fixed_dictionaries(
 )
 
 
-def _dump(data: Any) -> str:
-    stream = io.StringIO()
-    yaml = YAML(typ="safe", pure=True)
-    yaml.default_flow_style = False
-    yaml.dump(data, stream)
-    return stream.getvalue()
-
-
 def _make_drift(client: Client, core: MailmanCore, fqdn: str, ops: list[tuple[str, Any]]) -> None:
     mlist = client.get_list(fqdn)
     for op, arg in ops:
@@ -149,13 +140,6 @@ def _changes(plan_json: str) -> dict[str, tuple[str, list[Any]]]:
     return changed
 
 
-@pytest.fixture
-def core_env(monkeypatch: pytest.MonkeyPatch, mailman_core: MailmanCore, tmp_path: Path) -> None:
-    for key, value in mailman_core.env().items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("LISTSYNC_LOCK_FILE", str(tmp_path / "apply.lock"))
-
-
 @settings(
     max_examples=10,
     deadline=None,
@@ -174,13 +158,13 @@ def test_a_merge_requests_plan_is_the_plan_after_its_merge(
 ) -> None:
     example = next(EXAMPLES)
     domain = f"mr-{example}.example.org"
-    files = {name: _dump(spec) for name, spec in case["base"].items()}
+    files = {name: dump_yaml(spec) for name, spec in case["base"].items()}
     config = f"domain: {domain}\ntemplates_url: {NOWHERE}/texts\n"
     site = write_site(tmp_path / f"site-{example}", files, config=config)
     (site / "templates").mkdir()
     (site / "templates" / "footer.txt").write_text("Sent by $display_name.\n")
     init_repo(site)
-    applied = run("--root", str(site), "apply", "--yes")
+    applied = apply(run, site)
     assert applied.status == 0, applied.out + applied.err
     for name, ops in case["drift"].items():
         _make_drift(mailman_client, mailman_core, f"{name}@{domain}", ops)
@@ -190,7 +174,7 @@ def test_a_merge_requests_plan_is_the_plan_after_its_merge(
     git(site, "checkout", "--quiet", "-b", "request")
     for name, spec in case["request"].items():
         if spec is not None:
-            (site / "lists" / f"{name}.yaml").write_text(_dump(spec))
+            (site / "lists" / f"{name}.yaml").write_text(dump_yaml(spec))
     git(site, "add", "--all")
     git(site, "commit", "--quiet", "--allow-empty", "--message", "The request")
     after_merge = run("--root", str(site), "plan", "--format", "json")
@@ -215,15 +199,15 @@ def test_drift_beyond_a_merge_request_is_shown_as_drift(
     run: Run, tmp_path: Path, core_env: None, mailman_client: Client
 ) -> None:
     domain = "mr-drift.example.org"
-    files = {name: _dump({"owners": ["alice@example.org"]}) for name in NAMES}
+    files = {name: dump_yaml({"owners": ["alice@example.org"]}) for name in NAMES}
     site = write_site(tmp_path / "site", files, config=f"domain: {domain}\n")
     init_repo(site)
-    assert run("--root", str(site), "apply", "--yes").status == 0
+    assert apply(run, site).status == 0
     mailman_client.get_list(f"two@{domain}").add_owner("intruder@example.org")
     snapshot = tmp_path / "snapshot.json"
     assert run("--root", str(site), "snapshot", "--out", str(snapshot)).status == 0
     git(site, "checkout", "--quiet", "-b", "request")
-    (site / "lists" / "one.yaml").write_text(_dump({"owners": ["bob@example.org"]}))
+    (site / "lists" / "one.yaml").write_text(dump_yaml({"owners": ["bob@example.org"]}))
     commit_all(site, "one: Bob takes over")
 
     request = run(

@@ -9,22 +9,19 @@ Mailman could not fetch a text its lists use.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 from cilocal import STATE_DIR, Credentials, SiteRemote, ToolMissing, check_tools
 from webserver import TextServer
 
-from helpers import commit_all, git
+from helpers import FOOTER_NAME, commit_all, git, published_name, template_uris
 from mailman_core import MailmanCore
 
 pytestmark = pytest.mark.pipeline
 
-FOOTER_NAME = "list:member:regular:footer"
 V1 = "Footer one of $display_name.\n"
 V2 = "Footer two of $display_name.\n"
 TOR_DEV = (
@@ -34,16 +31,8 @@ TOR_DEV = (
 
 
 def published(text: str) -> str:
-    return f"footer.{hashlib.sha256(text.encode()).hexdigest()[:16]}.txt"
-
-
-def uris(core: MailmanCore, fqdn: str) -> dict[str, str]:
-    lid = fqdn.replace("@", ".")
-    response = requests.get(
-        f"{core.url}/lists/{lid}/uris", auth=(core.user, core.password), timeout=30
-    )
-    response.raise_for_status()
-    return {entry["name"]: entry["uri"] for entry in response.json().get("entries", [])}
+    """The name templates/footer.txt holding `text` is published under."""
+    return published_name("footer.txt", text)
 
 
 @pytest.fixture
@@ -87,7 +76,7 @@ def test_the_default_branch_publishes_the_texts_in_use_before_apply_points_mailm
         "snapshot": "PASS",
     }, first.output
     assert sorted(p.name for p in gitlab_pages.directory.iterdir()) == [published(V1)]
-    assert uris(mailman_core, fqdn) == {FOOTER_NAME: f"{gitlab_pages.url}/{published(V1)}"}
+    assert template_uris(mailman_core, fqdn) == {FOOTER_NAME: f"{gitlab_pages.url}/{published(V1)}"}
     assert "Checked 1 template URL(s) of 1 list(s): 0 not served." in first.log("apply")
 
     # A draft, committed and deleted, and a new footer.
@@ -105,7 +94,7 @@ def test_the_default_branch_publishes_the_texts_in_use_before_apply_points_mailm
     assert sorted(p.name for p in gitlab_pages.directory.iterdir()) == sorted(
         [published(V1), published(V2)]
     )
-    assert uris(mailman_core, fqdn) == {FOOTER_NAME: f"{gitlab_pages.url}/{published(V2)}"}
+    assert template_uris(mailman_core, fqdn) == {FOOTER_NAME: f"{gitlab_pages.url}/{published(V2)}"}
 
     third = remote.run_pipeline()
     assert third.status == 0, third.output

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from mailmanclient import Client
 
-from helpers import Result, Run, write_site
+from helpers import Run, apply, connect, make_site, output_lines, plan, write_site
 from mailman_core import MailmanCore
 from proxy import Proxy
 
@@ -41,24 +41,9 @@ settings:
 
 @pytest.fixture
 def site(tmp_path: Path, domain: str) -> Path:
-    config = f"domain: {domain}\ndisabled_owner: devnull@example.org\n"
-    return write_site(
-        tmp_path,
-        {"tor-dev": TOR_DEV, "tor-internal": INTERNAL, "tor-announce": ANNOUNCE},
-        config=config,
+    return make_site(
+        tmp_path, domain, {"tor-dev": TOR_DEV, "tor-internal": INTERNAL, "tor-announce": ANNOUNCE}
     )
-
-
-def plan(run: Run, site: Path, *args: str) -> Result:
-    return run("--root", str(site), "plan", "--detailed-exitcode", *args)
-
-
-def apply(run: Run, site: Path, *args: str) -> Result:
-    return run("--root", str(site), "apply", "--yes", *args)
-
-
-def plan_lines(result: Result) -> list[str]:
-    return [line.strip() for line in result.out.splitlines() if line.strip()]
 
 
 def test_apply_creates_configures_and_converges(
@@ -116,7 +101,7 @@ def test_hand_made_drift_is_planned_exactly_and_repaired(
 
     drift = plan(run, site)
     assert drift.status == 2
-    body = plan_lines(drift)
+    body = output_lines(drift)
     start = body.index(f"~ tor-dev@{domain} (update)")
     # mitigation first, the intruder out, and the archive opened last
     assert body[start + 1 : start + 4] == [
@@ -291,8 +276,7 @@ def test_bad_input_writes_nothing(run: Run, site: Path, connected: Proxy) -> Non
 def test_secrets_never_printed(
     run: Run, site: Path, mailman_core: MailmanCore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MAILMAN_REST_URL", mailman_core.url)
-    monkeypatch.setenv("MAILMAN_REST_USER", mailman_core.user)
+    connect(monkeypatch, mailman_core)
     monkeypatch.setenv("MAILMAN_REST_PASSWORD", "wrong-" + mailman_core.password)
     denied = apply(run, site)
     assert denied.status == 1
@@ -372,7 +356,7 @@ def test_a_full_plan_reads_each_list_once_and_rosters_in_bulk(
     mlist.remove_moderator("mod3@example.org")
     drift = plan(run, site)
     assert drift.status == 2
-    body = plan_lines(drift)
+    body = output_lines(drift)
     start = body.index(f"~ bulk-03@{domain} (update)")
     assert body[start + 1 : start + 3] == [
         "+ moderator mod3@example.org",

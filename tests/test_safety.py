@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from mailmanclient import Client
 
-from helpers import Result, Run, StartCore, write_site
+from helpers import Result, Run, StartCore, apply, connect, make_site, plan
 from listsync.apply import lock_path
 from mailman_core import MailmanCore
 from proxy import DROP, STALL, Action, Fault, Proxy, recording_proxy
@@ -25,24 +25,10 @@ def list_file(owner: str, description: str = "A list.") -> str:
     return f"description: {description}\nowners: [{owner}]\nmoderators: [mod@example.org]\n"
 
 
-def make_site(root: Path, domain: str, count: int, extra: str = "") -> Path:
-    config = f"domain: {domain}\ndisabled_owner: devnull@example.org\n{extra}"
+def numbered_site(root: Path, domain: str, count: int, extra_config: str = "") -> Path:
+    """A site of `count` lists, list-00 onwards, each with an owner of its own."""
     lists = {f"list-{i:02d}": list_file(f"owner{i}@example.org") for i in range(count)}
-    return write_site(root, lists, config=config)
-
-
-def connect(monkeypatch: pytest.MonkeyPatch, core: MailmanCore, url: str) -> None:
-    monkeypatch.setenv("MAILMAN_REST_URL", url)
-    monkeypatch.setenv("MAILMAN_REST_USER", core.user)
-    monkeypatch.setenv("MAILMAN_REST_PASSWORD", core.password)
-
-
-def apply(run: Run, site: Path, *args: str) -> Result:
-    return run("--root", str(site), "apply", "--yes", *args)
-
-
-def plan(run: Run, site: Path, *args: str) -> Result:
-    return run("--root", str(site), "plan", "--detailed-exitcode", *args)
+    return make_site(root, domain, lists, extra_config)
 
 
 def after_writes(count: int, action: Action) -> Fault:
@@ -83,7 +69,7 @@ def _failed_name(line: str) -> str | None:
 def test_dropped_connections_and_503_are_retried(
     run: Run, tmp_path: Path, domain: str, connected: Proxy
 ) -> None:
-    site = make_site(tmp_path, domain, 3)
+    site = numbered_site(tmp_path, domain, 3)
     faults: dict[int, Action] = {4: DROP, 5: DROP, 9: 503, 12: 502}
     connected.recorder.fault = lambda n, method, path: faults.get(n)
     result = apply(run, site)
@@ -99,7 +85,7 @@ def test_dropped_connections_and_503_are_retried(
 def test_a_client_error_is_not_retried(
     run: Run, tmp_path: Path, domain: str, connected: Proxy
 ) -> None:
-    site = make_site(tmp_path, domain, 1)
+    site = numbered_site(tmp_path, domain, 1)
     (site / "lists" / "broken.yaml").write_text(
         "owners: [alice@example.org]\nsettings:\n  max_message_size: 7\n"
     )
@@ -125,7 +111,7 @@ def test_a_client_error_is_not_retried(
 def test_connection_lost_midway_reports_and_next_apply_converges(
     run: Run, tmp_path: Path, domain: str, connected: Proxy
 ) -> None:
-    site = make_site(tmp_path, domain, 8)
+    site = numbered_site(tmp_path, domain, 8)
     names = [f"list-{i:02d}" for i in range(8)]
     # 8 lists of 6 writes each (create, lock down, owner, moderator, settings,
     # open up), 4 at a time: 4 lists can take 20 writes without one finishing,
@@ -151,7 +137,7 @@ def test_connection_lost_midway_reports_and_next_apply_converges(
 def test_a_stalled_server_times_out_and_the_next_apply_converges(
     run: Run, tmp_path: Path, domain: str, connected: Proxy
 ) -> None:
-    site = make_site(tmp_path, domain, 4)
+    site = numbered_site(tmp_path, domain, 4)
     connected.recorder.fault = after_writes(3, STALL)
     stalled = apply(run, site, "--retries", "0", "--timeout", "1")
     assert stalled.status == 1
@@ -178,11 +164,10 @@ def test_core_stopped_in_the_middle_of_an_apply(
     own_core: MailmanCore,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    site = make_site(tmp_path / "site", domain, 6)
+    site = numbered_site(tmp_path / "site", domain, 6)
     names = [f"list-{i:02d}" for i in range(6)]
     with recording_proxy(own_core.url) as proxy:
-        connect(monkeypatch, own_core, proxy.url)
-        monkeypatch.setenv("LISTSYNC_LOCK_FILE", str(tmp_path / "apply.lock"))
+        connect(monkeypatch, own_core, proxy.url, lock_dir=tmp_path)
         proxy.recorder.fault = after_writes(7, own_core.stop)
         interrupted = apply(run, site, *FAST)
         assert interrupted.status == 1
@@ -205,7 +190,7 @@ def test_core_stopped_in_the_middle_of_an_apply(
 def test_blast_radius_needs_force(
     run: Run, tmp_path: Path, domain: str, connected: Proxy, mailman_client: Client
 ) -> None:
-    site = make_site(tmp_path, domain, 12)
+    site = numbered_site(tmp_path, domain, 12)
     assert apply(run, site).status == 0, "creations never count against the limit"
     for i in range(4):
         (site / "lists" / f"list-{i:02d}.yaml").write_text(
@@ -232,7 +217,7 @@ def test_blast_radius_needs_force(
 def test_small_sites_are_exempt_and_the_limit_is_configurable(
     run: Run, tmp_path: Path, domain: str, connected: Proxy
 ) -> None:
-    site = make_site(tmp_path, domain, 5, "safety:\n  min_managed_lists: 5\n")
+    site = numbered_site(tmp_path, domain, 5, "safety:\n  min_managed_lists: 5\n")
     assert apply(run, site).status == 0
     for i in range(2):
         (site / "lists" / f"list-{i:02d}.yaml").write_text(
@@ -245,7 +230,7 @@ def test_small_sites_are_exempt_and_the_limit_is_configurable(
 
 
 def test_one_apply_at_a_time(run: Run, tmp_path: Path, domain: str, connected: Proxy) -> None:
-    site = make_site(tmp_path, domain, 1)
+    site = numbered_site(tmp_path, domain, 1)
     holder = subprocess.Popen(
         [
             sys.executable,
@@ -284,7 +269,7 @@ def test_password_never_printed_nor_written(
     mailman_core: MailmanCore,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    site = make_site(tmp_path, domain, 3)
+    site = numbered_site(tmp_path, domain, 3)
     (site / "lists" / "broken.yaml").write_text(
         "owners: [alice@example.org]\nsettings:\n  preferred_language: de\n"
     )
@@ -313,7 +298,7 @@ def test_password_never_printed_nor_written(
 
 
 def test_redact_hides_addresses(run: Run, tmp_path: Path, domain: str, connected: Proxy) -> None:
-    site = make_site(tmp_path, domain, 2)
+    site = numbered_site(tmp_path, domain, 2)
     redacted = plan(run, site, "--redact")
     assert redacted.status == 2
     assert "+ owner o***@example.org" in redacted.out

@@ -13,10 +13,16 @@ import time
 from pathlib import Path
 
 from mailmanclient import Client
-from test_templates import FOOTER_NAME, make_site, published, uris
 from webserver import TextServer
 
-from helpers import Run
+from helpers import (
+    FOOTER_NAME,
+    Run,
+    published_name,
+    render_templates,
+    template_site,
+    template_uris,
+)
 from mailman_core import MailmanCore
 from proxy import Proxy
 
@@ -26,11 +32,6 @@ V2 = "Footer two: the list moved, write to $request_email.\n"
 
 def with_footer(path: str, owners: str = "teor@example.org") -> str:
     return f"owners: [{owners}]\ntemplates:\n  {FOOTER_NAME}: {path}\n"
-
-
-def render(run: Run, site: Path, server: TextServer) -> None:
-    result = run("--root", str(site), "render", "--templates-out", str(server.directory))
-    assert result.status == 0, result.err
 
 
 def owners(client: Client, fqdn: str) -> list[str]:
@@ -46,7 +47,7 @@ def test_a_footer_not_yet_served_never_keeps_a_compromised_owner(
     mailman_client: Client,
 ) -> None:
     with TextServer(tmp_path / "pages") as pages:
-        site = make_site(
+        site = template_site(
             tmp_path / "site",
             domain,
             pages.url,
@@ -57,21 +58,21 @@ def test_a_footer_not_yet_served_never_keeps_a_compromised_owner(
             },
             {"footer.txt": V1},
         )
-        render(run, site, pages)
+        render_templates(run, site, pages.directory)
         assert run("--root", str(site), "apply", "--yes").status == 0
         fqdn = f"tor-dev@{domain}"
-        v1_url = f"{pages.url}/{published('footer.txt', V1)}"
+        v1_url = f"{pages.url}/{published_name('footer.txt', V1)}"
         assert owners(mailman_client, fqdn) == ["mallory@example.org", "teor@example.org"]
 
         # Remove the compromised owner and change the footer; the new text is not served yet.
         (site / "lists" / "tor-dev.yaml").write_text(with_footer("templates/footer.txt"))
         (site / "templates" / "footer.txt").write_text(V2)
-        v2_url = f"{pages.url}/{published('footer.txt', V2)}"
+        v2_url = f"{pages.url}/{published_name('footer.txt', V2)}"
         result = run("--root", str(site), "apply", "--yes")
 
         assert result.status == 1
         assert owners(mailman_client, fqdn) == ["teor@example.org"]
-        assert uris(mailman_core, fqdn) == {FOOTER_NAME: v1_url}
+        assert template_uris(mailman_core, fqdn) == {FOOTER_NAME: v1_url}
         failure = [line for line in result.err.splitlines() if line.startswith("failed: tor-dev")]
         assert failure == [
             f"failed: tor-dev: {FOOTER_NAME} not set: {v2_url} answers HTTP 404"
@@ -82,9 +83,9 @@ def test_a_footer_not_yet_served_never_keeps_a_compromised_owner(
         assert "    its other 1 change(s) were applied" in result.err
         assert "Applied 0 list(s), 1 failed: tor-dev." in result.out
 
-        render(run, site, pages)
+        render_templates(run, site, pages.directory)
         assert run("--root", str(site), "apply", "--yes").status == 0
-        assert uris(mailman_core, fqdn) == {FOOTER_NAME: v2_url}
+        assert template_uris(mailman_core, fqdn) == {FOOTER_NAME: v2_url}
         assert run("--root", str(site), "plan", "--detailed-exitcode").status == 0
 
 
@@ -109,14 +110,14 @@ def test_every_url_mailman_would_fetch_is_checked_once_as_mailman_fetches_it(
         TextServer(tmp_path / "pages") as pages,
         TextServer(tmp_path / "bare", charset=None) as bare,
     ):
-        site = make_site(tmp_path / "site", domain, pages.url, lists, texts)
-        render(run, site, pages)
+        site = template_site(tmp_path / "site", domain, pages.url, lists, texts)
+        render_templates(run, site, pages.directory)
         assert run("--root", str(site), "apply", "--yes").status == 0
         bare.directory.mkdir()
         (bare.directory / "hand.txt").write_text("Grüße an alle.\n")
         hand_url = f"{bare.url}/hand.txt"
         mailman_client.get_list(f"by-hand@{domain}").set_template(FOOTER_NAME, hand_url)
-        url = {name: f"{pages.url}/{published(name, text)}" for name, text in texts.items()}
+        url = {name: f"{pages.url}/{published_name(name, text)}" for name, text in texts.items()}
 
         checked = run("--root", str(site), "check-templates")
         assert checked.status == 1
@@ -132,13 +133,13 @@ def test_every_url_mailman_would_fetch_is_checked_once_as_mailman_fetches_it(
         assert healthy.status == 0, healthy.err
         assert healthy.out == "Checked 6 template URL(s) of 7 list(s): 0 not served.\n"
         assert {n: pages.fetched[n] - fetched.get(n, 0) for n in pages.fetched} == {
-            published(name, text): 1 for name, text in texts.items()
+            published_name(name, text): 1 for name, text in texts.items()
         }
 
-        pages.answer(published("footer-a.txt", texts["footer-a.txt"]), 500)
-        pages.answer(published("footer-b.txt", texts["footer-b.txt"]), 404)
-        pages.stall(published("footer-c.txt", texts["footer-c.txt"]))
-        pages.stall(published("footer-d.txt", texts["footer-d.txt"]))
+        pages.answer(published_name("footer-a.txt", texts["footer-a.txt"]), 500)
+        pages.answer(published_name("footer-b.txt", texts["footer-b.txt"]), 404)
+        pages.stall(published_name("footer-c.txt", texts["footer-c.txt"]))
+        pages.stall(published_name("footer-d.txt", texts["footer-d.txt"]))
         started = time.monotonic()
         broken = run("--root", str(site), "check-templates")
         elapsed = time.monotonic() - started
@@ -176,18 +177,18 @@ def test_a_footer_planned_but_not_yet_applied_is_checked_too(
     run: Run, tmp_path: Path, domain: str, connected: Proxy, mailman_core: MailmanCore
 ) -> None:
     with TextServer(tmp_path / "pages") as pages:
-        site = make_site(
+        site = template_site(
             tmp_path / "site",
             domain,
             pages.url,
             {"tor-dev": with_footer("templates/footer.txt")},
             {"footer.txt": V1},
         )
-        render(run, site, pages)
+        render_templates(run, site, pages.directory)
         assert run("--root", str(site), "apply", "--yes").status == 0
         (site / "templates" / "footer.txt").write_text(V2)
-        v1_url = f"{pages.url}/{published('footer.txt', V1)}"
-        v2_url = f"{pages.url}/{published('footer.txt', V2)}"
+        v1_url = f"{pages.url}/{published_name('footer.txt', V1)}"
+        v2_url = f"{pages.url}/{published_name('footer.txt', V2)}"
 
         checked = run("--root", str(site), "check-templates")
         assert checked.status == 1
@@ -195,4 +196,4 @@ def test_a_footer_planned_but_not_yet_applied_is_checked_too(
             f"not served: {v2_url} answers HTTP 404 (Mailman sends an empty text in its place)",
             f"    used by tor-dev ({FOOTER_NAME}, in its file, not yet in Mailman)",
         ]
-        assert uris(mailman_core, f"tor-dev@{domain}") == {FOOTER_NAME: v1_url}
+        assert template_uris(mailman_core, f"tor-dev@{domain}") == {FOOTER_NAME: v1_url}

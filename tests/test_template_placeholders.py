@@ -10,28 +10,18 @@ made without one makes plan refuse a text that uses them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import requests
-from mail import SmtpSink, post, wait_until
+from mail import READER, SmtpSink, body, delivered, post, subscribe, wait_until
 from mailmanclient import Client
-from test_mail_rules import READER, body, delivered
-from test_templates import FOOTER_NAME, make_site
 from webserver import TextServer
 
-from helpers import Run
+from helpers import FOOTER_NAME, Run, publish_and_apply, template_site
 from mailman_core import MailmanCore
 from proxy import Proxy
 
 FOOTER = "Your subscription: $mailinglist_url\n"
-
-
-@pytest.fixture
-def pages(tmp_path: Path) -> Iterator[TextServer]:
-    with TextServer(tmp_path / "public" / "templates") as server:
-        yield server
 
 
 def domain_resource(core: MailmanCore, domain: str) -> str:
@@ -62,7 +52,7 @@ def test_a_footer_with_mailinglist_url_arrives_filled_in_on_a_domain_listsync_cr
     through_proxy: Proxy,
     pages: TextServer,
 ) -> None:
-    site = make_site(
+    site = template_site(
         tmp_path / "site",
         domain,
         pages.url,
@@ -70,13 +60,8 @@ def test_a_footer_with_mailinglist_url_arrives_filled_in_on_a_domain_listsync_cr
         {"footer.txt": FOOTER},
         config=f"web_url: https://web.{domain}\n",
     )
-    rendered = run("--root", str(site), "render", "--templates-out", str(pages.directory))
-    assert rendered.status == 0, rendered.err
-    applied = run("--root", str(site), "apply", "--yes")
-    assert applied.status == 0, applied.out + applied.err
-    mail_client.get_list(f"notices@{domain}").subscribe(
-        READER, pre_verified=True, pre_confirmed=True, pre_approved=True
-    )
+    publish_and_apply(run, site, pages)
+    subscribe(mail_client.get_list(f"notices@{domain}"), READER)
 
     post(mail_core, f"notices@{domain}", READER, f"Filled in {domain}")
     copies = wait_until("the post delivered", lambda: delivered(smtp_sink, f"Filled in {domain}"))
@@ -95,7 +80,7 @@ def test_plan_refuses_them_for_a_domain_without_a_base_url(
     mailman_client: Client,
 ) -> None:
     mailman_client.create_domain(domain)  # by hand: no base_url
-    site = make_site(
+    site = template_site(
         tmp_path / "site",
         domain,
         "https://lists.example.org/templates",

@@ -15,10 +15,19 @@ from pathlib import Path
 import pytest
 from mailmanclient import Client
 from ruamel.yaml import YAML
-from test_templates import FOOTER_NAME, make_site, published, uris
 from webserver import TextServer
 
-from helpers import REPO, Run, commit_all, init_repo
+from helpers import (
+    FOOTER_NAME,
+    REPO,
+    Run,
+    commit_all,
+    init_repo,
+    published_name,
+    render_templates,
+    template_site,
+    template_uris,
+)
 from mailman_core import MailmanCore
 from proxy import Proxy
 
@@ -35,8 +44,7 @@ def using(path: str, *, private: bool = False) -> str:
 
 
 def render_to(run: Run, site: Path, out: Path, *args: str) -> tuple[set[str], str]:
-    result = run("--root", str(site), "render", "--templates-out", str(out), *args)
-    assert result.status == 0, result.err
+    result = render_templates(run, site, out, *args)
     return {p.name for p in out.iterdir()}, result.err
 
 
@@ -49,7 +57,7 @@ def test_only_the_texts_in_use_are_published(
     mailman_client: Client,
 ) -> None:
     with TextServer(tmp_path / "pages") as pages:
-        site = make_site(
+        site = template_site(
             tmp_path / "site",
             domain,
             pages.url,
@@ -66,13 +74,13 @@ def test_only_the_texts_in_use_are_published(
         commit_all(site, "Footer one")
         render_to(run, site, pages.directory)
         assert run("--root", str(site), "apply", "--yes").status == 0
-        v1_url = f"{pages.url}/{published('footer.txt', V1)}"
-        internal_url = f"{pages.url}/{published('internal.txt', INTERNAL)}"
+        v1_url = f"{pages.url}/{published_name('footer.txt', V1)}"
+        internal_url = f"{pages.url}/{published_name('internal.txt', INTERNAL)}"
         # The private list still points at a text of its own that git has (as after a
         # time with publish_private_templates: true, or set in Postorius).
         internal = mailman_client.get_list(f"tor-internal@{domain}")
         internal.set_template(FOOTER_NAME, internal_url)
-        assert uris(mailman_core, f"tor-dev@{domain}") == {FOOTER_NAME: v1_url}
+        assert template_uris(mailman_core, f"tor-dev@{domain}") == {FOOTER_NAME: v1_url}
 
     # Merged but not applied yet: a draft committed and deleted, and footer two.
     (site / "templates" / "draft.txt").write_text(DRAFT)
@@ -81,7 +89,7 @@ def test_only_the_texts_in_use_are_published(
     (site / "templates" / "footer.txt").write_text(V2)
     commit_all(site, "Footer two")
 
-    expected = {published("footer.txt", V2), published("footer.txt", V1)}
+    expected = {published_name("footer.txt", V2), published_name("footer.txt", V1)}
     names, said = render_to(run, site, tmp_path / "from-mailman")
     assert names == expected  # not footer zero, the draft, nor the private list's own text
     assert "1 the files use, 1 earlier version(s) Mailman's lists still point at" in said
@@ -99,8 +107,8 @@ def test_only_the_texts_in_use_are_published(
     # A directory that still holds texts from before: what is no longer in use goes.
     stale = tmp_path / "stale"
     stale.mkdir()
-    (stale / published("footer.txt", V0)).write_text(V0)
-    (stale / published("internal.txt", INTERNAL)).write_text(INTERNAL)
+    (stale / published_name("footer.txt", V0)).write_text(V0)
+    (stale / published_name("internal.txt", INTERNAL)).write_text(INTERNAL)
     (stale / "index.html").write_text("not a text of listsync's\n")
     names, said = render_to(run, site, stale)
     assert names == expected | {"index.html"}
@@ -109,7 +117,7 @@ def test_only_the_texts_in_use_are_published(
     config = site / "listsync.yaml"
     config.write_text(config.read_text() + "publish_private_templates: true\n")
     names, _ = render_to(run, site, tmp_path / "private-too")
-    assert names == expected | {published("internal.txt", INTERNAL)}
+    assert names == expected | {published_name("internal.txt", INTERNAL)}
 
 
 def test_render_needs_to_know_what_mailman_points_at(
@@ -117,7 +125,7 @@ def test_render_needs_to_know_what_mailman_points_at(
 ) -> None:
     for name in ("MAILMAN_REST_URL", "MAILMAN_REST_USER", "MAILMAN_REST_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
-    site = make_site(
+    site = template_site(
         tmp_path / "site",
         "lists.example.org",
         "https://lists.example.org/templates",
@@ -169,7 +177,7 @@ def test_a_private_lists_text_that_would_not_be_published_is_refused(
     config: str,
     expected: str,
 ) -> None:
-    site = make_site(
+    site = template_site(
         tmp_path,
         domain,
         "https://lists.example.org/templates",
@@ -193,7 +201,7 @@ def test_a_private_lists_text_that_would_not_be_published_is_refused(
 def test_a_shared_text_validates_and_a_private_retired_lists_notice_does_not(
     run: Run, tmp_path: Path
 ) -> None:
-    site = make_site(
+    site = template_site(
         tmp_path,
         "lists.example.org",
         "https://lists.example.org/templates",
@@ -232,7 +240,7 @@ def test_a_text_over_256_kib_is_refused_and_one_at_the_limit_applies(
     line = "The same line of a long footer, for $display_name.\n"
     at_limit = (line * (LIMIT // len(line) + 1))[:LIMIT]
     with TextServer(tmp_path / "pages") as pages:
-        site = make_site(
+        site = template_site(
             tmp_path / "site",
             domain,
             pages.url,
@@ -253,8 +261,8 @@ def test_a_text_over_256_kib_is_refused_and_one_at_the_limit_applies(
         render_to(run, site, pages.directory)
         applied = run("--root", str(site), "apply", "--yes")
         assert applied.status == 0, applied.out + applied.err
-        url = f"{pages.url}/{published('big.txt', at_limit)}"
-        assert uris(mailman_core, f"tor-dev@{domain}") == {FOOTER_NAME: url}
+        url = f"{pages.url}/{published_name('big.txt', at_limit)}"
+        assert template_uris(mailman_core, f"tor-dev@{domain}") == {FOOTER_NAME: url}
 
 
 # -- the pipeline's pages job ---------------------------------------------------------

@@ -8,22 +8,30 @@ a static server on 127.0.0.1 (`TextServer`) serves at the site's
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
-import requests
 from mailmanclient import Client
 from ruamel.yaml import YAML
 from webserver import TextServer
 
-from helpers import Result, Run, commit_all, init_repo, write_site
+from helpers import (
+    FOOTER_NAME,
+    Result,
+    Run,
+    apply,
+    commit_all,
+    init_repo,
+    plan,
+    published_name,
+    render_templates,
+    template_site,
+    template_uris,
+)
 from mailman_core import MailmanCore
 from proxy import Proxy
 
-FOOTER_NAME = "list:member:regular:footer"
 WELCOME_NAME = "list:user:notice:welcome"
 REJECTED_NAME = "list:user:notice:rejected"
 FOOTER_V1 = "Footer one: you read $display_name ($list_id).\nThe same last line.\n"
@@ -37,61 +45,8 @@ templates:
 ANNOUNCE = "description: Releases.\nposting: announce\nowners: [nickm@example.org]\n"
 
 
-def make_site(
-    root: Path,
-    domain: str,
-    url: str | None,
-    lists: dict[str, str],
-    texts: Mapping[str, str | bytes],
-    config: str = "",
-) -> Path:
-    """A site for `domain` publishing at `url`, with `texts` in templates/."""
-    head = f"domain: {domain}\ndisabled_owner: devnull@example.org\n"
-    head += f"templates_url: {url}\n" if url is not None else ""
-    write_site(root, lists, config=head + config)
-    (root / "templates").mkdir(exist_ok=True)
-    for name, text in texts.items():
-        (root / "templates" / name).write_bytes(text.encode() if isinstance(text, str) else text)
-    return root
-
-
-def published(path: str, text: str) -> str:
-    """The content-addressed name, computed here independently of listsync."""
-    return f"{Path(path).stem}.{hashlib.sha256(text.encode()).hexdigest()[:16]}.txt"
-
-
-def uris(core: MailmanCore, fqdn: str) -> dict[str, str]:
-    """The list's template URIs, as Mailman's REST API lists them."""
-    lid = fqdn.replace("@", ".")
-    response = requests.get(
-        f"{core.url}/lists/{lid}/uris", auth=(core.user, core.password), timeout=30
-    )
-    response.raise_for_status()
-    return {entry["name"]: entry["uri"] for entry in response.json().get("entries", [])}
-
-
-def render(run: Run, site: Path, out: Path) -> Result:
-    result = run("--root", str(site), "render", "--templates-out", str(out))
-    assert result.status == 0, result.err
-    return result
-
-
-def plan(run: Run, site: Path, *args: str) -> Result:
-    return run("--root", str(site), "plan", "--detailed-exitcode", *args)
-
-
-def apply(run: Run, site: Path) -> Result:
-    return run("--root", str(site), "apply", "--yes")
-
-
 def lines(result: Result) -> list[str]:
     return [line.strip() for line in result.out.splitlines()]
-
-
-@pytest.fixture
-def pages(tmp_path: Path) -> Iterator[TextServer]:
-    with TextServer(tmp_path / "public" / "templates") as server:
-        yield server
 
 
 # -- validate -----------------------------------------------------------------------
@@ -197,7 +152,7 @@ def test_a_bad_template_is_named_at_its_place_and_nothing_is_written(
     expected: str,
 ) -> None:
     url = "https://lists.example.org/templates" if with_url else None
-    site = make_site(tmp_path, domain, url, {"tor-dev": list_file}, texts)
+    site = template_site(tmp_path, domain, url, {"tor-dev": list_file}, texts)
     validated = run("--root", str(site), "validate")
     assert validated.status == 1
     found = [line for line in validated.out.splitlines() if line.startswith(expected)]
@@ -212,7 +167,7 @@ def test_a_bad_template_is_named_at_its_place_and_nothing_is_written(
 
 def test_a_bad_site_default_is_named_in_listsync_yaml(run: Run, tmp_path: Path) -> None:
     config = "disabled_templates:\n  list:user:notice:rejectd: templates/retired.txt\n"
-    site = make_site(tmp_path, "lists.example.org", "https://x.example.org/t", {}, {}, config)
+    site = template_site(tmp_path, "lists.example.org", "https://x.example.org/t", {}, {}, config)
     result = run("--root", str(site), "validate")
     assert result.status == 1
     assert (
@@ -224,7 +179,7 @@ def test_a_bad_site_default_is_named_in_listsync_yaml(run: Run, tmp_path: Path) 
 def test_escapes_braces_and_the_rejection_notices_own_placeholders_pass(
     run: Run, tmp_path: Path
 ) -> None:
-    site = make_site(
+    site = template_site(
         tmp_path,
         "lists.example.org",
         "https://lists.example.org/templates",
@@ -245,7 +200,7 @@ def test_escapes_braces_and_the_rejection_notices_own_placeholders_pass(
 def test_the_line_of_a_placeholder_counts_newlines_only(run: Run, tmp_path: Path) -> None:
     # A form feed or U+2028 is no line break to an editor, nor to `decode`'s UTF-8 position.
     text = "Page one\x0cstill line one \u2028 and $nope\n"
-    site = make_site(
+    site = template_site(
         tmp_path,
         "lists.example.org",
         "https://lists.example.org/templates",
@@ -263,16 +218,16 @@ def test_the_line_of_a_placeholder_counts_newlines_only(run: Run, tmp_path: Path
 def test_render_writes_each_text_in_use_under_its_content_address(
     run: Run, tmp_path: Path, domain: str, connected: Proxy
 ) -> None:
-    site = make_site(
+    site = template_site(
         tmp_path / "site",
         domain,
         "https://lists.example.org/templates",
         {"tor-dev": TOR_DEV, "tor-relays": TOR_DEV},  # one text used twice: one file
         {"footer.txt": FOOTER_V1},
     )
-    plain = render(run, site, tmp_path / "plain")
+    plain = render_templates(run, site, tmp_path / "plain")
     assert sorted(p.name for p in (tmp_path / "plain").iterdir()) == [
-        published("footer.txt", FOOTER_V1)
+        published_name("footer.txt", FOOTER_V1)
     ]
     assert "wrote 1 template text(s)" in plain.err
 
@@ -280,9 +235,9 @@ def test_render_writes_each_text_in_use_under_its_content_address(
     (site / "templates" / "footer.txt").write_text(FOOTER_V2)
     commit_all(site, "New footer")
     out = tmp_path / "public"
-    render(run, site, out)
+    render_templates(run, site, out)
     # no list of Mailman points at the first footer: only the second is in use
-    v2 = published("footer.txt", FOOTER_V2)
+    v2 = published_name("footer.txt", FOOTER_V2)
     assert sorted(p.name for p in out.iterdir()) == [v2]
     assert (out / v2).read_bytes() == FOOTER_V2.encode()
 
@@ -299,14 +254,14 @@ def test_apply_points_the_list_at_the_published_text_and_plans_a_change_as_a_dif
     mailman_core: MailmanCore,
     pages: TextServer,
 ) -> None:
-    site = make_site(
+    site = template_site(
         tmp_path / "site",
         domain,
         pages.url,
         {"tor-dev": TOR_DEV, "tor-announce": ANNOUNCE},
         {"footer.txt": FOOTER_V1},
     )
-    v1_url = f"{pages.url}/{published('footer.txt', FOOTER_V1)}"
+    v1_url = f"{pages.url}/{published_name('footer.txt', FOOTER_V1)}"
     created = plan(run, site, "--format", "json")
     assert created.status == 2
     data = json.loads(created.out)
@@ -315,12 +270,12 @@ def test_apply_points_the_list_at_the_published_text_and_plans_a_change_as_a_dif
     assert expected_change | {"desired": v1_url} in dev["changes"]
     assert data["templates"] == {v1_url: FOOTER_V1}
 
-    render(run, site, pages.directory)
+    render_templates(run, site, pages.directory)
     applied = apply(run, site)
     assert applied.status == 0, applied.out + applied.err
-    assert uris(mailman_core, f"tor-dev@{domain}") == {FOOTER_NAME: v1_url}
-    assert uris(mailman_core, f"tor-announce@{domain}") == {}
-    assert pages.fetched[published("footer.txt", FOOTER_V1)] >= 1, "apply checked the text"
+    assert template_uris(mailman_core, f"tor-dev@{domain}") == {FOOTER_NAME: v1_url}
+    assert template_uris(mailman_core, f"tor-announce@{domain}") == {}
+    assert pages.fetched[published_name("footer.txt", FOOTER_V1)] >= 1, "apply checked the text"
 
     connected.recorder.clear()
     assert apply(run, site).status == 0
@@ -328,7 +283,7 @@ def test_apply_points_the_list_at_the_published_text_and_plans_a_change_as_a_dif
     assert plan(run, site).status == 0
 
     (site / "templates" / "footer.txt").write_text(FOOTER_V2)
-    v2_url = f"{pages.url}/{published('footer.txt', FOOTER_V2)}"
+    v2_url = f"{pages.url}/{published_name('footer.txt', FOOTER_V2)}"
     changed = plan(run, site)
     assert changed.status == 2
     body = lines(changed)
@@ -342,9 +297,9 @@ def test_apply_points_the_list_at_the_published_text_and_plans_a_change_as_a_dif
     as_json = json.loads(plan(run, site, "--format", "json").out)
     assert as_json["templates"] == {v1_url: FOOTER_V1, v2_url: FOOTER_V2}
 
-    render(run, site, pages.directory)
+    render_templates(run, site, pages.directory)
     assert apply(run, site).status == 0
-    assert uris(mailman_core, f"tor-dev@{domain}") == {FOOTER_NAME: v2_url}
+    assert template_uris(mailman_core, f"tor-dev@{domain}") == {FOOTER_NAME: v2_url}
     assert plan(run, site).status == 0
 
 
@@ -352,13 +307,13 @@ def test_apply_points_the_list_at_the_published_text_and_plans_a_change_as_a_dif
 def test_the_old_text_of_a_diff_comes_from_git_when_the_server_lost_it(
     run: Run, tmp_path: Path, domain: str, connected: Proxy, pages: TextServer
 ) -> None:
-    site = make_site(
+    site = template_site(
         tmp_path / "site", domain, pages.url, {"tor-dev": TOR_DEV}, {"footer.txt": FOOTER_V1}
     )
     init_repo(site)
-    render(run, site, pages.directory)
+    render_templates(run, site, pages.directory)
     assert apply(run, site).status == 0
-    old = published("footer.txt", FOOTER_V1)
+    old = published_name("footer.txt", FOOTER_V1)
     (pages.directory / old).unlink()
     (site / "templates" / "footer.txt").write_text(FOOTER_V2)
     commit_all(site, "New footer")
@@ -382,24 +337,24 @@ def test_a_uri_changed_by_hand_is_drift_and_null_deletes_one(
     mailman_client: Client,
     pages: TextServer,
 ) -> None:
-    site = make_site(
+    site = template_site(
         tmp_path / "site",
         domain,
         pages.url,
         {"tor-dev": TOR_DEV + f"  {WELCOME_NAME}: null\n"},
         {"footer.txt": FOOTER_V1},
     )
-    render(run, site, pages.directory)
+    render_templates(run, site, pages.directory)
     assert apply(run, site).status == 0
     fqdn = f"tor-dev@{domain}"
-    footer_url = f"{pages.url}/{published('footer.txt', FOOTER_V1)}"
-    assert uris(mailman_core, fqdn) == {FOOTER_NAME: footer_url}
+    footer_url = f"{pages.url}/{published_name('footer.txt', FOOTER_V1)}"
+    assert template_uris(mailman_core, fqdn) == {FOOTER_NAME: footer_url}
 
     (pages.directory / "by-hand.txt").write_text("Typed in Postorius.\nThe same last line.\n")
     mlist = mailman_client.get_list(fqdn)
     mlist.set_template(FOOTER_NAME, f"{pages.url}/by-hand.txt")
     mlist.set_template(WELCOME_NAME, f"{pages.url}/welcome.txt")
-    assert uris(mailman_core, fqdn) == {
+    assert template_uris(mailman_core, fqdn) == {
         FOOTER_NAME: f"{pages.url}/by-hand.txt",
         WELCOME_NAME: f"{pages.url}/welcome.txt",
     }
@@ -417,7 +372,7 @@ def test_a_uri_changed_by_hand_is_drift_and_null_deletes_one(
     connected.recorder.clear()
     assert apply(run, site).status == 0
     assert [m for m, p in connected.recorder.writes if p.endswith("/uris")] == ["PATCH", "PATCH"]
-    assert uris(mailman_core, fqdn) == {FOOTER_NAME: footer_url}
+    assert template_uris(mailman_core, fqdn) == {FOOTER_NAME: footer_url}
     assert plan(run, site).status == 0
 
 
@@ -435,7 +390,7 @@ def test_a_disabled_list_gets_the_sites_rejection_notice(
         f"templates:\n  {FOOTER_NAME}: templates/footer.txt\n"
         f"disabled_templates:\n  {REJECTED_NAME}: templates/retired.txt\n"
     )
-    site = make_site(
+    site = template_site(
         tmp_path / "site",
         domain,
         pages.url,
@@ -443,15 +398,15 @@ def test_a_disabled_list_gets_the_sites_rejection_notice(
         {"footer.txt": FOOTER_V1, "retired.txt": retired},
         config,
     )
-    render(run, site, pages.directory)
+    render_templates(run, site, pages.directory)
     applied = apply(run, site)
     assert applied.status == 0, applied.out + applied.err
-    footer_url = f"{pages.url}/{published('footer.txt', FOOTER_V1)}"
-    assert uris(mailman_core, f"old-wiki@{domain}") == {
+    footer_url = f"{pages.url}/{published_name('footer.txt', FOOTER_V1)}"
+    assert template_uris(mailman_core, f"old-wiki@{domain}") == {
         FOOTER_NAME: footer_url,
-        REJECTED_NAME: f"{pages.url}/{published('retired.txt', retired)}",
+        REJECTED_NAME: f"{pages.url}/{published_name('retired.txt', retired)}",
     }
-    assert uris(mailman_core, f"tor-dev@{domain}") == {FOOTER_NAME: footer_url}
+    assert template_uris(mailman_core, f"tor-dev@{domain}") == {FOOTER_NAME: footer_url}
     assert plan(run, site).status == 0
 
 
@@ -465,7 +420,7 @@ def test_a_list_enabled_again_loses_the_rejection_notice(
     pages: TextServer,
 ) -> None:
     config = f"disabled_templates:\n  {REJECTED_NAME}: templates/retired.txt\n"
-    site = make_site(
+    site = template_site(
         tmp_path / "site",
         domain,
         pages.url,
@@ -473,12 +428,12 @@ def test_a_list_enabled_again_loses_the_rejection_notice(
         {"retired.txt": "$listname is retired.\n"},
         config,
     )
-    render(run, site, pages.directory)
+    render_templates(run, site, pages.directory)
     assert apply(run, site).status == 0
-    assert list(uris(mailman_core, f"old-wiki@{domain}")) == [REJECTED_NAME]
+    assert list(template_uris(mailman_core, f"old-wiki@{domain}")) == [REJECTED_NAME]
     (site / "lists" / "old-wiki.yaml").write_text("owners: [a@example.org]\n")
     assert apply(run, site).status == 0
-    assert uris(mailman_core, f"old-wiki@{domain}") == {}
+    assert template_uris(mailman_core, f"old-wiki@{domain}") == {}
 
 
 @pytest.mark.compat
@@ -491,7 +446,7 @@ def test_an_unpublished_text_fails_its_list_alone(
     mailman_client: Client,
     pages: TextServer,
 ) -> None:
-    site = make_site(
+    site = template_site(
         tmp_path / "site",
         domain,
         pages.url,
@@ -504,7 +459,7 @@ def test_an_unpublished_text_fails_its_list_alone(
     assert apply(run, site).status == 0
     (site / "lists" / "tor-dev.yaml").write_text(TOR_DEV)
     (site / "lists" / "tor-announce.yaml").write_text(ANNOUNCE.replace("Releases", "New releases"))
-    url = f"{pages.url}/{published('footer.txt', FOOTER_V1)}"
+    url = f"{pages.url}/{published_name('footer.txt', FOOTER_V1)}"
 
     connected.recorder.clear()
     result = apply(run, site)  # render was not run: the server answers 404
@@ -515,13 +470,13 @@ def test_an_unpublished_text_fails_its_list_alone(
     assert FOOTER_NAME in failure[0]
     assert f"{url} answers HTTP 404" in failure[0]
     assert not [p for _, p in connected.recorder.writes if f"tor-dev.{domain}" in p]
-    assert uris(mailman_core, f"tor-dev@{domain}") == {}
+    assert template_uris(mailman_core, f"tor-dev@{domain}") == {}
     announce = mailman_client.get_list(f"tor-announce@{domain}")
     assert announce.settings["description"] == "New releases."
 
-    render(run, site, pages.directory)
+    render_templates(run, site, pages.directory)
     assert apply(run, site).status == 0
-    assert uris(mailman_core, f"tor-dev@{domain}") == {FOOTER_NAME: url}
+    assert template_uris(mailman_core, f"tor-dev@{domain}") == {FOOTER_NAME: url}
 
 
 @pytest.mark.compat
@@ -530,17 +485,18 @@ def test_a_non_ascii_text_from_a_server_without_charset_is_refused(
 ) -> None:
     greeting = "Grüße von $display_name.\n"
     with TextServer(tmp_path / "public", charset=None) as bare:
-        site = make_site(
+        site = template_site(
             tmp_path / "site", domain, bare.url, {"tor-dev": TOR_DEV}, {"footer.txt": greeting}
         )
-        render(run, site, bare.directory)
+        render_templates(run, site, bare.directory)
         result = apply(run, site)
     assert result.status == 1
     failure = [line for line in result.err.splitlines() if line.startswith("failed: tor-dev")]
     assert len(failure) == 1
-    assert f"{FOOTER_NAME} not set: {bare.url}/{published('footer.txt', greeting)}" in failure[0]
+    bare_url = f"{bare.url}/{published_name('footer.txt', greeting)}"
+    assert f"{FOOTER_NAME} not set: {bare_url}" in failure[0]
     assert "is served without 'charset=utf-8' in its Content-Type" in failure[0]
-    assert uris(mailman_core, f"tor-dev@{domain}") == {}
+    assert template_uris(mailman_core, f"tor-dev@{domain}") == {}
 
 
 # -- import ---------------------------------------------------------------------------
@@ -563,7 +519,7 @@ def test_a_template_set_by_hand_imports_to_a_text_in_the_repository(
         mlist = mailman_client.create_domain(domain).create_list("tor-dev")
         mlist.add_owner("teor@example.org")
         mlist.set_template(FOOTER_NAME, f"{elsewhere.url}/footer.txt")
-        site = make_site(tmp_path / "site", domain, pages.url, {}, {})
+        site = template_site(tmp_path / "site", domain, pages.url, {}, {})
 
         connected.recorder.clear()
         imported = run("--root", str(site), "import")
@@ -580,14 +536,14 @@ def test_a_template_set_by_hand_imports_to_a_text_in_the_repository(
         planned = plan(run, site)
         assert planned.status == 2
         fqdn = f"tor-dev@{domain}"
-        site_url = f"{pages.url}/{published(path, hand_text)}"
+        site_url = f"{pages.url}/{published_name(path, hand_text)}"
         start = lines(planned).index(f"~ {fqdn} (update)")
         assert lines(planned)[start + 1 : start + 3] == [
             f"~ template {FOOTER_NAME}: {elsewhere.url}/footer.txt -> {site_url} (same text)",
             "",
         ]
 
-    render(run, site, pages.directory)
+    render_templates(run, site, pages.directory)
     assert apply(run, site).status == 0
-    assert uris(mailman_core, fqdn) == {FOOTER_NAME: site_url}
+    assert template_uris(mailman_core, fqdn) == {FOOTER_NAME: site_url}
     assert plan(run, site).status == 0
