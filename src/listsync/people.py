@@ -167,6 +167,7 @@ def locate(
     for entry in found:
         fqdn = fqdns[entry["list_id"]]
         state = managed.get(fqdn)
+        member, nonmember = entry["role"] == Place.MEMBER, entry["role"] == Place.NONMEMBER
         if state is not None:
             public = _is_public(state.settings)
         else:
@@ -179,9 +180,11 @@ def locate(
                 address=entry["email"],
                 managed=state is not None,
                 public=public,
-                delivery_mode=entry["delivery_mode"],
-                delivery_status=entry["delivery_status"],
-                moderation_action=entry["moderation_action"],
+                # Mailman gives every role a delivery mode, and owners and moderators the
+                # action accept: only what a member or non-member has means something.
+                delivery_mode=entry["delivery_mode"] if member else None,
+                delivery_status=entry["delivery_status"] if member else None,
+                moderation_action=entry["moderation_action"] if member or nonmember else None,
             )
         )
     memberships.sort(key=lambda m: (m.fqdn.split("@", 1)[1] != domain, m.fqdn, m.role))
