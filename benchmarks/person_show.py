@@ -35,12 +35,12 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO / "tools"), str(REPO / "tests")]
 
-from mailman_core import MailmanCore  # noqa: E402
 from mailmanclient import Client  # noqa: E402
 
 from listsync import people  # noqa: E402
 from listsync.load import load_valid_site  # noqa: E402
 from listsync.mailman import MailmanBackend  # noqa: E402
+from mailman_core import MailmanCore  # noqa: E402
 
 DOMAIN = "bench.example.org"
 PERSON = "alice@example.net"
@@ -56,9 +56,7 @@ def setup(core: MailmanCore, root: Path, n: int, on: int) -> None:
     chosen = {int(i * step) for i in range(on)}
     for i in range(n):
         name = f"list{i:05d}"
-        (root / "lists" / f"{name}.yaml").write_text(
-            f"description: List {i}.\nowners: [{OWNER}]\n"
-        )
+        (root / "lists" / f"{name}.yaml").write_text(f"description: List {i}.\nowners: [{OWNER}]\n")
         mlist = domain.create_list(name)
         if i not in chosen:
             continue
