@@ -43,7 +43,7 @@ from listsync.errors import ListsyncError
 from listsync.escaping import visible
 from listsync.mailman import MailmanBackend
 from listsync.mailman_settings import is_email
-from listsync.models import split_address
+from listsync.models import ListSpec, split_address
 from listsync.policy import ListState, desired_states
 from listsync.site import Site
 
@@ -206,10 +206,21 @@ def _named(value: Any, address: str) -> bool:
     return split_address(str(value))[0].lower() == address
 
 
+def _names(spec: ListSpec, address: str) -> bool:
+    """Whether a valid list file names `address` anywhere `mentions` looks."""
+    return (
+        any(_named(value, address) for value in (*spec.owners, *spec.moderators))
+        or any(_named(key, address) for key in spec.nonmembers or {})
+        or any(_matches(pattern, address) for pattern in spec.bans or ())
+    )
+
+
 def mentions(site: Site, address: str) -> tuple[Mention, ...]:
     """Every place a list file names `address` (bare, lower case), with its line."""
     found = []
     for name, list_file in sorted(site.lists.items()):
+        if not _names(list_file.spec, address):
+            continue  # parsing a file for its lines costs more than checking what it says
         document = list_file.document
         for field in ("owners", "moderators"):
             for index, value in enumerate(document.get(field) or ()):
