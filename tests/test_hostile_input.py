@@ -455,8 +455,8 @@ def test_the_report_keeps_live_names_and_owners_in_their_cells() -> None:
         new=(),
         ownerless=(lifecycle.OwnershipProblem(facts, f"owned only by {evil}"),),
         unmanaged=(facts,),
-        person=lifecycle.Person(evil, "owner", (), ("legacy@lists.example.org",)),
     )
+    person = lifecycle.Person(evil, "owner", (), ("legacy@lists.example.org",))
     markdown = lifecycle.to_markdown(report)
     assert raw_hidden(markdown) == []
     tokens = MARKDOWN.parse(markdown)
@@ -465,7 +465,12 @@ def test_the_report_keeps_live_names_and_owners_in_their_cells() -> None:
     assert [t.type for t in tokens].count("tr_open") == 4, "a header and one row each"
     cells = ["".join(c.content for c in t.children or []) for t in tokens if t.type == "inline"]
     assert visible(", ".join(facts.owners)) in cells
-    assert len([t for t in tokens if t.type == "bullet_list_open"]) == 1
+    person_markdown = lifecycle.render_person(person, "lists.example.org", "markdown")
+    assert raw_hidden(person_markdown) == []
+    person_tokens = MARKDOWN.parse(person_markdown)
+    assert [t.type for t in walk(person_tokens) if t.type.startswith("html")] == []
+    assert len([t for t in person_tokens if t.type == "bullet_list_open"]) == 1
+    assert raw_hidden(lifecycle.render_person(person, "lists.example.org", "text")) == []
     assert raw_hidden(lifecycle.to_text(report)) == []
     assert raw_hidden(lifecycle.render(report, "json")) == []
     assert json.loads(lifecycle.render(report, "json"))["unmanaged"][0]["owners"][0] == evil

@@ -29,12 +29,19 @@ from listsync.commands.common import (
     print_problems,
 )
 from listsync.commands.imports import import_command
+from listsync.commands.person import person
 from listsync.commands.plan import plan
 from listsync.commands.render import render_command
 from listsync.commands.report import report_command, snapshot_command
 from listsync.commands.templates import check_templates
 from listsync.commands.validate import schema_command, validate
-from listsync.errors import InvalidSiteError, ListsyncError, hide_addresses, scrub
+from listsync.errors import (
+    InvalidSiteError,
+    ListsyncError,
+    hide_addresses,
+    keep_addresses,
+    scrub,
+)
 from listsync.escaping import visible, visible_lines
 
 __all__ = [
@@ -60,6 +67,7 @@ WORKFLOW = (
     "import",
     "render",
     "report",
+    "person",
     "snapshot",
     "schema",
 )
@@ -113,6 +121,7 @@ for command, name in (
     (import_command, "import"),
     (render_command, "render"),
     (report_command, "report"),
+    (person, "person"),
     (snapshot_command, "snapshot"),
     (schema_command, "schema"),
 ):
@@ -134,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and return its exit status."""
     args = sys.argv[1:] if argv is None else argv
     hide_addresses(False)
+    keep_addresses(())
     try:
         status = cli.main(args=args, prog_name="listsync", standalone_mode=False)
     except InvalidSiteError as exc:

@@ -8,7 +8,7 @@ stderr and exit status 1. Anything else escaping a command is a bug.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -60,6 +60,9 @@ class InvalidSiteError(ListsyncError):
 _SECRETS: set[str] = set()
 # Whether `scrub` masks addresses: decided, or a question answered on the first text with an @.
 _ADDRESSES_HIDDEN: bool | Callable[[], bool] = False
+# Addresses shown even when addresses are hidden: the subject of `person show`, whose own
+# address is what was asked about.
+_KEPT: frozenset[str] = frozenset()
 
 
 def register_secret(secret: str) -> None:
@@ -75,6 +78,12 @@ def hide_addresses(hidden: bool | Callable[[], bool] = True) -> None:
     _ADDRESSES_HIDDEN = hidden
 
 
+def keep_addresses(addresses: Iterable[str]) -> None:
+    """Addresses `scrub` leaves unmasked from now on (replacing any kept before)."""
+    global _KEPT
+    _KEPT = frozenset(address.lower() for address in addresses)
+
+
 def _addresses_hidden() -> bool:
     global _ADDRESSES_HIDDEN
     if callable(_ADDRESSES_HIDDEN):
@@ -87,5 +96,5 @@ def scrub(text: str) -> str:
     for secret in _SECRETS:
         text = text.replace(secret, "***")
     if "@" in text and _addresses_hidden():
-        text = redact(text)
+        text = redact(text, keep=_KEPT)
     return text

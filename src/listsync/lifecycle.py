@@ -14,8 +14,9 @@ settings and owners of the unmanaged lists. Sections:
 * ownership: enabled lists with no owner, only the site's `disabled_owner`,
   or only owners that no list file mentions;
 * unmanaged: lists in Mailman that no file declares, with age and activity;
-* a person (`--owner`/`--moderator ADDRESS`): the lists the address runs
-  according to the files and according to Mailman, and where they differ.
+* a person (`--owner`/`--moderator ADDRESS`), shown alone: the lists the
+  address runs according to the files and according to Mailman, and where
+  they differ (every place of a person: `listsync person show`).
 
 Mailman keeps no count of rejected posts over REST, so a disabled list that
 still receives (rejected) mail cannot be reported. Names, owners and reasons
@@ -93,7 +94,6 @@ class Report:
     new: tuple[ListFacts, ...]
     ownerless: tuple[OwnershipProblem, ...]
     unmanaged: tuple[ListFacts, ...]
-    person: Person | None = None
 
     def non_empty(self) -> list[str]:
         return [name for name in SECTIONS if getattr(self, name)]
@@ -154,7 +154,6 @@ def build(
     as_of: datetime,
     inactive_after: timedelta,
     inactive_text: str,
-    person: Person | None = None,
 ) -> Report:
     counts = reading.live.member_counts
     cutoff = as_of - inactive_after
@@ -197,7 +196,6 @@ def build(
         new=tuple(new),
         ownerless=tuple(sorted(ownerless, key=lambda p: p.facts.name)),
         unmanaged=tuple(unmanaged),
-        person=person,
     )
 
 
@@ -208,11 +206,9 @@ def collect(
     as_of: datetime,
     inactive_after: timedelta,
     inactive_text: str,
-    person: tuple[str, str] | None = None,
 ) -> Report:
     """Read what the report needs and build it: what a full plan reads, plus the unmanaged
-    lists' settings and the server's rosters (when there are unmanaged lists), plus one
-    `members/find` for `person` (an address and a role)."""
+    lists' settings and the server's rosters (when there are unmanaged lists)."""
     reading = read_states(site, backend, None)
     domain = site.config.domain
     unmanaged = reading.live.unmanaged
@@ -221,15 +217,6 @@ def collect(
     owners = {
         name: rosters.get(list_id(f"{name}@{domain}"), {}).get("owner", set()) for name in unmanaged
     }
-    runs = None
-    if person is not None:
-        address, role = person
-        runs = replace(
-            person_in_mailman(
-                address, role, backend.lists_of(address, role), domain, reading.live.member_counts
-            ),
-            in_files=person_in_files(site, address, role),
-        )
     return build(
         site,
         reading,
@@ -238,7 +225,17 @@ def collect(
         as_of=as_of,
         inactive_after=inactive_after,
         inactive_text=inactive_text,
-        person=runs,
+    )
+
+
+def collect_person(site: Site, backend: MailmanBackend, address: str, role: str) -> Person:
+    """The lists `address` runs in `role`, by the files and by Mailman: the domain's
+    listing and one `members/find` (2 requests), not the site's report."""
+    domain = site.config.domain
+    names = backend.list_names(domain) or []
+    return replace(
+        person_in_mailman(address, role, backend.lists_of(address, role), domain, names),
+        in_files=person_in_files(site, address, role),
     )
 
 
@@ -269,7 +266,6 @@ def redacted(report: Report) -> Report:
     def masked(facts: ListFacts) -> ListFacts:
         return replace(facts, owners=tuple(redact(o) for o in facts.owners))
 
-    person = report.person
     return replace(
         report,
         inactive=tuple(map(masked, report.inactive)),
@@ -278,8 +274,11 @@ def redacted(report: Report) -> Report:
             OwnershipProblem(masked(p.facts), redact(p.reason)) for p in report.ownerless
         ),
         unmanaged=tuple(map(masked, report.unmanaged)),
-        person=None if person is None else replace(person, address=redact(person.address)),
     )
+
+
+def redacted_person(person: Person) -> Person:
+    return replace(person, address=redact(person.address))
 
 
 # -- showing -----------------------------------------------------------------------
@@ -355,6 +354,7 @@ def _person_lines(person: Person) -> list[str]:
         f"  only in the files (not yet applied?): {', '.join(person.only_in_files) or 'none'}",
         f"  only in Mailman (unmanaged, or drift): {', '.join(person.only_in_mailman) or 'none'}",
         f"  in the server's other domains: {', '.join(person.elsewhere) or 'none'}",
+        f"  every place of the address: listsync person show {person.address}",
     ]
 
 
@@ -370,8 +370,6 @@ def to_text(report: Report) -> str:
             labelled = (f"{h.lower()}: {c}" for h, c in zip(header[1:], rest, strict=True))
             lines.append(f"  {name}  " + "; ".join(labelled))
         lines.append("")
-    if report.person is not None:
-        lines += [*_person_lines(report.person), ""]
     return "\n".join(visible(line) for line in lines)
 
 
@@ -384,13 +382,6 @@ def to_markdown(report: Report) -> str:
             lines.append("|" + " --- |" * len(header))
             lines += ["| " + " | ".join(markdown_cell(c) for c in cells) + " |" for cells in rows]
             lines.append("")
-    if report.person is not None:
-        lines += [
-            "#### Person",
-            "",
-            *(f"- {markdown_text(line.strip())}" for line in _person_lines(report.person)),
-            "",
-        ]
     return "\n".join(lines)
 
 
@@ -410,7 +401,6 @@ def _facts_json(facts: ListFacts, as_of: datetime) -> dict[str, Any]:
 
 
 def to_json_data(report: Report) -> dict[str, Any]:
-    person = report.person
     return {
         "format_version": FORMAT_VERSION,
         "domain": report.domain,
@@ -425,9 +415,14 @@ def to_json_data(report: Report) -> dict[str, Any]:
             {**_facts_json(p.facts, report.as_of), "problem": p.reason} for p in report.ownerless
         ],
         "unmanaged": [_facts_json(f, report.as_of) for f in report.unmanaged],
-        "person": None
-        if person is None
-        else {
+    }
+
+
+def person_json(person: Person, domain: str) -> dict[str, Any]:
+    return {
+        "format_version": FORMAT_VERSION,
+        "domain": domain,
+        "person": {
             "address": person.address,
             "role": person.role,
             "in_files": list(person.in_files),
@@ -437,6 +432,17 @@ def to_json_data(report: Report) -> dict[str, Any]:
             "elsewhere": list(person.elsewhere),
         },
     }
+
+
+def render_person(person: Person, domain: str, fmt: str) -> str:
+    """`report --owner/--moderator`: the person's section alone."""
+    if fmt == "json":
+        return json_text(person_json(person, domain), indent=2) + "\n"
+    if fmt == "markdown":
+        lines = ["#### Person", ""]
+        lines += [f"- {markdown_text(line.strip())}" for line in _person_lines(person)]
+        return "\n".join(lines) + "\n"
+    return "\n".join(visible(line) for line in _person_lines(person)) + "\n"
 
 
 def render(report: Report, fmt: str) -> str:

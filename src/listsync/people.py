@@ -5,12 +5,47 @@ person everywhere reads first (`person remove`): every membership of the
 address on the server in every role (one `members/find` request, whatever
 the number of lists), where it is banned, every list file that names it,
 and where the files and Mailman differ about it.
+
+Scope: the whole server. A listmaster offboarding someone wants every list
+the address is on, in every domain the core serves, not only the site's;
+`members/find` answers for all of them at once. Lists of the site's domain
+that a list file declares are *managed*; every other list (the site's
+domain without a file, or another domain) is *unmanaged*.
+
+One person, several forms: an address is taken in any case and with a
+display name (`Alice <Alice@Example.org>` is `alice@example.org`). When it
+belongs to a Mailman user with other addresses, those are reported as the
+same person's other addresses but not searched: Mailman subscribes
+addresses, a user's addresses can be a work and a private one, and what
+`person remove` acts on must be what the listmaster named. `person show A B`
+shows both.
+
+Cost, per address: 1 `members/find` (every role, every list), 1 to 5 more
+for members' delivery status (the member resource has none), 2 for the
+user's other addresses, and one settings read per advertised unmanaged
+list it is on (the archive policy tells whether the list is public; a
+managed list's comes from its file). Per run, whatever the number of
+addresses: the server's list listing (1 per 1,000 lists), the site-wide
+bans (1) and, unless skipped (`--no-bans`), every list's bans (1 per list,
+concurrently): Mailman has no way to find a ban by address.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from email.utils import parseaddr
 from enum import StrEnum
+from typing import Any
+
+from listsync.acceptance import DISABLE_BAN, bans_address, normal_ban
+from listsync.errors import ListsyncError
+from listsync.escaping import visible
+from listsync.mailman import MailmanBackend
+from listsync.mailman_settings import is_email
+from listsync.models import ListSpec, split_address
+from listsync.policy import ListState, desired_states
+from listsync.site import Site
 
 
 class Place(StrEnum):
@@ -64,3 +99,203 @@ class Whereabouts:
     bans: tuple[Ban, ...]
     mentions: tuple[Mention, ...]
     differences: tuple[str, ...]  # where the files and Mailman disagree about the address
+    # The other addresses of the Mailman user the address belongs to (not searched).
+    other_addresses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    """What a run reads once, however many addresses it is asked about."""
+
+    lists: Mapping[str, bool]  # posting address -> advertised, every list of the server
+    ids: Mapping[str, str]  # list id -> posting address
+    site_bans: tuple[str, ...]
+    list_bans: Mapping[str, tuple[str, ...]] | None  # by posting address; None: not read
+
+
+def normalise(text: str) -> str:
+    """The bare, lower-case address of `alice@example.org`, `Alice@Example.org` or
+    `Alice <alice@example.org>`; a `ListsyncError` for anything else."""
+    _, address = parseaddr(text.strip())
+    address = address.strip().lower()
+    if address.count("@") != 1 or not is_email(address):
+        raise ListsyncError(f"{visible(text)!r} is not an e-mail address")
+    return address
+
+
+def read_server(backend: MailmanBackend, *, list_bans: bool = True) -> Server:
+    """The server's lists and bans: the listing, the site-wide bans, and each list's bans
+    (one request each, concurrently) unless `list_bans` is False."""
+    listing = backend.all_lists()
+    lists = {entry["fqdn_listname"]: bool(entry["advertised"]) for entry in listing}
+    ids = {entry["list_id"]: entry["fqdn_listname"] for entry in listing}
+    bans = None
+    if list_bans:
+        bans = {fqdn: tuple(patterns) for fqdn, patterns in backend.bans_of(lists).items()}
+    return Server(lists, ids, tuple(backend.site_bans()), bans)
+
+
+def _is_public(settings: Mapping[str, Any]) -> bool:
+    return settings.get("advertised") is True and settings.get("archive_policy") == "public"
+
+
+def _matches(pattern: str, address: str) -> bool:
+    """Whether a ban concerns the address: the disable ban bans everyone, not a person."""
+    return pattern != DISABLE_BAN and bans_address(pattern, address)
+
+
+def locate(
+    site: Site, backend: MailmanBackend, address: str, *, server: Server | None = None
+) -> Whereabouts:
+    """Everything known of `address` (any form `normalise` takes): its places on the whole
+    server, its bans, the list files naming it and where they differ from Mailman.
+    `server` is what `read_server` read (read here when not given)."""
+    address = normalise(address)
+    server = server or read_server(backend)
+    domain = site.config.domain
+    desired = desired_states(site)
+    managed = {state.fqdn: state for state in desired.values()}
+    found = backend.find_memberships(address)
+    fqdns = {
+        entry["list_id"]: server.ids.get(entry["list_id"], entry["list_id"]) for entry in found
+    }
+    advertised_unmanaged = {
+        fqdn for fqdn in fqdns.values() if fqdn not in managed and server.lists.get(fqdn)
+    }
+    archives = backend.archive_policies(advertised_unmanaged) if advertised_unmanaged else {}
+    memberships = []
+    for entry in found:
+        fqdn = fqdns[entry["list_id"]]
+        state = managed.get(fqdn)
+        member, nonmember = entry["role"] == Place.MEMBER, entry["role"] == Place.NONMEMBER
+        if state is not None:
+            public = _is_public(state.settings)
+        else:
+            public = bool(server.lists.get(fqdn)) and archives.get(fqdn) == "public"
+        memberships.append(
+            Membership(
+                list_name=fqdn.split("@", 1)[0],
+                fqdn=fqdn,
+                role=Place(entry["role"]),
+                address=entry["email"],
+                managed=state is not None,
+                public=public,
+                # Mailman gives every role a delivery mode, and owners and moderators the
+                # action accept: only what a member or non-member has means something.
+                delivery_mode=entry["delivery_mode"] if member else None,
+                delivery_status=entry["delivery_status"] if member else None,
+                moderation_action=entry["moderation_action"] if member or nonmember else None,
+            )
+        )
+    memberships.sort(key=lambda m: (m.fqdn.split("@", 1)[1] != domain, m.fqdn, m.role))
+    bans = [Ban(None, pattern) for pattern in server.site_bans if _matches(pattern, address)]
+    for fqdn, patterns in sorted((server.list_bans or {}).items()):
+        bans += [Ban(fqdn, pattern) for pattern in patterns if _matches(pattern, address)]
+    others = backend.user_addresses(address) or []
+    return Whereabouts(
+        address=address,
+        memberships=tuple(memberships),
+        bans=tuple(bans),
+        mentions=mentions(site, address),
+        differences=differences(site, desired, address, memberships, server),
+        other_addresses=tuple(other for other in others if other != address),
+    )
+
+
+def _named(value: Any, address: str) -> bool:
+    return split_address(str(value))[0].lower() == address
+
+
+def _names(spec: ListSpec, address: str) -> bool:
+    """Whether a valid list file names `address` anywhere `mentions` looks."""
+    return (
+        any(_named(value, address) for value in (*spec.owners, *spec.moderators))
+        or any(_named(key, address) for key in spec.nonmembers or {})
+        or any(_matches(pattern, address) for pattern in spec.bans or ())
+    )
+
+
+def mentions(site: Site, address: str) -> tuple[Mention, ...]:
+    """Every place a list file names `address` (bare, lower case), with its line."""
+    found = []
+    for name, list_file in sorted(site.lists.items()):
+        if not _names(list_file.spec, address):
+            continue  # parsing a file for its lines costs more than checking what it says
+        document = list_file.document
+        for field in ("owners", "moderators"):
+            for index, value in enumerate(document.get(field) or ()):
+                if _named(value, address):
+                    line = list_file.position((field, index))[0]
+                    found.append(Mention(name, field, list_file.path, line))
+        for key in document.get("nonmembers") or {}:
+            if _named(key, address):
+                line = list_file.position(("nonmembers", key), key=True)[0]
+                found.append(Mention(name, "nonmembers", list_file.path, line))
+        for index, pattern in enumerate(document.get("bans") or ()):
+            if _matches(str(pattern), address):
+                line = list_file.position(("bans", index))[0]
+                found.append(Mention(name, "bans", list_file.path, line))
+    return tuple(found)
+
+
+def differences(
+    site: Site,
+    desired: Mapping[str, ListState],
+    address: str,
+    memberships: Iterable[Membership],
+    server: Server,
+) -> tuple[str, ...]:
+    """Where the managed lists' files and Mailman disagree about `address`: a role one
+    side gives and the other not, a non-member action, a ban (when the bans were read)."""
+    places: dict[str, dict[Place, Membership]] = {}
+    for membership in memberships:
+        places.setdefault(membership.fqdn, {})[membership.role] = membership
+    found = []
+    for name, state in sorted(desired.items()):
+        fqdn, path = state.fqdn, site.lists[name].path
+        live = places.get(fqdn, {})
+        declared = {
+            Place.OWNER: address in state.owners,
+            Place.MODERATOR: address in state.moderators,
+            Place.NONMEMBER: state.nonmembers is not None and address in state.nonmembers,
+        }
+        if fqdn not in server.lists:
+            roles = [role.value for role, named in declared.items() if named]
+            if roles:
+                found.append(
+                    f"{fqdn}: {' and '.join(roles)} by {path}, but the list is not in Mailman"
+                    " (not created yet?)"
+                )
+            continue
+        for role in (Place.OWNER, Place.MODERATOR):
+            if declared[role] and role not in live:
+                found.append(f"{fqdn}: {role} by {path}, not in Mailman (not applied yet?)")
+            elif role in live and not declared[role]:
+                found.append(f"{fqdn}: {role} in Mailman, not by {path}")
+        if state.nonmembers is not None:
+            nonmember = live.get(Place.NONMEMBER)
+            action = state.nonmembers.get(address)
+            if declared[Place.NONMEMBER] and nonmember is None:
+                found.append(f"{fqdn}: non-member by {path}, not in Mailman")
+            elif declared[Place.NONMEMBER] and nonmember is not None:
+                if (nonmember.moderation_action or None) != (action or None):
+                    found.append(
+                        f"{fqdn}: non-member action {action or 'default'} by {path},"
+                        f" {nonmember.moderation_action or 'default'} in Mailman"
+                    )
+            elif nonmember is not None:
+                found.append(
+                    f"{fqdn}: non-member in Mailman, not by {path} (which declares the non-members)"
+                )
+        if state.manages_bans and server.list_bans is not None:
+            by_file = {normal_ban(p) for p in state.bans if _matches(p, address)}
+            in_mailman = {
+                normal_ban(p) for p in server.list_bans.get(fqdn, ()) if _matches(p, address)
+            }
+            found += [
+                f"{fqdn}: ban {p} by {path}, not in Mailman" for p in sorted(by_file - in_mailman)
+            ]
+            found += [
+                f"{fqdn}: ban {p} in Mailman, not by {path}" for p in sorted(in_mailman - by_file)
+            ]
+    return tuple(found)

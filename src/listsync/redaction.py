@@ -13,6 +13,7 @@ safe error here, so the pattern is deliberately greedy.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 MASK = "***"
@@ -27,8 +28,8 @@ _LOCAL_PART = re.compile(
 _KEEP_FIRST_FROM = 3
 
 
-def _mask(match: re.Match[str]) -> str:
-    return mask_local_part(match.group(0))
+# What may follow a kept address without making it part of a longer one.
+_ADDRESS_CHAR = re.compile(r"[\w.+-]")
 
 
 def mask_local_part(local: str) -> str:
@@ -39,9 +40,23 @@ def mask_local_part(local: str) -> str:
     return MASK
 
 
-def redact(text: str) -> str:
-    """`text` with the part before the @ of every address-like run masked."""
-    return _LOCAL_PART.sub(_mask, text)
+def redact(text: str, keep: Iterable[str] = ()) -> str:
+    """`text` with the part before the @ of every address-like run masked, but for the
+    addresses in `keep` (any case), where a run is exactly one of them."""
+    kept = tuple(address.lower() for address in keep if address)
+
+    def mask(match: re.Match[str]) -> str:
+        if kept:
+            start = match.start()
+            for address in kept:
+                end = start + len(address)
+                if text[start:end].lower() == address and not _ADDRESS_CHAR.match(
+                    text[end : end + 1]
+                ):
+                    return match.group(0)
+        return mask_local_part(match.group(0))
+
+    return _LOCAL_PART.sub(mask, text)
 
 
 def has_address(text: str) -> bool:

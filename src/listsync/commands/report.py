@@ -43,8 +43,12 @@ from listsync.errors import ListsyncError
     metavar="TIME",
     help="Judge activity as of this time (ISO 8601, UTC unless it says), not now.",
 )
-@click.option("--owner", metavar="ADDRESS", help="Also: every list ADDRESS owns, files vs Mailman.")
-@click.option("--moderator", metavar="ADDRESS", help="Also: every list ADDRESS moderates.")
+@click.option(
+    "--owner",
+    metavar="ADDRESS",
+    help="Only: every list ADDRESS owns, files vs Mailman (every place: 'person show').",
+)
+@click.option("--moderator", metavar="ADDRESS", help="Only: every list ADDRESS moderates.")
 @click.option(
     "--fail-on",
     metavar="SECTIONS",
@@ -93,6 +97,21 @@ def report_command(
         raise ListsyncError("--owner and --moderator: ask about one role at a time")
     site = load_site(obj, ())
     hidden = hiding(site, redact)
+    if owner or moderator:
+        if failing:
+            raise ListsyncError(
+                "--fail-on judges the site's report; --owner/--moderator show one person's lists"
+            )
+        address, role = (owner, "owner") if owner else (moderator, "moderator")
+        assert address is not None
+        runs = lifecycle.collect_person(site, conn.backend(), address, role)
+        shown_person = lifecycle.redacted_person(runs) if hidden else runs
+        if not formats:
+            click.echo(lifecycle.render_person(shown_person, site.config.domain, fmt), nl=False)
+        for out, out_fmt in formats:
+            write_out(out, lifecycle.render_person(shown_person, site.config.domain, out_fmt))
+            click.echo(f"wrote {out}", err=True)
+        return
     threshold_text = inactive_after or site.config.lifecycle.inactive_after
     try:
         threshold = parse_duration(threshold_text)
@@ -100,14 +119,12 @@ def report_command(
     except ValueError as exc:
         raise ListsyncError(f"{exc}") from None
     moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    address, role = (owner, "owner") if owner else (moderator, "moderator")
     the_report = lifecycle.collect(
         site,
         conn.backend(),
         as_of=moment,
         inactive_after=threshold,
         inactive_text=threshold_text,
-        person=(address, role) if address else None,
     )
     shown = lifecycle.redacted(the_report) if hidden else the_report
     if not formats:
