@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from listsync import gitinfo, render, savedplan, snapshot
+from listsync import gitinfo, offboard_files, offboard_ops, people, render, savedplan, snapshot
 from listsync.apply import ApplyResult, ListResult, apply_lock, apply_plan
 from listsync.errors import ListsyncError, Problem, hide_addresses
 from listsync.gitinfo import SiteRepo
@@ -38,6 +38,7 @@ from listsync.reconcile import (
     removal_warnings,
     with_drift_beyond,
 )
+from listsync.redaction import redact
 
 FORCE_ROUTE = (
     "review it and pass --force to apply it anyway"
@@ -245,3 +246,118 @@ def apply_run(
         on_interrupt=on_interrupt,
         domain_base_url=domain_base_url(planned.site.config.web_root),
     )
+
+
+# -- removing a person: the file edits and the Mailman operations, as one plan ----------
+
+
+@dataclass(frozen=True, slots=True)
+class Removal:
+    """What `person remove` will do: edit the list files, and operate on Mailman for
+    what no file manages (`offboard_ops`)."""
+
+    site: Site
+    address: str
+    edits: offboard_files.FileEdits
+    plan: Plan  # the Mailman operations
+    hidden: bool
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.edits) or self.plan.has_changes
+
+    def shown(self, text: str) -> str:
+        """`text` as this run shows it: under redaction every address is masked but the
+        subject's own."""
+        return redact(text, keep=(self.address,)) if self.hidden else text
+
+
+@dataclass(frozen=True, slots=True)
+class RemovalOptions:
+    replace_with: str | None = None
+    ban: bool = False
+    ban_global: bool = False
+    erase: bool = False
+    only_private: bool = False
+
+
+def plan_removal(
+    root: Path,
+    address: str,
+    backend: MailmanBackend,
+    options: RemovalOptions,
+    *,
+    redact_addresses: bool,
+    warn: Warn,
+) -> Removal:
+    """Plan removing `address` everywhere: refused before anything is read from Mailman
+    when a list file would be left without an owner (naming every such list)."""
+    site = load_site(root, None, warn)
+    hidden = hiding(site, redact_addresses)
+    subject = people.normalise(address)
+    edits = offboard_files.plan_file_edits(
+        site, subject, replace_with=options.replace_with, only_private=options.only_private
+    )
+    server = people.read_server(backend, list_bans=False)
+    where = people.locate(site, backend, subject, server=server)
+    wanted = offboard_ops.owners_to_read(
+        where.memberships, erase=options.erase, only_private=options.only_private
+    )
+    the_plan = offboard_ops.person_plan(
+        site.config.domain,
+        subject,
+        where.memberships,
+        ban=options.ban,
+        ban_global=options.ban_global,
+        erase=options.erase,
+        only_private=options.only_private,
+        owners=offboard_ops.read_owners(backend, wanted),
+        replace_with=options.replace_with,
+    )
+    if options.erase and edits:
+        note = (
+            "the erasure takes the roles the list files still name away at once: merge the"
+            " edited files before the next scheduled apply, or it puts them back (and"
+            " creates the address again)"
+        )
+        the_plan = dataclasses.replace(the_plan, notes=(*the_plan.notes, note))
+    return Removal(site, subject, edits, the_plan, hidden)
+
+
+@dataclass(frozen=True, slots=True)
+class RemovalResult:
+    written: tuple[str, ...]  # the list files edited
+    commit: str | None  # the commit holding them, with `branch`
+    applied: ApplyResult
+
+
+def apply_removal(
+    removal: Removal,
+    backend: MailmanBackend,
+    *,
+    branch: str | None,
+    on_done: Callable[[ListResult], None] | None = None,
+    on_interrupt: Callable[[], None] | None = None,
+) -> RemovalResult:
+    """Write the file edits (committed on a new `branch` when given), then apply the
+    Mailman operations. The files go first: they change nothing on the server until
+    merged, and a run that stops on the way is finished by running it again."""
+    repo = gitinfo.require_site_repo(removal.site.root) if branch is not None else None
+    if repo is not None:
+        dirty = repo.uncommitted_among(removal.edits.paths)
+        if dirty:
+            raise ListsyncError(
+                f"uncommitted changes in {', '.join(dirty)}: commit or stash them first;"
+                " nothing was changed"
+            )
+    written = (
+        offboard_files.write_file_edits(removal.site.root, removal.edits) if removal.edits else []
+    )
+    commit = None
+    if repo is not None and branch is not None and written:
+        message = removal.edits.commit_message(
+            redact_addresses=removal.site.config.redact_addresses
+        )
+        commit = repo.commit_on_new_branch(branch, written, message)
+    result = apply_plan(backend, removal.plan, on_done=on_done, on_interrupt=on_interrupt)
+    return RemovalResult(tuple(str(path) for path in written), commit, result)

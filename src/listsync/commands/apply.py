@@ -102,12 +102,12 @@ def apply(
             return
         run.check_blast_radius(planned, force)
         if plan_file is None:
-            _confirm(yes, backend.url)
+            confirm(yes, backend.url)
         else:
             click.echo(f"Applying the saved plan {plan_file}.", err=as_json)
         with _progress(sum(1 for lp in planned.plan.lists if lp.changes)) as advance:
             result = run.apply_run(
-                planned, backend, force=force, on_done=advance, on_interrupt=_say_interrupted
+                planned, backend, force=force, on_done=advance, on_interrupt=say_interrupted
             )
     *lines, summary = results.applied_lines(result)
     for line in lines:
@@ -136,7 +136,7 @@ def _progress(total: int) -> Iterator[Callable[[ListResult], None]]:
         yield lambda result: bar.advance(task)
 
 
-def _confirm(yes: bool, url: str) -> None:
+def confirm(yes: bool, url: str) -> None:
     from listsync.mailman import redact_url
 
     if yes:
@@ -147,5 +147,5 @@ def _confirm(yes: bool, url: str) -> None:
         raise ListsyncError("apply cancelled; nothing was changed")
 
 
-def _say_interrupted() -> None:
+def say_interrupted() -> None:
     say("interrupted: no further list starts; the lists under way finish first", err=True)

@@ -1,7 +1,7 @@
 """`listsync person ...`: one person across the server and the files.
 
 The `person` group holds the commands about one person, each a subcommand
-added with `person.add_command` (or `@person.command`): `show` here.
+added with `person.add_command` (or `@person.command`): `show` and `remove`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ from pathlib import Path
 
 import click
 
+from listsync.commands.apply import confirm, say_interrupted
 from listsync.commands.common import (
+    EXIT_FAILURE,
     REPORT_FORMATS,
     Connection,
     Context,
@@ -20,9 +22,13 @@ from listsync.commands.common import (
     load_site,
     out_format,
     outs_option,
+    pass_context,
     redact_option,
+    say,
+    warn,
     write_out,
 )
+from listsync.escaping import visible
 
 
 @click.group("person")
@@ -99,3 +105,111 @@ def show(
     for out, out_fmt in formats:
         write_out(out, people_render.render(showing, out_fmt))
         click.echo(f"wrote {out}", err=True)
+
+
+@person.command("remove")
+@connection_options
+@click.argument("address")
+@click.option(
+    "--replace-with",
+    metavar="NEW",
+    help="Where ADDRESS is a list's only owner, NEW takes its place (without it, such a"
+    " list refuses the whole removal, naming every one).",
+)
+@click.option(
+    "--ban",
+    type=click.Choice(["lists", "global"]),
+    is_flag=False,
+    flag_value="lists",
+    default=None,
+    help="Ban ADDRESS on each list it leaves; '--ban global' bans it site-wide.",
+)
+@click.option(
+    "--erase",
+    is_flag=True,
+    help="Right to erasure: after the rest, delete the address from Mailman (and its user"
+    " when no other address remains); says what REST cannot reach.",
+)
+@click.option("--only-private", is_flag=True, help="Only lists that are not public.")
+@click.option(
+    "--commit",
+    "commit",
+    is_flag=True,
+    help="Commit the edited list files on a new branch, ready for a merge request.",
+)
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@redact_option
+@pass_context
+def remove(
+    obj: Context,
+    conn: Connection,
+    address: str,
+    replace_with: str | None,
+    ban: str | None,
+    erase: bool,
+    only_private: bool,
+    commit: bool,
+    yes: bool,
+    redact: bool,
+) -> None:
+    """Remove ADDRESS everywhere: from the list files, and from Mailman where no file
+    manages it (memberships, roles on lists no file declares).
+
+    Shows one plan (the file edits and the Mailman operations), asks, then
+    applies the operations and writes the files; the roles the files name
+    change in Mailman when the pipeline applies the merged files, so the
+    scheduled apply never puts back what was removed.
+
+    \b
+    Examples:
+      listsync person remove alice@example.org
+      listsync person remove alice@example.org --replace-with bob@example.org --commit
+      listsync person remove alice@example.org --ban global --erase --yes
+    """
+    from datetime import UTC, datetime
+
+    from listsync import render, results, run
+    from listsync.errors import keep_addresses
+
+    backend = conn.backend()
+    options = run.RemovalOptions(
+        replace_with=replace_with,
+        ban=ban == "lists",
+        ban_global=ban == "global",
+        erase=erase,
+        only_private=only_private,
+    )
+    with run.exclusive(backend, obj.root, None):
+        removal = run.plan_removal(
+            obj.root, address, backend, options, redact_addresses=redact, warn=warn
+        )
+        keep_addresses([removal.address])
+        text = render.to_text(removal.plan)
+        edits = [visible(line) for line in removal.edits.lines()] or ["(no list file names it)"]
+        shown = "list files:\n" + "".join(f"    {line}\n" for line in edits) + "\n" + text
+        click.echo(removal.shown(shown), nl=False)
+        if not removal.has_changes:
+            return
+        confirm(yes, backend.url)
+        branch = f"person-remove-{datetime.now(UTC):%Y%m%d-%H%M%S}" if commit else None
+        outcome = run.apply_removal(removal, backend, branch=branch, on_interrupt=say_interrupted)
+    for path in outcome.written:
+        say(f"edited {path}")
+    if outcome.commit is not None:
+        say(f"committed on branch {branch} ({outcome.commit[:7]}): push it for a merge request")
+    *lines, summary = results.applied_lines(outcome.applied)
+    for line in lines:
+        say(line, err=True)
+    say(summary)
+    if erase and outcome.applied.ok:
+        say(ERASURE_REMAINS)
+    if not outcome.applied.ok:
+        raise SystemExit(EXIT_FAILURE)
+
+
+ERASURE_REMAINS = (
+    "Not reachable over Mailman's REST API: the messages in HyperKitty's archives (they"
+    " keep the sender's address and name), Postorius' and Django's account of the address,"
+    " and mail in Mailman's queues; see the runbook's SQL procedure for the archive"
+    " (README: Offboarding)."
+)
