@@ -44,7 +44,7 @@ from listsync.escaping import visible
 from listsync.mailman import MailmanBackend
 from listsync.mailman_settings import is_email
 from listsync.models import ListSpec, split_address
-from listsync.policy import ListState, desired_states
+from listsync.policy import ListState, desired_states, is_public
 from listsync.site import Site
 
 
@@ -135,10 +135,6 @@ def read_server(backend: MailmanBackend, *, list_bans: bool = True) -> Server:
     return Server(lists, ids, tuple(backend.site_bans()), bans)
 
 
-def _is_public(settings: Mapping[str, Any]) -> bool:
-    return settings.get("advertised") is True and settings.get("archive_policy") == "public"
-
-
 def _matches(pattern: str, address: str) -> bool:
     """Whether a ban concerns the address: the disable ban bans everyone, not a person."""
     return pattern != DISABLE_BAN and bans_address(pattern, address)
@@ -169,7 +165,7 @@ def locate(
         state = managed.get(fqdn)
         member, nonmember = entry["role"] == Place.MEMBER, entry["role"] == Place.NONMEMBER
         if state is not None:
-            public = _is_public(state.settings)
+            public = is_public(state.settings)
         else:
             public = bool(server.lists.get(fqdn)) and archives.get(fqdn) == "public"
         memberships.append(
