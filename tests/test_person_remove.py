@@ -14,6 +14,8 @@ from mailmanclient import Client
 from helpers import Run, git, init_repo, write_site
 from proxy import Proxy
 
+pytestmark = pytest.mark.compat
+
 NORA = "nora@example.org"
 LISTS = {
     "dev": "description: Development.\nowners: [bob@example.org, alice@{domain}]\n",
@@ -143,3 +145,31 @@ def test_redaction_shows_the_subject_and_masks_everyone_else(
     assert NORA not in result.out + result.err
     assert "n***@example.org" in result.out
     assert writes(connected) == []
+
+
+def test_a_saved_removal_is_applied_only_as_recorded(
+    run: Run, site: Path, placed: str, mailman_client: Client, tmp_path: Path
+) -> None:
+    saved = tmp_path / "removal.json"
+    args = ("--root", str(site), "person", "remove")
+    made = run(*args, alice(placed), "--replace-with", NORA, "--out", str(saved))
+    assert made.status == 0, made.err
+    before = roles_of(mailman_client, placed, alice(placed))
+    assert ("dev", "member") in before  # nothing applied yet
+
+    dev = site / "lists" / "dev.yaml"
+    dev.write_text(dev.read_text() + "archive: private\n")
+    assert "uncommitted" in run(*args, "--plan", str(saved)).err
+    git(site, "checkout", "--", "lists/dev.yaml")
+    legacy = mailman_client.get_list(f"legacy@{placed}")
+    legacy.subscribe(alice(placed), pre_verified=True, pre_confirmed=True, pre_approved=True)
+    stale = run(*args, "--plan", str(saved))
+    assert stale.status == 1
+    assert "stale or edited plan" in stale.err
+    assert roles_of(mailman_client, placed, alice(placed)) == before | {("legacy", "member")}
+    legacy.unsubscribe(alice(placed))
+
+    applied = run(*args, "--plan", str(saved))
+    assert applied.status == 0, applied.err
+    assert roles_of(mailman_client, placed, alice(placed)) == {("dev", "owner"), ("solo", "owner")}
+    assert run(*args, "--plan", str(saved)).status == 1  # once only: the files changed

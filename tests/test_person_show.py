@@ -23,6 +23,8 @@ from mailmanclient import Client
 from helpers import Run, write_site
 from proxy import Proxy
 
+pytestmark = pytest.mark.compat
+
 OWNER = "bob@example.org"
 
 

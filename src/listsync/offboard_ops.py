@@ -150,6 +150,8 @@ def person_plan(
         if ban:
             changes.append(AddBan(subject))
         changes.sort(key=lambda change: change.order)
+        if not changes:  # its roles are the file edits'
+            continue
         name = here[0].list_name if fqdn.endswith(f"@{domain}") else fqdn
         list_plans.append(ListPlan(name, fqdn, Action.UPDATE, tuple(changes)))
     notes: list[str] = []

@@ -252,15 +252,36 @@ def apply_run(
 
 
 @dataclass(frozen=True, slots=True)
+class RemovalOptions:
+    replace_with: str | None = None
+    ban: bool = False
+    ban_global: bool = False
+    erase: bool = False
+    only_private: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Removal:
     """What `person remove` will do: edit the list files, and operate on Mailman for
     what no file manages (`offboard_ops`)."""
 
     site: Site
     address: str
+    options: RemovalOptions
     edits: offboard_files.FileEdits
     plan: Plan  # the Mailman operations
     hidden: bool
+    worktree: savedplan.WorkTree
+
+    def saved(self) -> str:
+        """The removal as a saved plan (`person remove --out FILE`), for `--plan FILE`."""
+        edits = self.edits.redacted() if self.hidden else self.edits
+        recorded = {
+            "address": self.address,
+            "options": dataclasses.asdict(self.options),
+            "edits": edits.as_json(),
+        }
+        return savedplan.dumps_removal(self.plan, recorded, self.worktree, redact=self.hidden)
 
     @property
     def has_changes(self) -> bool:
@@ -270,15 +291,6 @@ class Removal:
         """`text` as this run shows it: under redaction every address is masked but the
         subject's own."""
         return redact(text, keep=(self.address,)) if self.hidden else text
-
-
-@dataclass(frozen=True, slots=True)
-class RemovalOptions:
-    replace_with: str | None = None
-    ban: bool = False
-    ban_global: bool = False
-    erase: bool = False
-    only_private: bool = False
 
 
 def plan_removal(
@@ -321,7 +333,39 @@ def plan_removal(
             " creates the address again)"
         )
         the_plan = dataclasses.replace(the_plan, notes=(*the_plan.notes, note))
-    return Removal(site, subject, edits, the_plan, hidden)
+    worktree = _worktree(gitinfo.open_site_repo(root))
+    return Removal(site, subject, options, edits, the_plan, hidden, worktree)
+
+
+def replan_removal(
+    root: Path, path: Path, backend: MailmanBackend, *, redact: bool, warn: Warn
+) -> Removal:
+    """The removal saved at `path`, planned again and refused unless it is exactly the one
+    recorded: the same revision, the same Mailman operations and the same file edits."""
+    saved = savedplan.load(path)
+    recorded = saved.removal
+    if not isinstance(recorded, dict):
+        raise savedplan.SavedPlanError(
+            f"{path} is a plan, not a person removal: apply it with 'listsync apply {path}'"
+        )
+    savedplan.check_worktree(saved, _worktree(gitinfo.open_site_repo(root)))
+    try:
+        given = recorded["options"]
+        options = RemovalOptions(
+            replace_with=given["replace_with"] and str(given["replace_with"]),
+            **{name: given[name] is True for name in BOOLEAN_OPTIONS},
+        )
+        address = str(recorded["address"])
+    except (KeyError, TypeError) as exc:
+        raise savedplan.SavedPlanError(f"{path} is not a valid saved removal: {exc!r}") from None
+    hidden = redact or saved.redacted
+    removal = plan_removal(root, address, backend, options, redact_addresses=hidden, warn=warn)
+    edits = removal.edits.redacted() if saved.redacted else removal.edits
+    savedplan.check_removal(saved, removal.plan, edits.as_json())
+    return removal
+
+
+BOOLEAN_OPTIONS = ("ban", "ban_global", "erase", "only_private")
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,6 +76,7 @@ class SavedPlan:
     domain_exists: bool
     redacted: bool
     shown: Any  # the recorded changes, as `substance` gives them (masked when redacted)
+    removal: Any = None  # a person removal's address, options and file edits
 
 
 def _canonical(data: Any) -> bytes:
@@ -98,6 +99,8 @@ def substance(plan: Plan) -> dict[str, Any]:
             if lp.changes
         ],
     }
+    if plan.site_changes:
+        data["site_changes"] = [change.as_json() for change in plan.site_changes]
     normal: dict[str, Any] = json.loads(_canonical(data))
     return normal
 
@@ -146,6 +149,8 @@ def _shown(data: Mapping[str, Any]) -> Any:
             if entry["changes"]
         ],
     }
+    if data.get("site_changes"):
+        recorded["site_changes"] = data["site_changes"]
     return json.loads(_canonical(recorded))
 
 
@@ -173,6 +178,7 @@ def _parse(data: Mapping[str, Any], source: str) -> SavedPlan:
         domain_exists=saved["domain_exists"],
         redacted=redact,
         shown=_shown(data),
+        removal=data.get("person_removal"),
     )
 
 
@@ -257,6 +263,8 @@ def _differences(recorded: Any, planned: Any) -> list[str]:
     now = {entry["name"]: entry for entry in planned["lists"]}
     if len(then) != len(recorded["lists"]):
         found.append("a list recorded twice")
+    if recorded.get("site_changes") != planned.get("site_changes"):
+        found.append("the site changes (a site-wide ban, an erasure)")
     for name in sorted(set(then) | set(now)):
         if name not in now:
             found.append(f"{name} (recorded changes, none planned now)")
@@ -293,4 +301,44 @@ def check_replan(saved: SavedPlan, reading: Reading, replanned: Plan) -> None:
             f" now give other changes than {saved.source} recorded: {listed}{more}. Mailman"
             " changed since the plan was made, or the file was changed after 'listsync plan'"
             " wrote it; plan again. Nothing was changed"
+        )
+
+
+# -- a person removal saved (`person remove --out FILE`, applied with `--plan FILE`) --------
+
+
+def dumps_removal(
+    plan: Plan,
+    removal: Mapping[str, Any],
+    worktree: WorkTree,
+    *,
+    redact: bool,
+) -> str:
+    """A saved person removal: the Mailman operations as a saved plan, plus
+    `person_removal` (the address, the options and the file edits, as shown)."""
+    data = to_json_data(redacted(plan) if redact else plan)
+    data["saved"] = {
+        "commitment": COMMITMENT,
+        "revision": worktree.revision,
+        "uncommitted": sorted(worktree.uncommitted),
+        "selection": None,
+        "domain_exists": True,
+        "redacted": redact,
+    }
+    data["person_removal"] = dict(removal)
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def check_removal(saved: SavedPlan, replanned: Plan, edits: Any) -> None:
+    """Refuse unless planning the removal again gives exactly the recorded operations and
+    file edits."""
+    planned = substance(redacted(replanned) if saved.redacted else replanned)
+    differences = _differences(saved.shown, planned)
+    if saved.removal.get("edits") != edits:
+        differences.append("the list file edits")
+    if differences:
+        raise StalePlanError(
+            f"stale or edited plan: the files at {_short(saved.worktree.revision)} and Mailman"
+            f" now give another removal than {saved.source} recorded: {'; '.join(differences)}."
+            " Plan again; nothing was changed"
         )

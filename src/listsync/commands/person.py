@@ -28,6 +28,7 @@ from listsync.commands.common import (
     warn,
     write_out,
 )
+from listsync.errors import ListsyncError
 from listsync.escaping import visible
 
 
@@ -109,7 +110,7 @@ def show(
 
 @person.command("remove")
 @connection_options
-@click.argument("address")
+@click.argument("address", required=False)
 @click.option(
     "--replace-with",
     metavar="NEW",
@@ -138,6 +139,18 @@ def show(
     help="Commit the edited list files on a new branch, ready for a merge request.",
 )
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the plan to FILE (JSON) for review instead of applying it.",
+)
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Apply the removal saved in FILE (from --out): planned again, and applied only"
+    " if that is exactly the plan recorded. Takes no ADDRESS nor other options.",
+)
 @redact_option
 @pass_context
 def remove(
@@ -150,6 +163,8 @@ def remove(
     only_private: bool,
     commit: bool,
     yes: bool,
+    out: Path | None,
+    plan_file: Path | None,
     redact: bool,
 ) -> None:
     """Remove ADDRESS everywhere: from the list files, and from Mailman where no file
@@ -165,6 +180,8 @@ def remove(
       listsync person remove alice@example.org
       listsync person remove alice@example.org --replace-with bob@example.org --commit
       listsync person remove alice@example.org --ban global --erase --yes
+      listsync person remove alice@example.org --replace-with bob@example.org --out rm.json
+      listsync person remove --plan rm.json
     """
     from datetime import UTC, datetime
 
@@ -179,18 +196,33 @@ def remove(
         erase=erase,
         only_private=only_private,
     )
-    with run.exclusive(backend, obj.root, None):
-        removal = run.plan_removal(
-            obj.root, address, backend, options, redact_addresses=redact, warn=warn
+    chosen = replace_with or ban or erase or only_private or address
+    if plan_file is not None and (chosen or out):
+        raise ListsyncError(
+            "--plan FILE takes no ADDRESS nor removal options: the saved plan fixes them"
         )
+    with run.exclusive(backend, obj.root, None):
+        if plan_file is not None:
+            removal = run.replan_removal(obj.root, plan_file, backend, redact=redact, warn=warn)
+        elif address:
+            removal = run.plan_removal(
+                obj.root, address, backend, options, redact_addresses=redact, warn=warn
+            )
+        else:
+            raise ListsyncError("name the ADDRESS to remove (or --plan FILE)")
         keep_addresses([removal.address])
         text = render.to_text(removal.plan)
         edits = [visible(line) for line in removal.edits.lines()] or ["(no list file names it)"]
         shown = "list files:\n" + "".join(f"    {line}\n" for line in edits) + "\n" + text
         click.echo(removal.shown(shown), nl=False)
+        if out is not None:
+            write_out(out, removal.saved())
+            say(f"wrote {out}: apply it with 'listsync person remove --plan {out}'", err=True)
+            return
         if not removal.has_changes:
             return
-        confirm(yes, backend.url)
+        if plan_file is None:
+            confirm(yes, backend.url)
         branch = f"person-remove-{datetime.now(UTC):%Y%m%d-%H%M%S}" if commit else None
         outcome = run.apply_removal(removal, backend, branch=branch, on_interrupt=say_interrupted)
     for path in outcome.written:
@@ -201,7 +233,7 @@ def remove(
     for line in lines:
         say(line, err=True)
     say(summary)
-    if erase and outcome.applied.ok:
+    if removal.options.erase and outcome.applied.ok:
         say(ERASURE_REMAINS)
     if not outcome.applied.ok:
         raise SystemExit(EXIT_FAILURE)
