@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from examples import examples
 from hypothesis import HealthCheck, given, settings
 from list_states import (
     DISABLED_OWNER,
@@ -36,7 +37,9 @@ from listsync.plan import diff_list
 from listsync.policy import DETAILS, Detail, ListState, desired_state, reads_bans
 from listsync.reconcile import details_to_read
 
-CASES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+CASES = settings(
+    max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 BARE_SITE = SiteConfig.model_validate({"domain": DOMAIN, "disabled_owner": DISABLED_OWNER})
 """A site that sets no template for its lists."""
 

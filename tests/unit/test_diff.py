@@ -21,6 +21,7 @@ from dataclasses import replace
 from typing import Any, TypeVar, assert_never
 
 import pytest
+from examples import examples
 from hypothesis import HealthCheck, example, given, settings
 from list_states import DOMAIN, PEOPLE, TEXTS, Case, cases, desired_of
 from memory_backend import MemoryBackend, new_list_settings, published
@@ -46,7 +47,9 @@ from listsync.changes import (
 from listsync.plan import Action, ListPlan, Plan, stage_of
 from listsync.policy import ListState, is_disabled
 
-DIFF = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+DIFF = settings(
+    max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import unicodedata
 
+from examples import examples
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
@@ -34,7 +35,7 @@ TRICKY += ["<details>", "```", "~~~", "&#10;", "&lt;", "<!--", "[x]: /y", "1. ",
 TEXT = st.lists(
     st.one_of(st.sampled_from(TRICKY), st.characters(exclude_categories=())), max_size=40
 ).map("".join)
-PROPERTY = settings(max_examples=250, deadline=None)
+PROPERTY = settings(max_examples=examples(250), deadline=None)
 
 MARKDOWN = MarkdownIt("commonmark").enable(["table", "strikethrough"])
 

@@ -9,6 +9,7 @@ edits stopped at each write on the real core are in test_header_filters.py.
 from __future__ import annotations
 
 import pytest
+from examples import examples
 from header_chain import ACTIONS, BOT, EDITS, SPAM, outcome, probes, rewrites, rule_lists, too_open
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -44,7 +45,7 @@ def test_an_ordinary_edit_never_accepts_what_both_ends_stop(
         assert too_open(state, old, new, messages) == [], state
 
 
-@settings(max_examples=500)
+@settings(max_examples=examples(500))
 @given(rules=rewrites())
 def test_every_write_of_any_rewrite_is_no_more_open_than_both_ends(
     rules: tuple[tuple[HeaderRule, ...], tuple[HeaderRule, ...]],

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from examples import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -34,7 +35,7 @@ DOMAINS = (
 )
 BEFORE = ("", " ", "<", "(", "[", "mailto:", "Questions to ", "owner ", "'", '"', "|", "^", "\t")
 AFTER = ("", " ", ".", ">", ",", ";", ")", "]", "'", '"', " and more", ": hold", "\n")
-REDACTION = settings(max_examples=200, deadline=None)
+REDACTION = settings(max_examples=examples(200), deadline=None)
 
 
 def test_redact_masks_every_form_whole() -> None:

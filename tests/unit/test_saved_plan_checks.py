@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 import pytest
+from examples import examples
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from list_states import DOMAIN, PEOPLE, Case, cases, desired_of
@@ -27,7 +28,9 @@ from listsync.savedplan import SavedPlan, SavedPlanError, StalePlanError, WorkTr
 
 REVISION = "0123456789abcdef0123456789abcdef01234567"
 WORKTREE = WorkTree(REVISION, ("lists/tor-dev.yaml",))
-SAVED = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SAVED = settings(
+    max_examples=examples(50), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 def saved_plan(

@@ -17,6 +17,7 @@ import itertools
 from typing import Any
 
 import pytest
+from examples import examples
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from memory_backend import form_values, new_list_settings, stored_setting
@@ -73,7 +74,7 @@ WRITTEN = sorted(WRITABLE)
 values = st.sampled_from(WRITTEN).flatmap(lambda name: st.tuples(st.just(name), candidates(name)))
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=examples(600), deadline=None)
 @given(values)
 @example(("filter_types", [""]))  # sent as '', which Mailman reads as no item
 @example(("acceptable_aliases", "Alias@Example.org"))

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from examples import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from list_strategies import dump_yaml, json_like, list_specs
@@ -32,7 +33,9 @@ def _check_validate_output(run: Run, root: Path) -> None:
         assert all(PROBLEM_LINE.match(line) for line in lines[:-1]), lines
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=list(SETTINGS_FUZZ.values()))
+@settings(
+    max_examples=examples(150), deadline=None, suppress_health_check=list(SETTINGS_FUZZ.values())
+)
 @given(content=st.binary(max_size=300))
 def test_random_bytes_never_crash_validate(run: Run, tmp_path: Path, content: bytes) -> None:
     write_site(tmp_path, {})
@@ -40,7 +43,9 @@ def test_random_bytes_never_crash_validate(run: Run, tmp_path: Path, content: by
     _check_validate_output(run, tmp_path)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=list(SETTINGS_FUZZ.values()))
+@settings(
+    max_examples=examples(150), deadline=None, suppress_health_check=list(SETTINGS_FUZZ.values())
+)
 @given(data=json_like)
 def test_random_yaml_never_crashes_validate(run: Run, tmp_path: Path, data: Any) -> None:
     write_site(tmp_path, {})
@@ -48,7 +53,9 @@ def test_random_yaml_never_crashes_validate(run: Run, tmp_path: Path, data: Any)
     _check_validate_output(run, tmp_path)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=list(SETTINGS_FUZZ.values()))
+@settings(
+    max_examples=examples(150), deadline=None, suppress_health_check=list(SETTINGS_FUZZ.values())
+)
 @given(
     spec=list_specs, key=st.sampled_from(["owners", "settings", "dmarc", "posting"]), junk=json_like
 )
