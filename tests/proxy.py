@@ -45,6 +45,19 @@ Action = str | int | Replaced | Callable[[], object]
 Fault = Callable[[int, str, str], Action | None]
 
 
+def nth_write(target: int, action: Action) -> Fault:
+    """`action` on the target-th write (1-based) after the fault is armed; the rest go through."""
+    seen = {"writes": 0}
+
+    def fault(number: int, method: str, path: str) -> Action | None:
+        if method == "GET":
+            return None
+        seen["writes"] += 1
+        return action if seen["writes"] == target else None
+
+    return fault
+
+
 @dataclass
 class Recorder:
     requests: list[tuple[str, str]] = field(default_factory=list)

@@ -31,7 +31,7 @@ from listsync.apply import apply_lock, lock_path
 from listsync.load import load_valid_site
 from listsync.policy import desired_state
 from mailman_core import MailmanCore
-from proxy import DROP, LOSE, STALL, Action, Fault, Proxy, Replaced, recording_proxy
+from proxy import DROP, LOSE, STALL, Action, Proxy, Replaced, nth_write, recording_proxy
 
 pytestmark = pytest.mark.compat
 
@@ -114,19 +114,6 @@ def _inert(mlist: Any) -> bool:
         and not list(mlist.moderators)
         and not list(mlist.members)
     )
-
-
-def nth_write(target: int, action: Action) -> Fault:
-    """`action` on the target-th write (1-based) after the fault is armed; the rest go through."""
-    seen = {"writes": 0}
-
-    def fault(number: int, method: str, path: str) -> Action | None:
-        if method == "GET":
-            return None
-        seen["writes"] += 1
-        return action if seen["writes"] == target else None
-
-    return fault
 
 
 class Outage:

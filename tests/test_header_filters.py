@@ -22,7 +22,7 @@ from mailmanclient import Client
 from helpers import Run, apply, make_site, plan
 from listsync.acceptance import HeaderRule
 from mailman_core import MailmanCore
-from proxy import LOSE, Action, Fault, Proxy
+from proxy import LOSE, Action, Proxy, nth_write
 
 OWNER = "owners: [owner@example.org]\n"
 
@@ -32,18 +32,6 @@ def live_rules(client: Client, fqdn: str) -> tuple[HeaderRule, ...]:
     return tuple(
         HeaderRule(r.header, r.pattern, r.action) for r in client.get_list(fqdn).header_matches
     )
-
-
-def nth_write(target: int, action: Action) -> Fault:
-    seen = {"writes": 0}
-
-    def fault(number: int, method: str, path: str) -> Action | None:
-        if method == "GET":
-            return None
-        seen["writes"] += 1
-        return action if seen["writes"] == target else None
-
-    return fault
 
 
 STOPS = [

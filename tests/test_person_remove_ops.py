@@ -30,7 +30,7 @@ from listsync.offboard_ops import OffboardError, owners_to_read, person_plan, re
 from listsync.people import Membership, Place
 from listsync.plan import Plan
 from mailman_core import MailmanCore
-from proxy import LOSE, Action, Fault, Proxy, Replaced, recording_proxy
+from proxy import LOSE, Action, Fault, Proxy, Replaced, nth_write, recording_proxy
 
 pytestmark = pytest.mark.compat
 
@@ -237,18 +237,6 @@ def test_erasure_removes_the_address_and_its_user_or_keeps_a_user_with_another_a
         f"keeper@{domain}"
     ]
     assert apply_plan(backend(mail_core, proxy), alone).ok, "erased already is done"
-
-
-def nth_write(target: int, action: Action) -> Fault:
-    seen = {"writes": 0}
-
-    def fault(number: int, method: str, path: str) -> Action | None:
-        if method == "GET":
-            return None
-        seen["writes"] += 1
-        return action if seen["writes"] == target else None
-
-    return fault
 
 
 def outage_from(target: int) -> Fault:
