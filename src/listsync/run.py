@@ -1,4 +1,5 @@
-"""A run of `plan`, `apply` or `apply FILE`: one path from what was asked to what happened.
+"""A run of `plan`, `apply`, `apply FILE` or `person remove`: from what was asked to what
+happened.
 
 Owns everything between the command line's options and its printing:
 loading the site (only the lists the run reads), reading Mailman or a
@@ -7,8 +8,11 @@ removed files, the blast radius), the saved-plan commitment (a saved plan
 is applied only when planning again gives exactly its changes),
 `--require-tip`, the apply lock and the apply itself. `plan`, interactive
 `apply` and `apply FILE` all plan through `plan_run`, so what a reviewer
-reads is what gets applied. The command line asks, shows progress and
-prints; it never assembles a plan.
+reads is what gets applied. `person remove` is a run too: `plan_removal`
+plans the file edits and the Mailman operations as one plan (saved and
+replayed like any saved plan), `apply_removal` writes the files and applies
+the operations. The command line asks, shows progress and prints; it never
+assembles a plan.
 """
 
 from __future__ import annotations
