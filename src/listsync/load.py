@@ -43,7 +43,7 @@ from listsync.models import (
     effective,
     split_address,
 )
-from listsync.policy import declared_settings, lint_file
+from listsync.policy import declared_settings, lint, lint_file
 from listsync.site import ListFile as ListFile
 from listsync.site import Site as Site
 from listsync.yamlfile import Loc, dotted, parse_file, parse_text, position, read_text, validate
@@ -379,6 +379,14 @@ def load_valid_site(root: Path, names: Iterable[str] | None = None) -> tuple[Sit
     if site is None or any(p.severity is Severity.ERROR for p in problems):
         raise InvalidSiteError(problems)
     return site, problems
+
+
+def load_and_lint(root: Path, names: Iterable[str] | None, warn: Callable[[Problem], None]) -> Site:
+    """`load_valid_site`, its warnings and the site's lints given to `warn`, in order."""
+    site, warnings = load_valid_site(root, names)
+    for problem in sorted(warnings + lint(site)):
+        warn(problem)
+    return site
 
 
 def load_config(root: Path) -> SiteConfig:

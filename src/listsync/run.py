@@ -18,7 +18,7 @@ assembles a plan.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,11 +27,10 @@ from listsync import gitinfo, offboard_files, offboard_ops, people, render, save
 from listsync.apply import ApplyResult, ListResult, apply_lock, apply_plan
 from listsync.errors import ListsyncError, Problem, hide_addresses
 from listsync.gitinfo import SiteRepo
-from listsync.load import Site, list_file_paths, load_valid_site
+from listsync.load import Site, list_file_paths, load_and_lint
 from listsync.mailman import MailmanBackend
 from listsync.mailman_templates import domain_base_url
 from listsync.plan import Plan, unsafe_reason
-from listsync.policy import lint
 from listsync.reconcile import (
     LiveReader,
     Reading,
@@ -96,15 +95,6 @@ class PlannedRun:
 Warn = Callable[[Problem], None]
 
 
-def load_site(root: Path, names: Iterable[str] | None, warn: Warn) -> Site:
-    """The valid site with every list (None) or exactly the named ones, its warnings and
-    lints given to `warn`."""
-    site, warnings = load_valid_site(root, names)
-    for problem in sorted(warnings + lint(site)):
-        warn(problem)
-    return site
-
-
 def hiding(site: Site, redact: bool) -> bool:
     """Whether this run masks addresses (--redact or redact_addresses); if so, everywhere."""
     hidden = redact or site.config.redact_addresses
@@ -156,7 +146,7 @@ def plan_run(
     # apply after the merge repairs drift beyond the changed lists, so the plan shows it.
     with_drift = live_file is not None and scope is not None and scope.names is not None
     read = None if with_drift else selection
-    site = load_site(request.root, read, warn)
+    site = load_and_lint(request.root, read, warn)
     hidden = hiding(site, request.redact)
     reader = snapshot.load(live_file) if live_file is not None else connect()
     reading = read_states(site, reader, read)
@@ -308,7 +298,7 @@ def plan_removal(
 ) -> Removal:
     """Plan removing `address` everywhere: refused before anything is read from Mailman
     when a list file would be left without an owner (naming every such list)."""
-    site = load_site(root, None, warn)
+    site = load_and_lint(root, None, warn)
     hidden = hiding(site, redact_addresses)
     subject = people.normalise(address)
     edits = offboard_files.plan_file_edits(

@@ -245,9 +245,9 @@ def print_problems(problems: list[Problem]) -> tuple[int, int]:
 
 def load_site(obj: Context, names: tuple[str, ...]) -> Site:
     """The valid site with every list (no names) or the named ones, warnings printed."""
-    from listsync.run import load_site as load
+    from listsync.load import load_and_lint
 
-    return load(obj.root, names or None, warn)
+    return load_and_lint(obj.root, names or None, warn)
 
 
 def echo_plan(obj: Context, text: str, *, err: bool = False) -> None:
