@@ -27,7 +27,8 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from listsync import escaping
-from listsync.models import Archive, Category, EffectiveList, Posting, split_address
+from listsync.addresses import split_address
+from listsync.models import Archive, Category, EffectiveList, Posting
 from listsync.policy import ARCHIVE_POLICY, POSTING_ACTIONS, declared_settings
 from listsync.redaction import mask_local_part, redact
 from listsync.site import Site

@@ -31,6 +31,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import LiteralScalarString
 
 from listsync import mailman_settings
+from listsync.addresses import split_address
 from listsync.changes import SetTemplate
 from listsync.load import LISTS_DIR, check_list_text, list_file_paths
 from listsync.mailman import MailmanBackend
@@ -42,14 +43,7 @@ from listsync.mailman_templates import (
     decode,
 )
 from listsync.mailman_templates import fetch as fetch_template
-from listsync.models import (
-    ListSpec,
-    Posting,
-    SiteConfig,
-    Visibility,
-    effective,
-    split_address,
-)
+from listsync.models import ListSpec, Posting, SiteConfig, Visibility, effective
 from listsync.plan import ListPlan, diff_list
 from listsync.policy import (
     ARCHIVE_POLICY,

@@ -30,9 +30,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from listsync.addresses import split_address
 from listsync.escaping import json_text, markdown_cell, markdown_text, visible
 from listsync.mailman import MailmanBackend, list_id
-from listsync.models import split_address
 from listsync.policy import ListState, may_be_retired
 from listsync.reconcile import Reading, read_states
 from listsync.redaction import redact

@@ -29,6 +29,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from listsync.acceptance import bans_address
+from listsync.addresses import split_address
 from listsync.errors import InvalidSiteError, Problem, Severity
 from listsync.mailman_templates import TemplateText, check_text, decode, size_problem
 from listsync.models import (
@@ -41,7 +42,6 @@ from listsync.models import (
     SiteConfig,
     check_templates_url,
     effective,
-    split_address,
 )
 from listsync.policy import declared_settings, lint, lint_file
 from listsync.site import ListFile as ListFile

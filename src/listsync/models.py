@@ -19,7 +19,6 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Self, TypeVar
 
-from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -35,6 +34,13 @@ from pydantic.config import JsonDict
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from listsync import acceptance, mailman_settings, mailman_templates
+from listsync.addresses import (
+    bare_address,
+    normalise_address,
+    plain,
+    plain_text_problem,
+    split_address,
+)
 from listsync.escaping import hidden_character
 
 DEFAULT_NAMING = r"^[a-z0-9][a-z0-9-]{1,62}$"
@@ -56,23 +62,6 @@ MULTILINE_SETTINGS = frozenset(
         "info",
     }
 )
-
-
-def plain_text_problem(value: str, *, multiline: bool = False) -> str | None:
-    """Why `value` is not plain text (one line, or several with `multiline`), or None."""
-    found = hidden_character(value, "\n\t" if multiline else "")
-    if found is None:
-        return None
-    if multiline:
-        return f"holds {found}: line breaks and tabs only, no other control character"
-    return f"holds {found}: one line of plain text, no line break or control character"
-
-
-def _plain(value: str) -> str:
-    message = plain_text_problem(value)
-    if message is not None:
-        raise ValueError(message)
-    return value
 
 
 class Category(StrEnum):
@@ -114,51 +103,13 @@ class DmarcMitigation(StrEnum):
     NONE = "none"
 
 
-_ADDRESS = re.compile(r"(?:(?P<display>[^<>]*?)\s*<(?P<bracketed>[^<>\s]+)>|(?P<bare>[^<>\s]+))")
-
-
-def split_address(value: str) -> tuple[str, str]:
-    """Return (email, display name) of `alice@example.org` or `Alice <alice@example.org>`."""
-    match = _ADDRESS.fullmatch(value.strip())
-    if match is None:
-        return "", ""
-    return match["bracketed"] or match["bare"], (match["display"] or "").strip().strip('"')
-
-
-def _normalise_address(value: str) -> str:
-    _plain(value)
-    addr, display = split_address(value)
-    if not addr or addr.count("@") != 1:
-        raise ValueError(f"{value!r} is not an e-mail address")
-    try:
-        validate_email(addr, check_deliverability=False, allow_smtputf8=False)
-    except EmailNotValidError as exc:
-        raise ValueError(f"{value!r} is not a valid e-mail address: {exc}") from None
-    if not mailman_settings.is_email(addr):
-        raise ValueError(
-            f"{value!r} is an address Mailman refuses (its local part may hold only letters,"
-            " digits and !#$%&'*+-./=?_`{}~; its domain only ASCII letters, digits and"
-            " hyphens: write an international domain in its xn-- form)"
-        )
-    addr = addr.lower()
-    return f"{display} <{addr}>" if display else addr
-
-
-def _nonmember_address(value: str) -> str:
-    _plain(value)
-    addr, display = split_address(value)
-    if display or addr != value.strip():
-        raise ValueError(f"{value!r}: write the bare address, without a display name")
-    return _normalise_address(addr)
-
-
 def _one_line(value: str) -> str:
-    return _plain(value).strip()
+    return plain(value).strip()
 
 
 Address = Annotated[
     StrictStr,
-    AfterValidator(_normalise_address),
+    AfterValidator(normalise_address),
     Field(
         description="An e-mail address, optionally with a display name: "
         "'alice@example.org' or 'Alice Liddell <alice@example.org>'. Stored lower case.",
@@ -366,7 +317,7 @@ class ListSpec(_Strict):
         errors: list[InitErrorDetails] = []
         for key, action in value.items():
             try:
-                address = _nonmember_address(key)
+                address = bare_address(key)
             except ValueError as exc:
                 error = PydanticCustomError("nonmember_address", "{message}", {"message": str(exc)})
                 errors.append(InitErrorDetails(type=error, loc=(key,), input=key))
@@ -584,7 +535,7 @@ def did_you_mean(word: str, candidates: frozenset[str] | set[str] | list[str]) -
 
 
 def _compiles(pattern: str) -> str:
-    _plain(pattern)
+    plain(pattern)
     try:
         re.compile(pattern)
     except re.error as exc:
@@ -681,7 +632,7 @@ def parse_duration(text: str) -> timedelta:
 
 
 def _duration_text(value: str) -> str:
-    parse_duration(_plain(value))
+    parse_duration(plain(value))
     return value
 
 

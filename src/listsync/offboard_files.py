@@ -53,9 +53,10 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark, YAMLError
 from ruamel.yaml.tokens import CommentToken
 
+from listsync.addresses import split_address
 from listsync.errors import InvalidSiteError, ListsyncError, Severity
 from listsync.load import check_list_text, load_config
-from listsync.models import Address, SiteConfig, split_address
+from listsync.models import Address, SiteConfig
 from listsync.policy import desired_states, is_public
 from listsync.redaction import redact
 from listsync.site import Site

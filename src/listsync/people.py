@@ -39,11 +39,12 @@ from enum import StrEnum
 from typing import Any
 
 from listsync.acceptance import DISABLE_BAN, bans_address, normal_ban
+from listsync.addresses import split_address
 from listsync.errors import ListsyncError
 from listsync.escaping import visible
 from listsync.mailman import MailmanBackend
 from listsync.mailman_settings import is_email
-from listsync.models import ListSpec, split_address
+from listsync.models import ListSpec
 from listsync.policy import ListState, desired_states, is_public
 from listsync.site import Site
 

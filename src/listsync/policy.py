@@ -19,6 +19,7 @@ from typing import Any
 from listsync import mailman_settings
 from listsync.acceptance import DISABLE_BAN as DISABLE_BAN
 from listsync.acceptance import HeaderRule
+from listsync.addresses import split_address
 from listsync.errors import Problem, Severity
 from listsync.mailman_templates import check_text
 from listsync.models import (
@@ -30,7 +31,6 @@ from listsync.models import (
     Subscription,
     Visibility,
     effective,
-    split_address,
 )
 from listsync.redaction import has_address, redact
 from listsync.site import ListFile, Site
