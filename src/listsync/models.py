@@ -42,6 +42,15 @@ from listsync.addresses import (
     split_address,
 )
 from listsync.escaping import hidden_character
+from listsync.rosters import (
+    BareAddress,
+    LdapCredentials,
+    LdapQuery,
+    LdapSource,
+    Member,
+    Membership,
+    RosterPath,
+)
 
 DEFAULT_NAMING = r"^[a-z0-9][a-z0-9-]{1,62}$"
 # What any list name must be, whatever the site's pattern allows: Mailman
@@ -300,6 +309,24 @@ class ListSpec(_Strict):
         description="Banned addresses and ^regexps besides the disable procedure's;"
         " declared (even []), the list's bans are exactly these; omitted, left alone.",
     )
+    members: list[BareAddress | Member] | None = Field(
+        default=None,
+        description="The list's members (an address, or {address, delivery_mode});"
+        " omitted (and no members_from), the members are left alone.",
+    )
+    members_from: RosterPath | LdapSource | None = Field(
+        default=None,
+        description="Where the members come from instead of members: a roster file (one"
+        " address per line, or a CSV with an email column) or an LDAP search.",
+    )
+    membership: Membership = Field(
+        default=Membership.ADDITIVE,
+        description="additive: unsubscribe only whom the roster dropped; exact: unsubscribe"
+        " everyone it does not declare.",
+    )
+    welcome_members: StrictBool = Field(
+        default=False, description="Send Mailman's welcome message to the members it adds."
+    )
     settings: dict[str, Any] = Field(
         default_factory=dict,
         description="Raw Mailman list settings by their REST name, applied last: "
@@ -460,6 +487,48 @@ class ListSpec(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _one_roster(self) -> Self:
+        if self.members is not None and self.members_from is not None:
+            error = PydanticCustomError("two_rosters", "declare members or members_from, not both")
+            raise ValidationError.from_exception_data(
+                "members_from", [InitErrorDetails(type=error, loc=("members_from",), input=None)]
+            )
+        if self.members is None and self.members_from is None:
+            for key in ("membership", "welcome_members"):
+                if key in self.model_fields_set:
+                    error = PydanticCustomError(
+                        "no_roster", "{key} needs members or members_from", {"key": key}
+                    )
+                    raise ValidationError.from_exception_data(
+                        key, [InitErrorDetails(type=error, loc=(key,), input=None)]
+                    )
+        addresses = [m if isinstance(m, str) else m.address for m in self.members or ()]
+        repeated = _duplicates(addresses)
+        if repeated:
+            index = addresses.index(repeated[0], addresses.index(repeated[0]) + 1)
+            error = PydanticCustomError(
+                "duplicate_member", "{address} listed more than once", {"address": repeated[0]}
+            )
+            raise ValidationError.from_exception_data(
+                "members", [InitErrorDetails(type=error, loc=("members", index), input=None)]
+            )
+        for index, address in enumerate(addresses):
+            pattern = next(
+                (p for p in self.bans or () if acceptance.bans_address(p, address)), None
+            )
+            if pattern is not None:
+                error = PydanticCustomError(
+                    "banned_member",
+                    "{address} is a declared member, and {pattern} bans them: Mailman refuses"
+                    " to subscribe a banned address",
+                    {"address": address, "pattern": pattern},
+                )
+                raise ValidationError.from_exception_data(
+                    "members", [InitErrorDetails(type=error, loc=("members", index), input=None)]
+                )
+        return self
+
+    @model_validator(mode="after")
     def _owned_unless_disabled(self) -> Self:
         if not self.owners and not self.disabled:
             error = PydanticCustomError(
@@ -601,6 +670,14 @@ class Safety(_Strict):
     min_managed_lists: Annotated[int, Field(ge=0)] = Field(
         default=10, description="The share applies once at least this many lists are managed."
     )
+    max_unsubscribed_fraction: Annotated[float, Field(ge=0, le=1)] = Field(
+        default=0.25,
+        description="apply refuses, unless --force, a roster change that unsubscribes more"
+        " than this share of a list's members.",
+    )
+    min_roster_size: Annotated[int, Field(ge=0)] = Field(
+        default=8, description="The share applies to lists with at least this many members."
+    )
 
 
 _DURATION_UNITS = {
@@ -663,6 +740,11 @@ class SiteConfig(_Strict):
         default=None, description="Sole owner of a disabled list; required to disable one."
     )
     safety: Safety = Field(default_factory=Safety)
+    ldap: LdapCredentials | None = Field(
+        default=None,
+        description="The environment variables holding the LDAP bind credentials of"
+        " members_from ldap: sources; omitted, LDAP is searched anonymously.",
+    )
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
     redact_addresses: StrictBool = Field(
         default=False,
@@ -740,6 +822,10 @@ class EffectiveList:
     nonmembers: dict[str, str] | None = None
     header_filters: tuple[acceptance.HeaderRule, ...] | None = None
     bans: frozenset[str] | None = None
+    members: tuple[Member, ...] | None = None
+    members_from: str | LdapQuery | None = None
+    membership: Membership = Membership.ADDITIVE
+    welcome_members: bool = False
 
     @property
     def fqdn(self) -> str:
@@ -789,4 +875,12 @@ def effective(name: str, spec: ListSpec, site: SiteConfig) -> EffectiveList:
         if spec.header_filters is None
         else tuple(rule.rule() for rule in spec.header_filters),
         bans=None if spec.bans is None else frozenset(map(acceptance.normal_ban, spec.bans)),
+        members=None
+        if spec.members is None
+        else tuple(Member(address=m) if isinstance(m, str) else m for m in spec.members),
+        members_from=spec.members_from.ldap
+        if isinstance(spec.members_from, LdapSource)
+        else spec.members_from,
+        membership=spec.membership,
+        welcome_members=spec.welcome_members,
     )
