@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -41,6 +41,7 @@ RETRY_STATUSES = frozenset({502, 503, 504})
 # more than that reads every roster of the server in one call per role.
 BULK_ROSTER_THRESHOLD = 8
 PAGE_SIZE = 1000
+UNSUBSCRIBE_CHUNK = 500  # addresses per bulk unsubscription
 ROLES = ("owner", "moderator")
 # Only what the diff needs: Mailman serialises every other member field with
 # queries of its own (preferences, user), which makes a bulk read ~5x slower.
@@ -520,121 +521,6 @@ class MailmanBackend:
         body = self.call(f"members/find?{query}")
         return sorted({str(entry["list_id"]) for entry in body.get("entries", [])})
 
-    def find_memberships(self, address: str) -> list[dict[str, Any]]:
-        """Every place of `address` on the server, in every role and every domain, as plain
-        data: `list_id`, `email`, `role`, `moderation_action` (None: the list's default),
-        `delivery_mode` and, for members, `delivery_status`.
-
-        One `members/find` for every role; for members, one more asking which are enabled
-        and, only when some are not, one per reason delivery can be disabled (by_user,
-        by_bounces, by_moderator, unknown): Mailman's member resource has no status field.
-        At most 6 requests, whatever the number of lists. Mailman reads a `*` in the
-        subscriber as a wildcard: only entries of exactly `address` are kept.
-        """
-        wanted = address.lower()
-        subscriber = f"subscriber={quote(wanted, safe='@')}"
-        body = self.call(f"members/find?{subscriber}&{PERSON_FIELDS}")
-        found = [
-            {
-                "list_id": str(entry["list_id"]),
-                "email": str(entry["email"]).lower(),
-                "role": str(entry["role"]),
-                "moderation_action": entry.get("moderation_action"),
-                "delivery_mode": entry.get("delivery_mode"),
-                "delivery_status": None,
-            }
-            for entry in body.get("entries", [])
-            if str(entry.get("email", "")).lower() == wanted
-        ]
-        members = [entry for entry in found if entry["role"] == "member"]
-        if not members:
-            return found
-        unknown = {entry["list_id"] for entry in members}
-        for status in DELIVERY_STATUSES:
-            query = f"{subscriber}&role=member&delivery_status={status}&fields=list_id&fields=email"
-            body = self.call(f"members/find?{query}")
-            ids = {
-                str(entry["list_id"])
-                for entry in body.get("entries", [])
-                if str(entry.get("email", "")).lower() == wanted
-            }
-            for entry in members:
-                if entry["list_id"] in ids:
-                    entry["delivery_status"] = status
-            unknown -= ids
-            if not unknown:
-                break
-        return found
-
-    def user_addresses(self, address: str) -> list[str] | None:
-        """Every address of the Mailman user `address` belongs to (itself included), or None
-        when it belongs to no user or Mailman does not know it (at most 2 requests)."""
-        body = self._get_or_none(f"addresses/{quote(address.lower(), safe='@')}")
-        link = body.get("user") if isinstance(body, dict) else None
-        if not link:
-            return None
-        user_id = str(link).rstrip("/").rsplit("/", 1)[-1]
-        addresses = self._get_or_none(f"users/{quote(user_id, safe='')}/addresses")
-        if addresses is None:
-            return None
-        return sorted({str(entry["email"]).lower() for entry in addresses.get("entries", [])})
-
-    def all_lists(self) -> list[dict[str, Any]]:
-        """Every list of the server, every domain: `fqdn_listname`, `list_id`, `advertised`
-        (one request per 1,000 lists)."""
-        lists: list[dict[str, Any]] = []
-        page = 1
-        while True:
-            body = self.call(f"lists?count={PAGE_SIZE}&page={page}")
-            entries = body.get("entries", []) if isinstance(body, dict) else []
-            lists += [
-                {
-                    "fqdn_listname": str(e["fqdn_listname"]),
-                    "list_id": str(e["list_id"]),
-                    "advertised": e.get("advertised") is True,
-                }
-                for e in entries
-            ]
-            if len(lists) >= int(body.get("total_size", 0)) or not entries:
-                return lists
-            page += 1
-
-    def site_bans(self) -> list[str]:
-        """The server's site-wide bans (one request)."""
-        body = self.call("bans")
-        return [
-            str(entry["email"]) for entry in body.get("entries", []) if not entry.get("list_id")
-        ]
-
-    def bans_of(self, fqdns: Iterable[str]) -> dict[str, list[str]]:
-        """The bans of each named list (one request each, concurrently); a list gone since
-        it was listed has none."""
-        wanted = sorted(set(fqdns))
-
-        def read_one(fqdn: str) -> list[str]:
-            body = self._get_or_none(list_path(fqdn, "bans"))
-            return [] if body is None else [str(e["email"]) for e in body.get("entries", [])]
-
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            bans = list(pool.map(read_one, wanted))
-        return dict(zip(wanted, bans, strict=True))
-
-    def archive_policies(self, fqdns: Iterable[str]) -> dict[str, str]:
-        """The archive policy of each named list that exists (its settings, one request
-        each, concurrently)."""
-        wanted = sorted(set(fqdns))
-
-        def read_one(fqdn: str) -> Any:
-            return self._get_or_none(list_path(fqdn, "config"))
-
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            configs = list(pool.map(read_one, wanted))
-        return {
-            fqdn: str(config.get("archive_policy"))
-            for fqdn, config in zip(wanted, configs, strict=True)
-            if isinstance(config, dict)
-        }
-
     def all_rosters(self) -> dict[str, dict[str, set[str]]]:
         """list_id -> role -> addresses, for every list of the server, one call per role."""
         rosters: dict[str, dict[str, set[str]]] = defaultdict(lambda: {r: set() for r in ROLES})
@@ -783,6 +669,70 @@ class MailmanBackend:
         body = self.call(path, {"emails": [address.lower()]}, method="DELETE", done=GONE)
         if body is not None and not isinstance(body, dict):
             raise MailmanError(f"unexpected answer to the unsubscription: {body!r}")
+
+    def members(self, fqdn: str) -> frozenset[str]:
+        """Every member's address (lower case), from one read (`fields=email`, ~5x cheaper
+        than whole records) that must hold every member its `total_size` counts: a roster
+        read short is never planned from."""
+        body = self.call(list_path(fqdn, "roster", "member") + "?fields=email")
+        entries = body.get("entries", [])
+        total = body.get("total_size")
+        if not isinstance(total, int) or total != len(entries):
+            raise MailmanError(
+                f"{fqdn}: Mailman's member roster came back with {len(entries)} entries of"
+                f" {total!r}: a roster read short is never planned from"
+            )
+        return frozenset(str(entry["email"]).lower() for entry in entries)
+
+    def subscribe_members(
+        self, fqdn: str, members: Sequence[tuple[str, str]], *, welcome: bool
+    ) -> None:
+        """Subscribe each (address, delivery mode), `workers` at a time (Mailman has no
+        bulk subscribe): pre-verified, pre-confirmed, pre-approved, with a welcome mail
+        only when asked; a member already counts as done. Once every request has ended,
+        the first error (an outage first) is raised with the count not subscribed."""
+
+        def subscribe(member: tuple[str, str]) -> MailmanError | None:
+            address, mode = member
+            data = {
+                "list_id": list_id(fqdn),
+                "subscriber": address,
+                "role": "member",
+                "pre_verified": "true",
+                "pre_confirmed": "true",
+                "pre_approved": "true",
+                "send_welcome_message": "true" if welcome else "false",
+                "delivery_mode": mode,
+            }
+            try:
+                with self.addresses.first_use(address):
+                    self.call("members", data, done=ALREADY_MEMBER)
+            except MailmanError as exc:
+                return exc
+            return None
+
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            errors = [error for error in pool.map(subscribe, members) if error is not None]
+        if not errors:
+            return
+        outage = next((error for error in errors if is_outage(error)), None)
+        if outage is not None:
+            raise outage
+        raise MailmanError(
+            f"{len(errors)} of {len(members)} members not subscribed; the first: {errors[0]}",
+            errors[0].status,
+        )
+
+    def unsubscribe_members(self, fqdn: str, addresses: Sequence[str]) -> None:
+        """Unsubscribe the addresses with Mailman's bulk removal (as `unsubscribe`), in
+        chunks; an address not a member (already gone) counts as done."""
+        path = list_path(fqdn, "roster", "member")
+        wanted = [address.lower() for address in addresses]
+        for start in range(0, len(wanted), UNSUBSCRIBE_CHUNK):
+            chunk = wanted[start : start + UNSUBSCRIBE_CHUNK]
+            body = self.call(path, {"emails": chunk}, method="DELETE", done=GONE)
+            if body is not None and not isinstance(body, dict):
+                raise MailmanError(f"unexpected answer to the unsubscription: {body!r}")
 
     def remove_nonmember(self, fqdn: str, address: str) -> None:
         """Take `address` off the list's non-member roster; not on it (404) counts as done."""

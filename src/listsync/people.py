@@ -38,6 +38,7 @@ from email.utils import parseaddr
 from enum import StrEnum
 from typing import Any
 
+from listsync import mailman_people
 from listsync.acceptance import DISABLE_BAN, bans_address, normal_ban
 from listsync.addresses import split_address
 from listsync.errors import ListsyncError
@@ -127,13 +128,16 @@ def normalise(text: str) -> str:
 def read_server(backend: MailmanBackend, *, list_bans: bool = True) -> Server:
     """The server's lists and bans: the listing, the site-wide bans, and each list's bans
     (one request each, concurrently) unless `list_bans` is False."""
-    listing = backend.all_lists()
+    listing = mailman_people.all_lists(backend)
     lists = {entry["fqdn_listname"]: bool(entry["advertised"]) for entry in listing}
     ids = {entry["list_id"]: entry["fqdn_listname"] for entry in listing}
     bans = None
     if list_bans:
-        bans = {fqdn: tuple(patterns) for fqdn, patterns in backend.bans_of(lists).items()}
-    return Server(lists, ids, tuple(backend.site_bans()), bans)
+        bans = {
+            fqdn: tuple(patterns)
+            for fqdn, patterns in mailman_people.bans_of(backend, lists).items()
+        }
+    return Server(lists, ids, tuple(mailman_people.site_bans(backend)), bans)
 
 
 def _matches(pattern: str, address: str) -> bool:
@@ -152,14 +156,18 @@ def locate(
     domain = site.config.domain
     desired = desired_states(site)
     managed = {state.fqdn: state for state in desired.values()}
-    found = backend.find_memberships(address)
+    found = mailman_people.find_memberships(backend, address)
     fqdns = {
         entry["list_id"]: server.ids.get(entry["list_id"], entry["list_id"]) for entry in found
     }
     advertised_unmanaged = {
         fqdn for fqdn in fqdns.values() if fqdn not in managed and server.lists.get(fqdn)
     }
-    archives = backend.archive_policies(advertised_unmanaged) if advertised_unmanaged else {}
+    archives = (
+        mailman_people.archive_policies(backend, advertised_unmanaged)
+        if advertised_unmanaged
+        else {}
+    )
     memberships = []
     for entry in found:
         fqdn = fqdns[entry["list_id"]]
@@ -188,7 +196,7 @@ def locate(
     bans = [Ban(None, pattern) for pattern in server.site_bans if _matches(pattern, address)]
     for fqdn, patterns in sorted((server.list_bans or {}).items()):
         bans += [Ban(fqdn, pattern) for pattern in patterns if _matches(pattern, address)]
-    others = backend.user_addresses(address) or []
+    others = mailman_people.user_addresses(backend, address) or []
     return Whereabouts(
         address=address,
         memberships=tuple(memberships),
