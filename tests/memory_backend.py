@@ -22,7 +22,7 @@ against the real cores (tests/ outside unit/).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -366,6 +366,20 @@ class MemoryBackend:
         with self._lock:
             name = fqdn.partition("@")[0]
             self.members[name] = self.members.get(name, frozenset()) - {address.lower()}
+
+    def subscribe_members(
+        self, fqdn: str, members: Sequence[tuple[str, str]], *, welcome: bool
+    ) -> None:
+        with self._lock:
+            name = self._name(fqdn)
+            added = {address.lower() for address, _ in members}
+            self.members[name] = self.members.get(name, frozenset()) | added
+
+    def unsubscribe_members(self, fqdn: str, addresses: Sequence[str]) -> None:
+        with self._lock:
+            name = fqdn.partition("@")[0]
+            gone = {address.lower() for address in addresses}
+            self.members[name] = self.members.get(name, frozenset()) - gone
 
     def remove_nonmember(self, fqdn: str, address: str) -> None:
         with self._lock:

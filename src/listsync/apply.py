@@ -45,7 +45,7 @@ from urllib.parse import urlsplit
 
 from filelock import FileLock, Timeout
 
-from listsync.changes import Change, CreateList, SetTemplate, SiteChange
+from listsync.changes import ROSTER_CHANGES, Change, CreateList, SetTemplate, SiteChange
 from listsync.errors import ListsyncError
 from listsync.mailman import MailmanAway, MailmanBackend, is_outage
 from listsync.mailman_templates import check_urls
@@ -70,7 +70,7 @@ class ListResult:
     failed_change: Change | None = None
     started: bool = True
     creating: bool = False
-    skipped: tuple[SetTemplate, ...] = ()
+    skipped: tuple[Change, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -183,13 +183,17 @@ def apply_list(
     list_plan: ListPlan,
     stop: Stop | None = None,
     texts: PublishedTexts | None = None,
+    held: str | None = None,
 ) -> ListResult:
     """Apply one list's changes in order; stop at its first failed write.
 
     Its template URLs are checked first: a template whose text is not served
     is skipped (left as it is) and the other changes are applied. `stop` is
     set when Mailman is away, so that the lists not yet started are left for
-    the next run instead of each waiting out retries.
+    the next run instead of each waiting out retries. A roster change that needs
+    --force (`held`: why) is left out, as is one the plan refused (its source not
+    trusted whole); either way the list's other changes are made and it counts as
+    failed, saying why.
     """
     creating = bool(list_plan.changes) and isinstance(list_plan.changes[0], CreateList)
     if stop is not None and stop.reason is not None:
@@ -198,9 +202,13 @@ def apply_list(
         )
     published = texts or PublishedTexts({})
     published.check(_template_urls(list_plan.changes))
-    skipped: list[tuple[SetTemplate, str]] = []
+    skipped: list[tuple[Change, str]] = []
+    refused = list(list_plan.roster_notes) if list_plan.roster_refused else []
     applied = 0
     for change in list_plan.changes:
+        if held is not None and isinstance(change, ROSTER_CHANGES):
+            skipped.append((change, held))
+            continue
         if isinstance(change, SetTemplate) and change.desired is not None:
             why = published.why_not_served(change.desired)
             if why is not None:
@@ -211,16 +219,17 @@ def apply_list(
         except ListsyncError as exc:
             if stop is not None and is_outage(exc):
                 stop.set(MAILMAN_AWAY)
-            error = "; ".join([str(exc), *(why for _, why in skipped)])
+            error = "; ".join(dict.fromkeys([str(exc), *(why for _, why in skipped), *refused]))
             left = tuple(c for c, _ in skipped)
             return ListResult(
                 list_plan.name, applied, error, change, creating=creating, skipped=left
             )
         applied += 1
-    if skipped:
-        error = "; ".join(why for _, why in skipped)
+    if skipped or refused:
+        error = "; ".join(dict.fromkeys([*(why for _, why in skipped), *refused]))
         left = tuple(c for c, _ in skipped)
-        return ListResult(list_plan.name, applied, error, left[0], creating=creating, skipped=left)
+        first = left[0] if left else None
+        return ListResult(list_plan.name, applied, error, first, creating=creating, skipped=left)
     return ListResult(list_plan.name, applied, creating=creating)
 
 
@@ -230,6 +239,7 @@ def apply_plan(
     on_done: Callable[[ListResult], None] | None = None,
     on_interrupt: Callable[[], None] | None = None,
     domain_base_url: str | None = None,
+    held: Mapping[str, str] | None = None,
 ) -> ApplyResult:
     """Apply every list's changes; returns one result per list that had changes.
 
@@ -243,13 +253,14 @@ def apply_plan(
             raise
         except ListsyncError as exc:
             raise ListsyncError(f"cannot create domain {plan.domain}: {exc}") from None
-    todo = [lp for lp in plan.lists if lp.changes]
+    todo = [lp for lp in plan.lists if lp.changes or lp.roster_refused]
+    holding = held or {}
     stop = Stop()
     texts = PublishedTexts(plan.texts)
     texts.check(_template_urls(c for lp in todo for c in lp.changes))
 
     def run(list_plan: ListPlan) -> ListResult:
-        result = apply_list(backend, list_plan, stop, texts)
+        result = apply_list(backend, list_plan, stop, texts, holding.get(list_plan.name))
         if on_done is not None:
             on_done(result)
         return result

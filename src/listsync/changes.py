@@ -24,8 +24,8 @@ from __future__ import annotations
 import difflib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol, Self
 
@@ -48,6 +48,10 @@ class ListWriter(Protocol):
     def set_header_filters(self, fqdn: str, desired: tuple[HeaderRule, ...]) -> None: ...
     def unsubscribe(self, fqdn: str, address: str) -> None: ...
     def remove_nonmember(self, fqdn: str, address: str) -> None: ...
+    def subscribe_members(
+        self, fqdn: str, members: Sequence[tuple[str, str]], *, welcome: bool
+    ) -> None: ...
+    def unsubscribe_members(self, fqdn: str, addresses: Sequence[str]) -> None: ...
 
 
 class SiteWriter(Protocol):
@@ -452,6 +456,94 @@ class RemoveNonmember(ChangeKind):
         writer.remove_nonmember(fqdn, self.address)
 
 
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+@dataclass(frozen=True, slots=True)
+class SubscribeMembers(ChangeKind):
+    """Subscribe the members a roster declares and the list lacks, each with its delivery
+    mode: pre-verified, pre-confirmed and pre-approved, with Mailman's welcome mail only
+    when the file asks (`welcome`). Redacted, only their number is left (`count`): a
+    roster is personal data. After the list's settings, before it opens up."""
+
+    members: tuple[tuple[str, str], ...]  # (address, delivery mode)
+    count: int
+    source: str
+    welcome: bool = False
+    order = 4
+
+    def as_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "type": "subscribe_members",
+            "count": self.count,
+            "source": self.source,
+            "welcome": self.welcome,
+        }
+        if len(self.members) == self.count:
+            data["members"] = [{"address": a, "delivery_mode": m} for a, m in self.members]
+        return data
+
+    def lines(self, texts: Mapping[str, str]) -> list[str]:
+        mail = "a welcome mail" if self.welcome else "no welcome mail"
+        head = f"+ {_plural(self.count, 'member')} ({self.source}; pre-approved, {mail})"
+        return [head] + [
+            f"    + {address}" + ("" if mode == "regular" else f" ({mode})")
+            for address, mode in self.members
+        ]
+
+    def redacted(self) -> Self:
+        return type(self)((), self.count, redact(self.source), self.welcome)
+
+    def write(self, writer: ListWriter, fqdn: str) -> None:
+        if len(self.members) != self.count:
+            raise ValueError("a redacted roster change names no one: it is never written")
+        writer.subscribe_members(fqdn, self.members, welcome=self.welcome)
+
+
+@dataclass(frozen=True, slots=True)
+class UnsubscribeMembers(ChangeKind):
+    """Unsubscribe the members a roster does not declare (`exact`) or dropped
+    (`additive`), in bulk: no goodbye mail, no moderator's approval. `of` is the
+    number of members the list has now (shown, not part of the change's JSON: the
+    re-plan of a saved plan is held to who goes, not to who else joined). Redacted,
+    only the number is left. Early: fewer people receive the list from then on."""
+
+    addresses: tuple[str, ...]
+    count: int
+    membership: str
+    of: int = field(default=0, compare=False)
+    order = 1.75
+
+    def as_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "type": "unsubscribe_members",
+            "count": self.count,
+            "membership": self.membership,
+        }
+        if len(self.addresses) == self.count:
+            data["addresses"] = list(self.addresses)
+        return data
+
+    def lines(self, texts: Mapping[str, str]) -> list[str]:
+        why = "not declared" if self.membership == "exact" else "dropped from the roster"
+        of = f" of {self.of}" if self.of else ""
+        head = f"- {_plural(self.count, 'member')}{of} ({why}: unsubscribed, no goodbye mail)"
+        return [head] + [f"    - {address}" for address in self.addresses]
+
+    def redacted(self) -> Self:
+        return type(self)((), self.count, self.membership, self.of)
+
+    def write(self, writer: ListWriter, fqdn: str) -> None:
+        if len(self.addresses) != self.count:
+            raise ValueError("a redacted roster change names no one: it is never written")
+        writer.unsubscribe_members(fqdn, self.addresses)
+
+
+ROSTER_CHANGES = (SubscribeMembers, UnsubscribeMembers)
+"""The kinds a roster makes: what a roster refused without --force leaves out."""
+
+
 Change = (
     CreateList
     | AddMember
@@ -464,6 +556,8 @@ Change = (
     | SetHeaderFilters
     | UnsubscribeMember
     | RemoveNonmember
+    | SubscribeMembers
+    | UnsubscribeMembers
 )
 """Every kind of change; each is a `ChangeKind` (tests/unit/test_change_kinds.py checks)."""
 

@@ -330,6 +330,43 @@ class SiteRepo:
         ]
 
 
+def file_versions(path: Path) -> list[bytes]:
+    """Every version of the file at `path` that HEAD's history holds, in the repository
+    holding it (a submodule's own), newest first; [] when no repository holds it."""
+    if shutil.which(git.Git.GIT_PYTHON_GIT_EXECUTABLE or "git") is None:
+        return []
+    try:
+        repo = git.Repo(path.parent, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandNotFound):
+        return []
+    if repo.bare or repo.working_tree_dir is None or not repo.head.is_valid():
+        return []
+    top = Path(repo.working_tree_dir).resolve()
+    relative = path.resolve().relative_to(top).as_posix()
+    try:
+        out = repo.git.log(
+            "--format=", "--raw", "--no-abbrev", "--no-renames", "-z", "HEAD", "--", relative
+        )
+    except git.GitCommandError:
+        return []
+    fields = [field for field in out.split("\0") if field.strip()]
+    blobs = [meta.split()[3] for meta in fields[::2]]
+    seen: dict[str, None] = dict.fromkeys(b for b in blobs if set(b) != {"0"})
+    return [repo.odb.stream(bytes.fromhex(blob)).read() for blob in seen]
+
+
+def submodule_paths(root: Path) -> list[str]:
+    """The paths (from the repository's top) of the submodules of the repository
+    holding `root`; [] outside git."""
+    site = open_site_repo(root)
+    if site is None:
+        return []
+    try:
+        return [str(sub.path) for sub in site.repo.submodules]
+    except (git.GitCommandError, ValueError, KeyError):
+        return []
+
+
 def open_site_repo(root: Path) -> SiteRepo | None:
     """The work tree holding the site at `root`; None when it is in none (or git is missing)."""
     if shutil.which(git.Git.GIT_PYTHON_GIT_EXECUTABLE or "git") is None:

@@ -563,6 +563,7 @@ class MailmanBackend:
             header_filters=(
                 self.header_filters(fqdn) if Detail.HEADER_FILTERS in details else None
             ),
+            members=self.members(fqdn) if Detail.MEMBERS in details else None,
         )
 
     def templates(self, fqdn: str) -> dict[str, str | None]:

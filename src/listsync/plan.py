@@ -36,9 +36,12 @@ from listsync.changes import (
     SettingChange,
     SiteChange,
     Stage,
+    SubscribeMembers,
+    UnsubscribeMembers,
     UpdateSettings,
 )
 from listsync.policy import Detail, ListState, is_disabled
+from listsync.rosters import Membership
 
 
 class Action(StrEnum):
@@ -84,7 +87,10 @@ class ListPlan:
     `uncommitted` says the file has changes git does not have yet; both are
     filled in only when the site is in a git work tree. `drift` marks a
     list outside the change under review whose live state differs from its
-    file: the apply after the merge repairs it too.
+    file: the apply after the merge repairs it too. `roster_notes` says what
+    the plan cannot do with the list's members and why; with `roster_refused`
+    the roster's source is not to be trusted, its members are left as they
+    are, and the list counts as failed.
     """
 
     name: str
@@ -94,6 +100,8 @@ class ListPlan:
     commit: CommitInfo | None = None
     uncommitted: bool = False
     drift: bool = False
+    roster_notes: tuple[str, ...] = ()
+    roster_refused: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +150,14 @@ class Plan:
         ]
         if self.site_changes:
             parts.append(f"{len(self.site_changes)} site change(s)")
+        if self.refused_rosters:
+            parts.append(f"{len(self.refused_rosters)} roster(s) refused")
         return "Plan: " + ", ".join(parts) + "."
+
+    @property
+    def refused_rosters(self) -> tuple[str, ...]:
+        """The lists whose roster source is not trusted whole (their members left alone)."""
+        return tuple(lp.name for lp in self.lists if lp.roster_refused)
 
 
 def unsafe_reason(plan: Plan, max_fraction: float, min_managed: int) -> str | None:
@@ -196,7 +211,7 @@ def diff_list(desired: ListState, existing: ListState | None) -> ListPlan:
         locked.update(
             (k, v) for k, v in desired.settings.items() if k in mailman_settings.MITIGATION
         )
-        base = ListState(fqdn=desired.fqdn, settings=locked)
+        base = ListState(fqdn=desired.fqdn, settings=locked, members=frozenset())
         changes.append(CreateList(tuple(locked.items())))
     changes += _roster_changes(Role.OWNER, base.owners, desired.owners, desired.display_names)
     changes += _roster_changes(
@@ -215,8 +230,70 @@ def diff_list(desired: ListState, existing: ListState | None) -> ListPlan:
     if Detail.HEADER_FILTERS in covered:
         changes += _header_filter_changes(desired, base)
     changes += _ban_changes(desired, base, every=Detail.BANS in covered)
+    members, notes, refused = _member_changes(desired, base, desired.bans | base.bans)
+    changes += members
     changes.sort(key=lambda c: c.order)
-    return ListPlan(desired.name, desired.fqdn, _action(desired, existing, changes), tuple(changes))
+    action = _action(desired, existing, changes)
+    return ListPlan(
+        desired.name,
+        desired.fqdn,
+        action,
+        tuple(changes),
+        roster_notes=notes,
+        roster_refused=refused,
+    )
+
+
+def _member_changes(
+    desired: ListState, base: ListState, bans: frozenset[str]
+) -> tuple[list[Change], tuple[str, ...], bool]:
+    """A roster's subscriptions and unsubscriptions, or why there are none: (changes,
+    notes, refused). Nothing is planned from a source not trusted whole, nor from a
+    live roster not read (a snapshot holds no members)."""
+    intent = desired.roster
+    if intent is None:
+        return [], (), False
+    if intent.problem is not None:
+        return [], (f"members not changed: {intent.problem}",), True
+    declared = f"{len(intent.modes)} declared in {intent.source} ({intent.membership.value})"
+    if intent.unread is not None:
+        return [], (f"members not planned: {intent.unread}",), False
+    if base.members is None:
+        return [], (f"members: {declared}; the live members are not read here",), False
+    banned = sorted(a for a in intent.modes if any(acceptance.bans_address(b, a) for b in bans))
+    if banned:
+        shown = ", ".join(banned[:5]) + (f" and {len(banned) - 5} more" if len(banned) > 5 else "")
+        why = f"{shown} declared, and banned on the list: Mailman refuses to subscribe them"
+        return [], (f"members not changed: {why}",), True
+    added = sorted(intent.modes.keys() - base.members)
+    if intent.membership is Membership.EXACT:
+        gone = sorted(base.members - intent.modes.keys())
+    else:
+        gone = sorted(base.members & intent.dropped)
+    changes: list[Change] = []
+    if added:
+        members = tuple((a, intent.modes[a]) for a in added)
+        changes.append(SubscribeMembers(members, len(members), intent.source, intent.welcome))
+    if gone:
+        membership = intent.membership.value
+        changes.append(UnsubscribeMembers(tuple(gone), len(gone), membership, len(base.members)))
+    return changes, (), False
+
+
+def roster_guard(lp: ListPlan, max_fraction: float, min_size: int) -> str | None:
+    """Why applying `lp`'s roster change needs --force, or None: it unsubscribes more than
+    `max_fraction` of a list of at least `min_size` members."""
+    for change in lp.changes:
+        if not isinstance(change, UnsubscribeMembers) or change.of < max(min_size, 1):
+            continue
+        share = change.count / change.of
+        if share > max_fraction:
+            return (
+                f"{lp.name}: its roster change unsubscribes {change.count} of {change.of}"
+                f" members ({share:.0%}), more than the site's limit of {max_fraction:.0%}"
+                " (safety.max_unsubscribed_fraction)"
+            )
+    return None
 
 
 def _template_changes(desired: ListState, base: ListState) -> list[Change]:

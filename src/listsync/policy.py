@@ -33,6 +33,7 @@ from listsync.models import (
     effective,
 )
 from listsync.redaction import has_address, redact
+from listsync.rosters import Membership
 from listsync.site import ListFile, Site
 
 DISABLED_PREFIX = "[Disabled] "
@@ -88,9 +89,28 @@ class Detail(StrEnum):
     NONMEMBERS = "nonmembers"
     HEADER_FILTERS = "header_filters"
     BANS = "bans"
+    MEMBERS = "members"
 
 
 DETAILS = frozenset(Detail)
+
+
+@dataclass(frozen=True, slots=True)
+class RosterIntent:
+    """What a list's file asks of its members (desired side only): `modes` maps each
+    declared address to its delivery mode, `dropped` holds the addresses the roster's
+    earlier revisions declared and this one does not (`additive` unsubscribes those);
+    `problem` says why the roster is left exactly as it is (a source not to be trusted
+    whole: `rosters.RosterError`), `unread` why its source was not read (and nothing
+    is planned for it), and `source` names it for people."""
+
+    source: str
+    membership: Membership
+    modes: Mapping[str, str] = field(default_factory=dict)
+    dropped: frozenset[str] = frozenset()
+    welcome: bool = False
+    problem: str | None = None
+    unread: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +138,8 @@ class ListState:
     nonmembers: Mapping[str, str | None] | None = None
     header_filters: tuple[HeaderRule, ...] | None = None
     manages_bans: bool = False
+    members: frozenset[str] | None = None
+    roster: RosterIntent | None = field(default=None, compare=False)
 
     @property
     def name(self) -> str:
@@ -133,6 +155,7 @@ class ListState:
             Detail.NONMEMBERS: self.nonmembers is not None,
             Detail.HEADER_FILTERS: self.header_filters is not None,
             Detail.BANS: self.manages_bans,
+            Detail.MEMBERS: self.members is not None,
         }
         return frozenset(detail for detail, present in declared.items() if present)
 
@@ -141,7 +164,10 @@ class ListState:
         rosters: what it covers, and the bans of a list it disables (is the disable ban
         there already?). A live list that looks retired has its bans read anyway
         (`reads_bans`)."""
-        return self.covers() | ({Detail.BANS} if self.bans else frozenset())
+        covered = self.covers()
+        # bans: is the disable ban there already? is a declared member banned?
+        wants_bans = bool(self.bans) or Detail.MEMBERS in covered
+        return covered | ({Detail.BANS} if wants_bans else frozenset())
 
 
 def reads_bans(details: Iterable[str], live_settings: Mapping[str, Any]) -> bool:
@@ -186,23 +212,34 @@ def declared_settings(lst: EffectiveList) -> dict[str, Any]:
     return settings
 
 
-def desired_states(site: Site, names: Iterable[str] | None = None) -> dict[str, ListState]:
-    """The desired state of every list of the site, or of the named ones it declares."""
+def desired_states(
+    site: Site,
+    names: Iterable[str] | None = None,
+    rosters: Mapping[str, RosterIntent] | None = None,
+) -> dict[str, ListState]:
+    """The desired state of every list of the site, or of the named ones it declares;
+    `rosters` holds the roster read for each list that declares one (`roster_read`)."""
     selected = sorted(site.lists) if names is None else sorted(set(names) & set(site.lists))
     urls = site.template_urls()
+    read = rosters or {}
     return {
-        name: desired_state(site.effective(name), site.config.disabled_owner, urls)
+        name: desired_state(site.effective(name), site.config.disabled_owner, urls, read.get(name))
         for name in selected
     }
 
 
 def desired_state(
-    lst: EffectiveList, disabled_owner: str | None, template_urls: Mapping[str, str] | None = None
+    lst: EffectiveList,
+    disabled_owner: str | None,
+    template_urls: Mapping[str, str] | None = None,
+    roster: RosterIntent | None = None,
 ) -> ListState:
     """The state listsync converges a list to; applies the disable procedure.
 
     `template_urls` gives the published URL of each template file (path ->
-    URL); every file the list's templates name must be in it.
+    URL); every file the list's templates name must be in it. A list that
+    declares a roster gets `roster` (None: not read, so left alone); a
+    disabled list's roster is never applied.
     """
     settings = declared_settings(lst)
     urls = template_urls or {}
@@ -221,7 +258,9 @@ def desired_state(
         manages_bans=lst.bans is not None,
     )
     if not lst.disabled:
-        return declared
+        if roster is None or roster.problem is not None or roster.unread is not None:
+            return replace(declared, roster=roster)
+        return replace(declared, members=frozenset(roster.modes), roster=roster)
     if disabled_owner is None:
         raise ValueError(f"{lst.name}: disabling a list needs the site's disabled_owner")
     description = str(settings.get("description", ""))

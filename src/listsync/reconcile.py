@@ -42,6 +42,7 @@ from listsync.policy import (
     sets_language,
     unsupported_by_server,
 )
+from listsync.roster_read import read_rosters
 from listsync.site import Site
 
 
@@ -80,13 +81,23 @@ class Reading:
     server: ServerInfo
 
 
-def read_states(site: Site, backend: LiveReader, names: Iterable[str] | None = None) -> Reading:
+def read_states(
+    site: Site,
+    backend: LiveReader,
+    names: Iterable[str] | None = None,
+    *,
+    live_members: bool = True,
+) -> Reading:
     """Desired states of the site's lists (or the named ones) and their live states.
 
     Asks the server what it is first: a file that needs more than its Mailman
-    release has fails here, before anything else is read or written.
+    release has fails here, before anything else is read or written. The
+    declared rosters are read too (`roster_read`); without `live_members` (a
+    snapshot, which holds none) no LDAP server is asked.
     """
-    desired = desired_states(site, names)
+    selected = None if names is None else list(names)
+    rosters = read_rosters(site, selected, read_ldap=live_members)
+    desired = desired_states(site, selected, rosters)
     broken = broken_invariants(desired, site.config.disabled_owner)
     if broken:
         raise ListsyncError("refusing to plan: " + "; ".join(broken))

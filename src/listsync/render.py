@@ -27,7 +27,9 @@ from listsync.changes import (
     SetHeaderFilters,
     SetNonmember,
     SetTemplate,
+    SubscribeMembers,
     UnsubscribeMember,
+    UnsubscribeMembers,
     UpdateSettings,
     value,
 )
@@ -49,6 +51,7 @@ def redacted(plan: Plan) -> Plan:
             commit=None
             if lp.commit is None
             else CommitInfo(lp.commit.hash, redact(lp.commit.author), redact(lp.commit.subject)),
+            roster_notes=tuple(redact(note) for note in lp.roster_notes),
         )
         for lp in plan.lists
     )
@@ -92,6 +95,12 @@ def list_heading(lp: ListPlan) -> str:
 
 
 def list_body(lp: ListPlan, texts: Mapping[str, str] | None = None) -> list[str]:
+    """A list's lines: its changes, then what is said of its members (`! `: refused)."""
+    notes = [visible(("! " if lp.roster_refused else "# ") + note) for note in lp.roster_notes]
+    return _change_body(lp, texts) + notes
+
+
+def _change_body(lp: ListPlan, texts: Mapping[str, str] | None) -> list[str]:
     if lp.action is not Action.CREATE:
         return [line for change in lp.changes for line in change_lines(change, texts=texts)]
     # A new list: its roster, then every setting once, with the value it ends with
@@ -114,6 +123,8 @@ def list_body(lp: ListPlan, texts: Mapping[str, str] | None = None) -> list[str]
                 | SetHeaderFilters()
                 | UnsubscribeMember()
                 | RemoveNonmember()
+                | SubscribeMembers()
+                | UnsubscribeMembers()
             ):
                 lines += change_lines(change, texts=texts)
             case _:
@@ -130,10 +141,10 @@ def site_lines(plan: Plan) -> list[str]:
 
 
 def _shown(plan: Plan) -> list[ListPlan]:
-    return [lp for lp in plan.lists if lp.action is not Action.UNCHANGED]
+    return [lp for lp in plan.lists if lp.action is not Action.UNCHANGED or lp.roster_notes]
 
 
-LINE_STYLES = (("+ ", "green"), ("~ ", "yellow"), ("- ", "red"), ("? ", "dim"))
+LINE_STYLES = (("+ ", "green"), ("~ ", "yellow"), ("- ", "red"), ("? ", "dim"), ("! ", "bold red"))
 
 
 def line_style(line: str) -> str | None:
@@ -226,6 +237,11 @@ def to_json_data(plan: Plan) -> dict[str, Any]:
                 "uncommitted": lp.uncommitted,
                 "drift": lp.drift,
             }
+            | (
+                {"roster_notes": list(lp.roster_notes), "roster_refused": lp.roster_refused}
+                if lp.roster_notes
+                else {}
+            )
             for lp in plan.lists
         ],
     }

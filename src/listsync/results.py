@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from listsync.changes import ROSTER_CHANGES
 from listsync.errors import Problem
 from listsync.escaping import json_text, visible
 from listsync.render import change_lines, to_json_data
@@ -126,7 +127,10 @@ def applied_lines(result: ApplyResult) -> list[str]:
         change = failure.failed_change
         what = ""
         if change is not None:
-            what = "; ".join(change_lines(change)) or type(change).__name__
+            shown = change_lines(change)
+            if isinstance(change, ROSTER_CHANGES):  # its count, not every address
+                shown = shown[:1]
+            what = "; ".join(shown) or type(change).__name__
         midway = failure.stopped_midway and failure.applied
         done = f" after {failure.applied} change(s)" if midway else ""
         lines.append(

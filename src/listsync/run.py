@@ -30,7 +30,7 @@ from listsync.gitinfo import SiteRepo
 from listsync.load import Site, list_file_paths, load_and_lint
 from listsync.mailman import MailmanBackend
 from listsync.mailman_templates import domain_base_url
-from listsync.plan import Plan, unsafe_reason
+from listsync.plan import Plan, roster_guard, unsafe_reason
 from listsync.reconcile import (
     LiveReader,
     Reading,
@@ -109,13 +109,26 @@ def _worktree(repo: SiteRepo | None) -> savedplan.WorkTree:
 
 
 def _with_blast_radius_note(the_plan: Plan, site: Site) -> Plan:
-    """The plan, with a note when apply will refuse it without --force."""
+    """The plan, with a note when apply will refuse it, or a roster change of it, without
+    --force."""
     safety = site.config.safety
     unsafe = unsafe_reason(the_plan, safety.max_changed_fraction, safety.min_managed_lists)
-    if unsafe is None:
-        return the_plan
-    note = f"{unsafe}: apply refuses it without --force; {FORCE_ROUTE}"
-    return dataclasses.replace(the_plan, notes=(*the_plan.notes, note))
+    notes = [] if unsafe is None else [f"{unsafe}: apply refuses it without --force; {FORCE_ROUTE}"]
+    notes += [
+        f"{why}: apply leaves that roster as it is without --force; {FORCE_ROUTE}"
+        for why in roster_guards(the_plan, site).values()
+    ]
+    return dataclasses.replace(the_plan, notes=(*the_plan.notes, *notes)) if notes else the_plan
+
+
+def roster_guards(the_plan: Plan, site: Site) -> dict[str, str]:
+    """List name -> why its roster change needs --force (`plan.roster_guard`)."""
+    safety = site.config.safety
+    guards = {
+        lp.name: roster_guard(lp, safety.max_unsubscribed_fraction, safety.min_roster_size)
+        for lp in the_plan.lists
+    }
+    return {name: why for name, why in guards.items() if why is not None}
 
 
 def plan_run(
@@ -149,7 +162,7 @@ def plan_run(
     site = load_and_lint(request.root, read, warn)
     hidden = hiding(site, request.redact)
     reader = snapshot.load(live_file) if live_file is not None else connect()
-    reading = read_states(site, reader, read)
+    reading = read_states(site, reader, read, live_members=live_file is None)
     warnings: dict[str, str] = {}
     if repo is not None:
         without_file = {*reading.live.unmanaged, *(scope.removed if scope else ())}
@@ -233,12 +246,14 @@ def apply_run(
     if planned.from_snapshot:
         raise ListsyncError("a plan against a snapshot is for review only: it is never applied")
     check_blast_radius(planned, force)
+    held = {} if force else roster_guards(planned.plan, planned.site)
     return apply_plan(
         backend,
         planned.plan,
         on_done=on_done,
         on_interrupt=on_interrupt,
         domain_base_url=domain_base_url(planned.site.config.web_root),
+        held={name: f"{why}: left as it is; {FORCE_ROUTE}" for name, why in held.items()},
     )
 
 

@@ -47,7 +47,9 @@ from listsync.changes import (
     SiteChangeKind,
     SiteWriter,
     Stage,
+    SubscribeMembers,
     UnsubscribeMember,
+    UnsubscribeMembers,
     UpdateSettings,
 )
 from listsync.escaping import visible
@@ -172,6 +174,24 @@ ROWS: dict[type[Any], Row] = {
         replace(LIVE, nonmembers={}),
         ("bot",),
     ),
+    SubscribeMembers: Row(
+        SubscribeMembers(
+            (("new.member@example.org", "regular"), ("digest.reader@example.org", "mime_digests")),
+            2,
+            "rosters/tor-dev.txt",
+        ),
+        LIVE,
+        LIVE,
+        ("new.member", "digest.reader"),
+        members_after=MEMBERS | {"new.member@example.org", "digest.reader@example.org"},
+    ),
+    UnsubscribeMembers: Row(
+        UnsubscribeMembers(("jane.doe@example.org",), 1, "exact", 2),
+        LIVE,
+        LIVE,
+        ("jane.doe",),
+        members_after=frozenset({"reader@example.org"}),
+    ),
 }
 KINDS = get_args(Change)
 
@@ -249,7 +269,9 @@ def test_every_kind_is_applied_to_the_in_memory_mailman(kind: type[Any]) -> None
     assert memory.members["tor-dev"] == row.members_after
 
 
-@pytest.mark.parametrize("kind", [UnsubscribeMember, RemoveNonmember, RemoveMember, AddBan])
+@pytest.mark.parametrize(
+    "kind", [UnsubscribeMember, RemoveNonmember, RemoveMember, AddBan, UnsubscribeMembers]
+)
 def test_a_removal_or_ban_already_made_is_done(kind: type[Any]) -> None:
     """Applied twice, the second apply finds it done and succeeds (already gone is done)."""
     row = ROWS[kind]
@@ -287,7 +309,7 @@ class RecordingWriter:
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
 
     def __getattr__(self, name: str) -> Any:
-        return lambda *args: self.calls.append((name, args))
+        return lambda *args, **options: self.calls.append((name, args))
 
 
 def test_the_writer_protocol_lists_exactly_the_writes_of_the_kinds() -> None:

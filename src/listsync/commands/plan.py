@@ -8,6 +8,7 @@ import click
 
 from listsync.commands.common import (
     EXIT_CHANGES,
+    EXIT_FAILURE,
     PLAN_FORMATS,
     Connection,
     Context,
@@ -87,5 +88,9 @@ def plan(
     for out, out_fmt in formats:
         write_out(out, planned.saved() if out_fmt == "json" else render.render_plan(shown, out_fmt))
         click.echo(f"wrote {out}: {planned.plan.summary()}", err=True)
+    refused = planned.plan.refused_rosters
+    if refused:
+        say(f"error: the roster of {', '.join(refused)} cannot be planned: see '!' above", err=True)
+        raise SystemExit(EXIT_FAILURE)
     if detailed_exitcode and planned.plan.has_changes:
         raise SystemExit(EXIT_CHANGES)
