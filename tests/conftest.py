@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from ldap_server import LdapServer, LdapServerError
 from mail import SmtpSink
 from mailmanclient import Client
 from webserver import TextServer
@@ -39,8 +40,8 @@ from proxy import Proxy, recording_proxy
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 UNIT_TESTS = REPO_ROOT / "tests" / "unit"
-SERVER_FIXTURES = frozenset({"mailman_home", "start_core", "smtp_sink"})
-"""Every Mailman core, PostgreSQL cluster and mail server of a session comes from these."""
+SERVER_FIXTURES = frozenset({"mailman_home", "start_core", "smtp_sink", "ldap_server"})
+"""Every Mailman core, PostgreSQL cluster, mail and LDAP server of a session comes from these."""
 
 
 # -- the fast tier ---------------------------------------------------------------
@@ -211,6 +212,18 @@ def smtp_sink() -> Iterator[SmtpSink]:
     sink = SmtpSink().start()
     yield sink
     sink.stop()
+
+
+@pytest.fixture(scope="session")
+def ldap_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LdapServer]:
+    """An OpenLDAP slapd on 127.0.0.1 serving `ldap_server.GROUPS`, for the whole session."""
+    server = LdapServer(tmp_path_factory.mktemp("slapd"))
+    try:
+        server.start()
+    except LdapServerError as exc:
+        pytest.fail(f"cannot start slapd: {exc}", pytrace=False)
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")
