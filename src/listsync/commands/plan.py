@@ -20,6 +20,7 @@ from listsync.commands.common import (
     out_format,
     outs_option,
     redact_option,
+    say,
     warn,
     write_out,
 )
