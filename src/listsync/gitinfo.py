@@ -355,18 +355,6 @@ def file_versions(path: Path) -> list[bytes]:
     return [repo.odb.stream(bytes.fromhex(blob)).read() for blob in seen]
 
 
-def submodule_paths(root: Path) -> list[str]:
-    """The paths (from the repository's top) of the submodules of the repository
-    holding `root`; [] outside git."""
-    site = open_site_repo(root)
-    if site is None:
-        return []
-    try:
-        return [str(sub.path) for sub in site.repo.submodules]
-    except (git.GitCommandError, ValueError, KeyError):
-        return []
-
-
 def open_site_repo(root: Path) -> SiteRepo | None:
     """The work tree holding the site at `root`; None when it is in none (or git is missing)."""
     if shutil.which(git.Git.GIT_PYTHON_GIT_EXECUTABLE or "git") is None:

@@ -44,6 +44,7 @@ from listsync.models import (
     effective,
 )
 from listsync.policy import declared_settings, lint, lint_file
+from listsync.rosters import Repository, parse_roster_text
 from listsync.site import ListFile as ListFile
 from listsync.site import Site as Site
 from listsync.yamlfile import Loc, dotted, parse_file, parse_text, position, read_text, validate
@@ -122,7 +123,14 @@ class ValidFiles:
         try:
             data = json.loads(content)
             own = tuple((str(n), None if p is None else str(p)) for n, p in data["templates"])
-            return ListTemplates(source, own, bool(data["private"]), bool(data["disabled"]))
+            roster = data["roster"]
+            return ListTemplates(
+                source,
+                own,
+                bool(data["private"]),
+                bool(data["disabled"]),
+                None if roster is None else str(roster),
+            )
         except (ValueError, TypeError, KeyError):
             return None
 
@@ -133,6 +141,7 @@ class ValidFiles:
             "templates": [list(item) for item in templates.own],
             "private": templates.private,
             "disabled": templates.disabled,
+            "roster": templates.roster,
         }
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -157,12 +166,14 @@ class ListTemplates:
     """What one list file says about templates: the names it sets (a text's path, or None
     for Mailman's own), and whether the list is private (`visibility: private`, or
     `advertised` false in `settings:`) and disabled. With `listsync.yaml`'s templates it
-    decides which text each list uses, and so which texts are published."""
+    decides which text each list uses, and so which texts are published. It also names
+    the roster file the list reads, which `validate` checks line by line."""
 
     source: str
     own: tuple[tuple[str, str | None], ...]
     private: bool
     disabled: bool
+    roster: str | None = None  # the roster file it reads (`members_from:`), checked apart
 
     def refs(self) -> list[TemplateRef]:
         return [
@@ -196,8 +207,9 @@ class ListTemplates:
 
 def _list_templates(shown: str, name: str, spec: ListSpec, config: SiteConfig) -> ListTemplates:
     advertised = declared_settings(effective(name, spec, config)).get("advertised")
+    roster = spec.members_from if isinstance(spec.members_from, str) else None
     return ListTemplates(
-        shown, tuple(spec.templates.items()), advertised is not True, spec.disabled
+        shown, tuple(spec.templates.items()), advertised is not True, spec.disabled, roster
     )
 
 
@@ -263,8 +275,59 @@ def check_site(root: Path) -> tuple[int, list[Problem]]:
             valid += 1
             uses[name] = found
     _check_templates(root, config, uses, problems)
+    problems += _check_rosters(root, uses)
     problems.sort()
     return (valid if config is not None else 0), problems
+
+
+def _check_rosters(root: Path, uses: Mapping[str, ListTemplates]) -> list[Problem]:
+    """Each roster file a list file names, read as a plan would: a line that is not an
+    address is an error at `rosters/x.txt:LINE`, as are an empty file, one that cannot
+    be read and one outside the repository (at the list file's `members_from:`). A file
+    in a submodule that is not checked out here is a warning: a public pipeline may
+    not have a private submodule's rosters."""
+    found: list[Problem] = []
+    repository = Repository.holding(root)
+    for used in (uses[name] for name in sorted(uses)):
+        if used.roster is None:
+            continue
+        path = (root / used.roster).resolve()
+        if not path.is_relative_to(repository.top):
+            message = "a roster file must be inside the site's repository"
+            found.append(_members_from_problem(root, used, message))
+            continue
+        if not path.exists() and repository.in_submodule(path):
+            message = f"{used.roster} is in a submodule not checked out here: not checked"
+            found.append(_members_from_problem(root, used, message, Severity.WARNING))
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            found.append(_members_from_problem(root, used, f"{used.roster} cannot be read ({why})"))
+            continue
+        addresses, bad = parse_roster_text(text)
+        found += [Problem(used.roster, b.line, 1, "", b.message) for b in bad]
+        if not addresses and not bad:
+            found.append(
+                Problem(
+                    used.roster, 1, 1, "", "the roster is empty: an empty source changes nothing"
+                )
+            )
+    return list(dict.fromkeys(found))
+
+
+def _members_from_problem(
+    root: Path, used: ListTemplates, message: str, severity: Severity = Severity.ERROR
+) -> Problem:
+    """A problem at the list file's `members_from:` line."""
+    line = 1
+    try:
+        lines = (root / used.source).read_text(encoding="utf-8").splitlines()
+        line = next(i for i, text in enumerate(lines, 1) if text.startswith("members_from:"))
+    except (OSError, UnicodeDecodeError, StopIteration):
+        pass
+    return Problem(used.source, line, 1, "members_from", message, severity)
 
 
 def _check_templates(

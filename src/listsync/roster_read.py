@@ -31,6 +31,7 @@ from listsync.rosters import (
     LdapCredentials,
     LdapQuery,
     Membership,
+    Repository,
     RosterError,
     parse_roster_text,
     read_roster_file,
@@ -50,7 +51,7 @@ def read_rosters(
     """The roster of each enabled list (of the site, or the named ones) that declares
     one; a disabled list's roster is never applied, so never read."""
     selected = sorted(site.lists) if names is None else sorted(set(names) & set(site.lists))
-    top = _repository_top(site.root)
+    top = Repository.holding(site.root).top
     intents: dict[str, RosterIntent] = {}
     for name in selected:
         lst = site.effective(name)
@@ -99,13 +100,6 @@ def _source_name(lst: EffectiveList) -> str:
     if isinstance(lst.members_from, LdapQuery):
         return lst.members_from.url
     return lst.members_from or INLINE
-
-
-def _repository_top(root: Path) -> Path | None:
-    repo = gitinfo.open_site_repo(root)
-    if repo is None or repo.repo.working_tree_dir is None:
-        return None
-    return Path(repo.repo.working_tree_dir)
 
 
 def _declared_before(root: Path, lst: EffectiveList) -> set[str]:

@@ -30,6 +30,7 @@ from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from typing import Annotated
 
+import git
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
 
 from listsync.addresses import bare_address, plain
@@ -139,6 +140,35 @@ class Roster:
     membership: Membership
     dropped: frozenset[str] = frozenset()
     welcome: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Repository:
+    """Where roster files may be: the top of the git work tree holding the site (the
+    site root outside git), and its submodules' paths from that top."""
+
+    top: Path
+    submodules: tuple[str, ...] = ()
+
+    @classmethod
+    def holding(cls, root: Path) -> Repository:
+        try:
+            repo = git.Repo(root, search_parent_directories=True)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandNotFound):
+            return cls(root.resolve())
+        if repo.working_tree_dir is None:
+            return cls(root.resolve())
+        try:
+            submodules = tuple(str(sub.path) for sub in repo.submodules)
+        except (git.GitCommandError, ValueError, KeyError):
+            submodules = ()
+        return cls(Path(repo.working_tree_dir).resolve(), submodules)
+
+    def in_submodule(self, path: Path) -> bool:
+        if not path.is_relative_to(self.top):
+            return False
+        relative = path.relative_to(self.top).as_posix()
+        return any(relative.startswith(sub.rstrip("/") + "/") for sub in self.submodules)
 
 
 @dataclass(frozen=True, slots=True)
