@@ -141,6 +141,34 @@ class SiteRepo:
         found = {entry[3:] for entry in out.split("\0") if entry}
         return tuple(sorted(p[len(self.prefix) :] for p in found))
 
+    def changed_among(self, base: str, paths: Iterable[Path]) -> set[Path]:
+        """Those of `paths` (files anywhere in the work tree) that changed since `base`, in
+        HEAD or the work tree; one in a submodule counts as changed when the submodule's
+        commit did (the superproject knows no more of it)."""
+        top = Path(str(self.repo.working_tree_dir)).resolve()
+        resolved = {path: path.resolve() for path in paths}
+        wanted = {
+            path: full.relative_to(top).as_posix()
+            for path, full in resolved.items()
+            if full.is_relative_to(top)
+        }
+        if not wanted:
+            return set()
+        submodules = [str(sub.path) for sub in self.repo.submodules]
+
+        def owner(relative: str) -> str:
+            inside = (s for s in submodules if relative.startswith(s.rstrip("/") + "/"))
+            return next(inside, relative)
+
+        specs = sorted({owner(relative) for relative in wanted.values()})
+        committed = self._git(
+            "diff", "--name-only", "-z", "--no-renames", base, "HEAD", "--", *specs
+        )
+        status = self._git("status", "--porcelain=v1", "-z", "--no-renames", "--", *specs)
+        changed = {p for p in committed.split("\0") if p}
+        changed |= {entry[3:] for entry in status.split("\0") if entry}
+        return {path for path, relative in wanted.items() if owner(relative) in changed}
+
     def commit_on_new_branch(
         self, branch: str, paths: Iterable[str | PurePosixPath], message: str
     ) -> str:
@@ -266,6 +294,17 @@ class SiteRepo:
             if len(found) == len(wanted):
                 break
         return {path[len(self.prefix) :]: commit for path, commit in found.items()}
+
+    def last_commit(self, paths: Iterable[str]) -> CommitInfo | None:
+        """The last commit that touched any of the site-relative `paths` (None: none did)."""
+        wanted = sorted({self.prefix + p for p in paths})
+        if not wanted or self.revision() is None:
+            return None
+        out = self._git("log", "-1", f"--format=%H{_FIELD}%an{_FIELD}%s", "HEAD", "--", *wanted)
+        if not out.strip():
+            return None
+        sha, author, subject = out.strip().split(_FIELD, 2)
+        return CommitInfo(sha, author, subject)
 
     def removed_list_files(self) -> dict[str, Removal]:
         """The last deletion or rename of each list file in HEAD's history, by list name

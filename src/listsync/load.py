@@ -461,6 +461,28 @@ def load_config(root: Path) -> SiteConfig:
     return config
 
 
+def roster_files(root: Path) -> dict[str, Path]:
+    """List name -> the roster file its list file reads (`members_from:` a path), from a
+    quick read of the files that mention one (what `--changed-since` needs to plan a
+    list whose roster changed)."""
+    found: dict[str, Path] = {}
+    for path in list_file_paths(root):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if "members_from" not in text:
+            continue
+        try:
+            data = YAML(typ="safe").load(text)
+        except (YAMLError, ValueError):
+            continue
+        source = data.get("members_from") if isinstance(data, dict) else None
+        if isinstance(source, str):
+            found[path.stem] = root / source
+    return found
+
+
 def list_file_paths(root: Path) -> list[Path]:
     """Every file in `lists/` that declares a list (valid or not), sorted."""
     return _list_paths(root, None, [])

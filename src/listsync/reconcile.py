@@ -26,6 +26,7 @@ from listsync.load import (
     SITE_FILE,
     TEMPLATES_URL_ENV,
     list_file_paths,
+    roster_files,
 )
 from listsync.mailman import (
     TESTED_VERSIONS,
@@ -169,6 +170,9 @@ def changed_scope(repo: SiteRepo, root: Path, rev: str, uncommitted: Iterable[st
     since = f"since {rev}, merge base {changes.merge_base[:7]}"
     paths = {*changes.changed, *changes.deleted, *uncommitted}
     names = {name for name in map(list_name, paths) if name is not None}
+    rosters = roster_files(root)
+    changed_rosters = repo.changed_among(changes.merge_base, rosters.values())
+    names |= {name for name, path in rosters.items() if path in changed_rosters}
     present = {
         name
         for name in names
@@ -317,9 +321,17 @@ def explained_plan(
 
 
 def attribute(plan: Plan, site: Site, repo: SiteRepo, uncommitted: Iterable[str] = ()) -> Plan:
-    """The plan with each changed list naming the last commit of its file (one git walk)."""
+    """The plan with each changed list naming the last commit of its file (one git walk),
+    or of its roster file when that is newer (one more `git log` for each such list)."""
     paths = {lp.name: site.lists[lp.name].path for lp in plan.lists if lp.changes}
     commits = repo.last_commits(paths.values())
+    for name, path in paths.items():
+        roster = site.lists[name].spec.members_from
+        if isinstance(roster, str):
+            relative = os.path.normpath(roster)
+            newest = repo.last_commit([path, relative])
+            if newest is not None:
+                commits[path] = newest
     pending = set(uncommitted)
     lists = tuple(
         dataclasses.replace(
