@@ -13,6 +13,13 @@ diffed against the live state with the plan's own diff. A list whose file
 would not round-trip (plan would change something) is reported as failed
 with the residual changes and no file is written. Nothing here writes to
 Mailman.
+
+With `--members DIR`, a private or closed list's members also leave Mailman:
+its roster goes to `DIR/NAME.txt` (one address per line, sorted, under a
+header saying it is personal data) and its file names that roster with
+`members_from:`. The roster is read back as `plan` will read it before the
+list file is written. Public, open lists (and disabled ones) keep their
+members in Mailman only, and no address is ever part of the result.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -33,6 +40,7 @@ from ruamel.yaml.scalarstring import LiteralScalarString
 from listsync import mailman_settings
 from listsync.addresses import split_address
 from listsync.changes import SetTemplate
+from listsync.errors import ListsyncError
 from listsync.load import LISTS_DIR, check_list_text, list_file_paths
 from listsync.mailman import MailmanBackend
 from listsync.mailman_templates import (
@@ -43,7 +51,7 @@ from listsync.mailman_templates import (
     decode,
 )
 from listsync.mailman_templates import fetch as fetch_template
-from listsync.models import ListSpec, Posting, SiteConfig, Visibility, effective
+from listsync.models import ListSpec, Posting, SiteConfig, Subscription, Visibility, effective
 from listsync.plan import ListPlan, diff_list
 from listsync.policy import (
     ARCHIVE_POLICY,
@@ -57,8 +65,10 @@ from listsync.policy import (
     ListState,
     desired_state,
     is_disabled,
+    is_public,
 )
 from listsync.render import change_lines
+from listsync.rosters import RosterError, parse_roster_text, read_roster_file
 
 MODELINE = "# yaml-language-server: $schema=../schema/list.schema.json"
 FIELD_ORDER = (
@@ -76,14 +86,23 @@ FIELD_ORDER = (
     "nonmembers",
     "header_filters",
     "bans",
+    "members_from",
     "settings",
 )
 
-_RULE_FIELDS = frozenset({"templates", "nonmembers", "header_filters", "bans"})
+_RULE_FIELDS = frozenset({"templates", "nonmembers", "header_filters", "bans", "members_from"})
 ARCHIVE_BY_POLICY = {value: key for key, value in ARCHIVE_POLICY.items()}
 SUBSCRIPTION_BY_POLICY = {value: key for key, value in SUBSCRIPTION_POLICY.items()}
 DMARC_BY_ACTION = {value: key for key, value in DMARC_ACTION.items()}
 _NO_DEFAULT = object()
+# "closed" in the sense of the issue: nobody joins without a moderator's approval.
+CLOSED_POLICIES = frozenset(
+    {SUBSCRIPTION_POLICY[Subscription.CLOSED], SUBSCRIPTION_POLICY[Subscription.MODERATED]}
+)
+ROSTER_SUFFIX = ".txt"
+LEFT_PUBLIC = "members of public, open lists are left to Mailman"
+LEFT_DISABLED = "members of a disabled list are left to Mailman"
+NO_MEMBERS = "no members: no roster file (an empty roster would change nothing)"
 
 
 class Outcome(StrEnum):
@@ -93,21 +112,37 @@ class Outcome(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class MembersImport:
+    """What became of one list's members with `--members`: `count` of them (None when
+    not read) written to the roster file `roster` (a path from the site root), or
+    left to Mailman (`roster` None); `note` says which, for people. Never an address."""
+
+    count: int | None
+    roster: str | None
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
 class ListImport:
-    """What became of one list: its file written, skipped (it exists) or failed, and why."""
+    """What became of one list: its file written, skipped (it or its roster file exists)
+    or failed, and why; `members` is None without `--members`."""
 
     name: str
     path: str
     outcome: Outcome
     reason: str = ""
     details: tuple[str, ...] = ()
+    members: MembersImport | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ImportResult:
+    """`members_dir` is the `--members` directory from the site root (None without it)."""
+
     domain: str
     domain_exists: bool
     lists: tuple[ListImport, ...]
+    members_dir: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -260,13 +295,22 @@ def settings_overrides(
 
 
 def list_document(
-    live: ListState, config: SiteConfig, templates: Mapping[str, str | None] | None = None
+    live: ListState,
+    config: SiteConfig,
+    templates: Mapping[str, str | None] | None = None,
+    members_from: str | None = None,
 ) -> CommentedMap:
     """The list file for `live`, as a YAML mapping in the stable field order; `templates`
-    is its `templates:` field (`template_fields`)."""
+    is its `templates:` field (`template_fields`), `members_from` its roster file.
+
+    No `membership:`: an imported roster is the live one, so `additive` (the default)
+    plans as `exact` would, and it never unsubscribes whoever joins later by themselves.
+    """
     fields = typed_fields(live, config)
     if templates:
         fields["templates"] = dict(templates)
+    if members_from is not None:
+        fields["members_from"] = members_from
     overrides = settings_overrides(live, fields, config)
     if overrides:
         fields["settings"] = overrides
@@ -315,9 +359,11 @@ def render_list(
     config: SiteConfig,
     site_texts: Mapping[str, TemplateText] | None = None,
     fetch: Callable[[str], str] = fetch_template,
+    members_from: str | None = None,
 ) -> tuple[str, list[TemplateText]]:
     """The verified text of the list file for `live`, and the template texts it names
-    that the site does not have yet (to write in templates/).
+    that the site does not have yet (to write in templates/); `members_from` is the
+    roster file it names, if any.
 
     Raises `ImportFailed` when a template cannot be fetched or checked, when
     the text would not validate, or when the plan for it would not be empty
@@ -326,7 +372,7 @@ def render_list(
     if is_disabled(live):
         _check_retired_owner(live, config)
     declared, new_texts = template_fields(live, config, site_texts or {}, fetch)
-    text = to_yaml(list_document(live, config, declared))
+    text = to_yaml(list_document(live, config, declared, members_from))
     urls = {
         t.path: t.url(config.templates_url or "")
         for t in [*new_texts, *(site_texts or {}).values()]
@@ -448,6 +494,72 @@ def residual_lines(planned: ListPlan) -> list[str]:
     return [line for change in planned.changes for line in change_lines(change)]
 
 
+# -- members ------------------------------------------------------------------
+
+
+def roster_directory(root: Path, given: Path) -> str:
+    """The `--members` directory as a path from the site root (`.` for the root itself).
+
+    Refused, before anything is read, when it is outside the site (`members_from`
+    names a roster from the site root, and a roster outside the repository is never
+    read) or in `templates/` (the texts published for Mailman to fetch).
+    """
+    top = root.resolve()
+    target = given.resolve()
+    if not target.is_relative_to(top):
+        raise ListsyncError(
+            f"--members {given}: the directory must be inside the site ({top}), where"
+            " members_from can name its roster files (a relative DIR is taken from the"
+            " current directory)"
+        )
+    relative = target.relative_to(top).as_posix()
+    if relative.split("/")[0] == TEMPLATES_DIR:
+        raise ListsyncError(
+            f"--members {given}: not in {TEMPLATES_DIR}/, which holds the texts published"
+            " for Mailman: rosters are personal data"
+        )
+    if target.exists() and not target.is_dir():
+        raise ListsyncError(f"--members {given}: not a directory")
+    return relative
+
+
+def members_left_to_mailman(live: ListState) -> str | None:
+    """Why `live`'s members stay in Mailman only, or None when its file declares them:
+    a list that is private (`is_public`) or closed (joining needs a moderator)."""
+    if is_disabled(live):
+        return LEFT_DISABLED
+    private = not is_public(live.settings)
+    closed = live.settings.get("subscription_policy") in CLOSED_POLICIES
+    return None if private or closed else LEFT_PUBLIC
+
+
+def roster_path(directory: str, name: str) -> str:
+    return PurePosixPath(directory, name + ROSTER_SUFFIX).as_posix()
+
+
+def roster_text(name: str, domain: str, members: Iterable[str]) -> str:
+    """A roster file: a header (no comma on its first line, which would make it CSV),
+    then the addresses sorted, one a line."""
+    header = (
+        f"# The members of the list {name}@{domain}: {file_path(name)} names this file.\n"
+        "# Personal data: never commit this file to a public repository.\n"
+        "# One address per line; '#' starts a comment. Written by 'listsync import --members'.\n"
+    )
+    return header + "".join(f"{address}\n" for address in sorted(members))
+
+
+def check_roster(text: str, shown: str, members: frozenset[str]) -> None:
+    """Raise `ImportFailed` unless `text` reads back as exactly `members` (line numbers
+    only in the details: never an address)."""
+    addresses, bad = parse_roster_text(text)
+    if bad:
+        raise ImportFailed(
+            "its roster would not read back:", (f"{shown}:{b.line}: {b.message}" for b in bad)
+        )
+    if frozenset(addresses) != members or len(addresses) != len(members):
+        raise ImportFailed(f"its roster {shown} would not read back as its members")
+
+
 # -- reading Mailman, writing files -------------------------------------------
 
 
@@ -466,19 +578,23 @@ def import_lists(
     names: Sequence[str] | None = None,
     *,
     force: bool = False,
+    members_dir: Path | None = None,
 ) -> ImportResult:
-    """Write `lists/NAME.yaml` for every list no file declares, or for the named ones.
+    """Write `lists/NAME.yaml` for every list no file declares, or for the named ones;
+    with `members_dir`, the roster of each private or closed one there too.
 
-    An existing file is left alone (skipped) unless `force`. Only reads Mailman.
+    An existing file (list or roster) is left alone, and its list skipped, unless
+    `force`. Only reads Mailman; every read is done before the first write.
     """
     domain = config.domain
+    rosters = None if members_dir is None else roster_directory(root, members_dir)
     declared = _declared(root)
     results: list[ListImport] = []
     backend.server()  # a URL that is not Mailman's API is an error, not "no such domain"
     present = backend.list_names(domain)
     if present is None:
         missing = [_no_such_list(name, domain) for name in sorted(set(names or ()))]
-        return ImportResult(domain, False, tuple(missing))
+        return ImportResult(domain, False, tuple(missing), rosters)
     wanted = (
         [name for name in present if name.casefold() not in declared]
         if names is None
@@ -497,16 +613,61 @@ def import_lists(
             to_read.append(name)
     details = dict.fromkeys(to_read, DETAILS)
     live = backend.read_site(domain, to_read, everything=False, details=details).lists
-    site_texts = _site_texts(root)
+    found: list[tuple[ListState, _Members | None]] = []
     for name in to_read:
         state = live.get(name)
         if state is None:
             results.append(_no_such_list(name, domain))
-            continue
-        existing = declared.get(name.casefold(), [])
-        results.append(_import_one(root, state, config, existing, site_texts))
+        elif rosters is None:
+            found.append((state, None))
+        else:
+            read = _read_members(root, state, domain, rosters, backend, force=force)
+            if isinstance(read, ListImport):
+                results.append(read)
+            else:
+                found.append((state, read))
+    site_texts = _site_texts(root)
+    for state, members in found:
+        existing = declared.get(state.name.casefold(), [])
+        results.append(_import_one(root, state, config, existing, site_texts, members))
     results.sort(key=lambda item: item.name)
-    return ImportResult(domain, True, tuple(results))
+    return ImportResult(domain, True, tuple(results), rosters)
+
+
+@dataclass(frozen=True, slots=True)
+class _Members:
+    """A list's members as read for `--members`: `result` for the output, and when
+    `result.roster` names a file to write, the `addresses` and the file's `text`."""
+
+    result: MembersImport
+    addresses: frozenset[str] = frozenset()
+    text: str = ""
+
+
+def _read_members(
+    root: Path,
+    live: ListState,
+    domain: str,
+    directory: str,
+    backend: MailmanBackend,
+    *,
+    force: bool,
+) -> _Members | ListImport:
+    """Read the members of `live` when its file is to declare them; a `ListImport`
+    (skipped) when its roster file exists and not `force`."""
+    left = members_left_to_mailman(live)
+    if left is not None:
+        return _Members(MembersImport(None, None, left))
+    shown = roster_path(directory, live.name)
+    if (root / shown).exists() and not force:
+        reason = f"the roster file {shown} exists; --force overwrites it"
+        return ListImport(live.name, file_path(live.name), Outcome.SKIPPED, reason)
+    members = backend.members(f"{live.name}@{domain}")
+    if not members:
+        return _Members(MembersImport(0, None, NO_MEMBERS))
+    note = f"{len(members)} member(s) in {shown}"
+    text = roster_text(live.name, domain, members)
+    return _Members(MembersImport(len(members), shown, note), members, text)
 
 
 def _no_such_list(name: str, domain: str) -> ListImport:
@@ -535,32 +696,69 @@ def _import_one(
     config: SiteConfig,
     existing: list[Path],
     site_texts: dict[str, TemplateText],
+    members: _Members | None = None,
 ) -> ListImport:
     """Write one list's file, and first the template texts it names that are new (each
-    under a content-addressed name, so never over another text)."""
+    under a content-addressed name, so never over another text) and its roster file,
+    read back as `plan` reads it. A roster file this created is removed again when the
+    list's file is not written."""
     shown = file_path(live.name)
+    result = None if members is None else members.result
+    roster = None if result is None else result.roster
+
+    def outcome(kind: Outcome, reason: str, details: Iterable[str] = ()) -> ListImport:
+        kept = result if kind is Outcome.WRITTEN else None  # no roster file is left
+        return ListImport(live.name, shown, kind, reason, tuple(details), kept)
+
     try:
-        text, new_texts = render_list(live, config, site_texts)
+        if members is not None and roster is not None:
+            check_roster(members.text, roster, members.addresses)
+        text, new_texts = render_list(live, config, site_texts, members_from=roster)
     except ImportFailed as failure:
-        return ListImport(live.name, shown, Outcome.FAILED, str(failure), failure.details)
+        return outcome(Outcome.FAILED, str(failure), failure.details)
     path = root / shown
+    stage = "the file"
+    created: Path | None = None
     try:
         for template in new_texts:
             target = root / template.path
             if not target.exists():
                 _write(target, template.text, replace=False)
             site_texts[template.path] = template
+        if members is not None and roster is not None:
+            stage = f"the roster file {roster}"
+            target = root / roster
+            replace = target.exists()
+            _write(target, members.text, replace=replace)
+            created = None if replace else target
+            _read_back(root, roster, members.addresses)
+            stage = "the file"
         _write(path, text, replace=bool(existing))
-    except FileExistsError:
-        return ListImport(live.name, shown, Outcome.SKIPPED, "the file appeared while importing")
-    except OSError as exc:
-        return ListImport(live.name, shown, Outcome.FAILED, f"cannot write it: {exc.strerror}")
+    except (OSError, ImportFailed) as exc:
+        if created is not None:
+            created.unlink(missing_ok=True)
+        if isinstance(exc, ImportFailed):
+            return outcome(Outcome.FAILED, str(exc), exc.details)
+        if isinstance(exc, FileExistsError):
+            return outcome(Outcome.SKIPPED, f"{stage} appeared while importing")
+        return outcome(Outcome.FAILED, f"cannot write {stage}: {exc.strerror}")
     # What --force replaces: NAME.yml, or a file whose name differs in case only.
     replaced = [p for p in existing if p.exists() and not p.samefile(path)]
     for other in replaced:
         other.unlink()
     reason = f"replaced {', '.join(_shown(root, p) for p in replaced)}" if replaced else ""
-    return ListImport(live.name, shown, Outcome.WRITTEN, reason)
+    return outcome(Outcome.WRITTEN, reason)
+
+
+def _read_back(root: Path, roster: str, addresses: frozenset[str]) -> None:
+    """The roster file as written, read as `plan` reads it: `addresses` exactly, or
+    `ImportFailed` (the caller removes the file: no list file names a wrong roster)."""
+    try:
+        read = read_roster_file(root, roster)
+    except RosterError as exc:
+        raise ImportFailed(f"its roster file would not read back: {exc}") from None
+    if frozenset(read) != addresses or len(read) != len(addresses):
+        raise ImportFailed(f"its roster file {roster} would not read back as its members")
 
 
 def _write(path: Path, text: str, *, replace: bool) -> None:

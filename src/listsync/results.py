@@ -104,6 +104,7 @@ def imported(result: ImportResult) -> dict[str, Any]:
         "domain": result.domain,
         "domain_exists": result.domain_exists,
         "ok": result.ok,
+        "members_dir": result.members_dir,
         "lists": [
             {
                 "name": item.name,
@@ -111,6 +112,13 @@ def imported(result: ImportResult) -> dict[str, Any]:
                 "outcome": item.outcome.value,
                 "reason": item.reason,
                 "details": list(item.details),
+                "members": None
+                if item.members is None
+                else {
+                    "count": item.members.count,
+                    "roster": item.members.roster,
+                    "note": item.members.note,
+                },
             }
             for item in result.lists
         ],
@@ -191,6 +199,8 @@ def imported_lines(result: ImportResult) -> list[tuple[str, bool]]:
         else:
             reason = f": {item.reason}" if item.reason else ""
             lines.append((f"{item.outcome.value} {item.path}{reason}", False))
+            if item.members is not None:
+                lines.append((f"    members: {item.members.note}", False))
     if not result.lists:
         if result.domain_exists:
             summary = f"Nothing to import: every list of {result.domain} in Mailman has a file."
@@ -204,4 +214,13 @@ def imported_lines(result: ImportResult) -> list[tuple[str, bool]]:
         f"Imported {written} list(s) from {result.domain}, {skipped} skipped, "
         f"{len(failed)} failed" + (f": {', '.join(failed)}" if failed else "") + "."
     )
-    return [*lines, (summary, False)]
+    rosters = sum(1 for item in result.lists if item.members and item.members.roster)
+    if result.members_dir is None or not rosters:
+        return [*lines, (summary, False)]
+    about_rosters = (
+        f"Wrote {rosters} roster file(s) in {result.members_dir}: personal data, never to be"
+        " committed to a public repository. Their lists have the default 'membership:"
+        " additive': apply unsubscribes only whom a roster later drops, never who joined"
+        " by themselves; 'membership: exact' makes a roster the whole list."
+    )
+    return [*lines, (summary, False), (about_rosters, False)]

@@ -1,6 +1,9 @@
-"""`listsync import`: files for the lists in Mailman that no file declares."""
+"""`listsync import`: files for the lists in Mailman that no file declares (and, with
+`--members`, the rosters of the private or closed ones)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
@@ -26,7 +29,20 @@ from listsync.errors import ListsyncError, scrub
     metavar="NAME",
     help="Only this list (repeatable); the others are not read beyond their names.",
 )
-@click.option("--force", is_flag=True, help="Overwrite the file of a list named with --list.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Overwrite the file (and roster file) of a list named with --list.",
+)
+@click.option(
+    "--members",
+    "members_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Write the members of each private or closed list to DIR/NAME.txt (DIR inside the"
+    " site; made if missing) and name that file in members_from:. Personal data: never"
+    " commit DIR to a public repository.",
+)
 @result_format_option
 @pass_context
 def import_command(
@@ -34,6 +50,7 @@ def import_command(
     conn: Connection,
     names: tuple[str, ...],
     force: bool,
+    members_dir: Path | None,
     fmt: str,
 ) -> None:
     """Write lists/NAME.yaml for the lists in Mailman that no file declares.
@@ -41,10 +58,16 @@ def import_command(
     Only reads Mailman. Each file is checked before it is written: right after
     an import, validate passes and plan shows no changes for the imported lists.
 
+    With --members, a private or closed list's members go to DIR/NAME.txt and its
+    file says members_from: that file. Members of public, open lists are left to
+    Mailman; a list with no members gets no roster file. The output counts
+    members and never shows an address.
+
     \b
     Examples:
       listsync import
       listsync import --list tor-dev --force
+      listsync import --members rosters
     """
     from listsync import results
     from listsync.importer import import_lists
@@ -55,7 +78,9 @@ def import_command(
             "--force needs --list NAME: import overwrites only the files of lists named"
         )
     config = load_config(obj.root)
-    result = import_lists(obj.root, config, conn.backend(), names or None, force=force)
+    result = import_lists(
+        obj.root, config, conn.backend(), names or None, force=force, members_dir=members_dir
+    )
     if fmt == "json":
         click.echo(scrub(results.dumps(results.imported(result))), nl=False)
     else:
