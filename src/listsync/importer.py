@@ -611,7 +611,7 @@ def import_lists(
             )
         else:
             to_read.append(name)
-    details = dict.fromkeys(to_read, DETAILS)
+    details = dict.fromkeys(to_read, DETAILS - {Detail.MEMBERS})  # members: `_read_members`
     live = backend.read_site(domain, to_read, everything=False, details=details).lists
     found: list[tuple[ListState, _Members | None]] = []
     for name in to_read:

@@ -287,9 +287,10 @@ def _check_rosters(root: Path, uses: Mapping[str, ListTemplates]) -> list[Proble
     in a submodule that is not checked out here is a warning: a public pipeline may
     not have a private submodule's rosters."""
     found: list[Problem] = []
-    repository = Repository.holding(root)
-    for used in (uses[name] for name in sorted(uses)):
-        if used.roster is None:
+    reading = [uses[name] for name in sorted(uses) if uses[name].roster is not None]
+    repository = Repository.holding(root) if reading else None
+    for used in reading:
+        if used.roster is None or repository is None:
             continue
         path = (root / used.roster).resolve()
         if not path.is_relative_to(repository.top):

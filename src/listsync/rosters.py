@@ -30,7 +30,6 @@ from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from typing import Annotated
 
-import git
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
 
 from listsync.addresses import bare_address, plain
@@ -152,6 +151,8 @@ class Repository:
 
     @classmethod
     def holding(cls, root: Path) -> Repository:
+        import git  # only a site with a roster file pays for loading git
+
         try:
             repo = git.Repo(root, search_parent_directories=True)
         except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandNotFound):
