@@ -11,17 +11,20 @@ address, no entry at all) is a `RosterError`, so that the list's roster is
 left exactly as it is. Messages name the server's URL, never a password, an
 address or an entry's DN: what a directory holds is personal data.
 
-An entry with several values of the attribute gives each of them.
+An entry with several values of the attribute gives each of them. A bind password
+is sent only over ldaps:// or to this host (loopback), never in clear over a network.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import math
 import os
 import ssl
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from ldap3 import NONE, SUBTREE, Connection, Server, Tls
 from ldap3.core.exceptions import LDAPException, LDAPInvalidFilterError
@@ -51,6 +54,11 @@ def read_ldap(
     """
     user, password = _bind_credentials(query, credentials, environ)
     where = query.url
+    if password is not None and not _private_channel(query.url):
+        raise RosterError(
+            f"{where}: a bind password is never sent in clear to another host: use ldaps://;"
+            f" {UNCHANGED}"
+        )
     try:
         server = Server(
             query.url,
@@ -87,6 +95,20 @@ def read_ldap(
         with contextlib.suppress(LDAPException):
             connection.unbind()
     return _addresses(where, query.attribute, entries)
+
+
+def _private_channel(url: str) -> bool:
+    """Whether a password sent to `url` stays private: TLS (ldaps://), or this host."""
+    parts = urlsplit(url)
+    if parts.scheme == "ldaps":
+        return True
+    host = (parts.hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _bind_credentials(
