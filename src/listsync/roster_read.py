@@ -9,7 +9,8 @@ and the current one does not (`rosters` says why git history, not a record,
 is the right memory). A source not to be trusted whole becomes the intent's
 `problem`, and the list's roster is then left exactly as it is. Against a
 snapshot no LDAP server is asked (a merge request's pipeline has no
-credentials): the intent says so.
+credentials), nor a roster file in a submodule not checked out (a public
+pipeline without a private submodule): the intent says so.
 """
 
 from __future__ import annotations
@@ -51,16 +52,35 @@ def read_rosters(
     """The roster of each enabled list (of the site, or the named ones) that declares
     one; a disabled list's roster is never applied, so never read."""
     selected = sorted(site.lists) if names is None else sorted(set(names) & set(site.lists))
-    top = Repository.holding(site.root).top
     intents: dict[str, RosterIntent] = {}
+    repository: Repository | None = None
     for name in selected:
         lst = site.effective(name)
         if lst.disabled or (lst.members is None and lst.members_from is None):
             continue
+        repository = repository or Repository.holding(site.root)
+        if not read_ldap and _not_checked_out(site.root, lst, repository):
+            unread = f"{lst.members_from} is in a submodule not checked out here"
+            intents[name] = RosterIntent(_source_name(lst), lst.membership, unread=unread)
+            continue
         intents[name] = read_roster(
-            site.root, lst, site.config.ldap, top=top, read_ldap=read_ldap, environ=environ
+            site.root,
+            lst,
+            site.config.ldap,
+            top=repository.top,
+            read_ldap=read_ldap,
+            environ=environ,
         )
     return intents
+
+
+def _not_checked_out(root: Path, lst: EffectiveList, repository: Repository) -> bool:
+    """Whether the list's roster file is in a submodule this work tree has not checked out
+    (a public pipeline, say, without the private submodule)."""
+    if not isinstance(lst.members_from, str):
+        return False
+    path = (root / lst.members_from).resolve()
+    return not path.exists() and repository.in_submodule(path)
 
 
 def read_roster(
