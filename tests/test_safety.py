@@ -190,6 +190,7 @@ def test_core_stopped_in_the_middle_of_an_apply(
 def test_blast_radius_needs_force(
     run: Run, tmp_path: Path, domain: str, connected: Proxy, mailman_client: Client
 ) -> None:
+    mailman_client.create_domain(domain)  # a new domain beside others has a guard of its own
     site = numbered_site(tmp_path, domain, 12)
     assert apply(run, site).status == 0, "creations never count against the limit"
     for i in range(4):
@@ -214,9 +215,37 @@ def test_blast_radius_needs_force(
     assert within.status == 0, "3 of 12 is 25%, not more than the limit"
 
 
-def test_small_sites_are_exempt_and_the_limit_is_configurable(
-    run: Run, tmp_path: Path, domain: str, connected: Proxy
+def test_a_new_domain_beside_others_needs_force(
+    run: Run, tmp_path: Path, domain: str, connected: Proxy, mailman_client: Client
 ) -> None:
+    """A typo in `domain:` would copy every list into a new domain: creating a domain with
+    10 lists or more on a server whose other domains hold lists needs --force."""
+    other = f"other-{domain}"
+    mailman_client.create_domain(other).create_list("kept")
+    site = numbered_site(tmp_path, domain, 10)
+    planned = plan(run, site)
+    assert planned.status == 2
+    assert f"creates the domain {domain} and 10 lists in it, while the server holds" in planned.out
+    assert other in planned.out
+    connected.recorder.clear()
+    refused = apply(run, site)
+    assert refused.status == 1
+    assert "refusing to apply: this plan creates the domain" in refused.err
+    assert "--force" in refused.err
+    assert connected.recorder.writes == []
+    assert domain not in {str(d.mail_host) for d in mailman_client.domains}
+    assert apply(run, site, "--force").status == 0
+    assert len(mailman_client.get_domain(domain).lists) == 10
+    assert plan(run, site).status == 0, "once it exists, the domain needs nothing more"
+
+    small = numbered_site(tmp_path / "small", f"small-{domain}", 9)
+    assert apply(run, small).status == 0, "fewer lists than min_managed_lists: no guard"
+
+
+def test_small_sites_are_exempt_and_the_limit_is_configurable(
+    run: Run, tmp_path: Path, domain: str, connected: Proxy, mailman_client: Client
+) -> None:
+    mailman_client.create_domain(domain)
     site = numbered_site(tmp_path, domain, 5, "safety:\n  min_managed_lists: 5\n")
     assert apply(run, site).status == 0
     for i in range(2):

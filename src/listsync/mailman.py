@@ -428,6 +428,19 @@ class MailmanBackend:
     def domain_exists(self, domain: str) -> bool:
         return self._get_or_none(f"domains/{quote(domain, safe='')}") is not None
 
+    def domains_with_lists(self) -> list[str]:
+        """The server's domains that hold at least one list (1 request, and 1 per domain)."""
+        body = self.call("domains")
+        hosts = sorted(str(entry["mail_host"]) for entry in body.get("entries", []))
+
+        def holds_lists(host: str) -> bool:
+            listing = self._get_or_none(f"domains/{quote(host, safe='')}/lists?count=1&page=1")
+            return listing is not None and int(listing.get("total_size", 0)) > 0
+
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            holding = list(pool.map(holds_lists, hosts))
+        return [host for host, held in zip(hosts, holding, strict=True) if held]
+
     def list_names(self, domain: str) -> list[str] | None:
         """The names of the domain's lists, or None when there is no such domain."""
         listing = self.list_listing(domain)

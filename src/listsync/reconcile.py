@@ -61,6 +61,8 @@ class LiveReader(Protocol):
 
     def languages(self) -> frozenset[str]: ...
 
+    def domains_with_lists(self) -> list[str]: ...
+
     def read_site(
         self,
         domain: str,

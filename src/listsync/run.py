@@ -18,7 +18,7 @@ assembles a plan.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +30,7 @@ from listsync.gitinfo import SiteRepo
 from listsync.load import Site, list_file_paths, load_and_lint
 from listsync.mailman import MailmanBackend
 from listsync.mailman_templates import domain_base_url
-from listsync.plan import Plan, roster_guard, unsafe_reason
+from listsync.plan import Action, Plan, roster_guard, unsafe_reason
 from listsync.reconcile import (
     LiveReader,
     Reading,
@@ -70,6 +70,7 @@ class PlannedRun:
     selection: tuple[str, ...] | None  # the lists planned (None: every list)
     worktree: savedplan.WorkTree
     from_snapshot: bool  # planned against a snapshot: for review, never applied
+    other_domains: tuple[str, ...] = ()  # the server's domains with lists, when creating one
 
     @property
     def shown(self) -> Plan:
@@ -80,6 +81,9 @@ class PlannedRun:
     def unsafe(self) -> str | None:
         """Why apply refuses this plan without --force, or None."""
         safety = self.site.config.safety
+        new_domain = new_domain_reason(self.plan, self.other_domains, safety.min_managed_lists)
+        if new_domain is not None:
+            return new_domain
         return unsafe_reason(self.plan, safety.max_changed_fraction, safety.min_managed_lists)
 
     def saved(self) -> str:
@@ -106,6 +110,21 @@ def _worktree(repo: SiteRepo | None) -> savedplan.WorkTree:
     if repo is None:
         return savedplan.WorkTree(None, ())
     return savedplan.WorkTree(repo.revision(), tuple(repo.uncommitted()))
+
+
+def new_domain_reason(the_plan: Plan, other_domains: Sequence[str], min_lists: int) -> str | None:
+    """Why creating the site's domain needs --force, or None: the plan creates at least
+    `min_lists` lists (`safety.min_managed_lists`) in a new domain while the server holds
+    lists in other domains, so a typo in `domain:` would copy every list into a new one.
+    A site on a server of its own, or a small one, is not held up."""
+    creating = the_plan.counts()[Action.CREATE]
+    if not the_plan.create_domain or not other_domains or creating < max(min_lists, 1):
+        return None
+    shown = ", ".join(other_domains[:3]) + (" and others" if len(other_domains) > 3 else "")
+    return (
+        f"this plan creates the domain {the_plan.domain} and {creating} lists in it, while the"
+        f" server holds lists in {shown}: if listsync.yaml's domain: is a typo, fix it"
+    )
 
 
 def _with_blast_radius_note(the_plan: Plan, site: Site) -> Plan:
@@ -171,10 +190,25 @@ def plan_run(
     if with_drift and scope is not None:
         the_plan = with_drift_beyond(the_plan, scope)
     the_plan = _with_blast_radius_note(the_plan, site)
+    min_lists = site.config.safety.min_managed_lists
+    other_domains: tuple[str, ...] = ()
+    if the_plan.create_domain and the_plan.counts()[Action.CREATE] >= max(min_lists, 1):
+        other_domains = tuple(reader.domains_with_lists())
+    new_domain = new_domain_reason(the_plan, other_domains, min_lists)
+    if new_domain is not None:
+        note = f"{new_domain}; apply refuses it without --force; {FORCE_ROUTE}"
+        the_plan = dataclasses.replace(the_plan, notes=(note, *the_plan.notes))
     if isinstance(reader, snapshot.Snapshot):
         the_plan = dataclasses.replace(the_plan, notes=(reader.age_note(), *the_plan.notes))
     return PlannedRun(
-        site, the_plan, hidden, reading, selection, worktree, from_snapshot=live_file is not None
+        site,
+        the_plan,
+        hidden,
+        reading,
+        selection,
+        worktree,
+        from_snapshot=live_file is not None,
+        other_domains=other_domains,
     )
 
 

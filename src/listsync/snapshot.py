@@ -125,6 +125,10 @@ class Snapshot:
     def server(self) -> ServerInfo:
         return self.server_info
 
+    def domains_with_lists(self) -> list[str]:
+        """A snapshot holds one domain: it cannot say which others the server has."""
+        return []
+
     def languages(self) -> frozenset[str]:
         return self.known_languages
 
