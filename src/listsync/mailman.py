@@ -691,7 +691,8 @@ class MailmanBackend:
         """Subscribe each (address, delivery mode), `workers` at a time (Mailman has no
         bulk subscribe): pre-verified, pre-confirmed, pre-approved, with a welcome mail
         only when asked; a member already counts as done. Once every request has ended,
-        the first error (an outage first) is raised with the count not subscribed."""
+        the first error (an outage first, still an outage) is raised with the count not
+        subscribed."""
 
         def subscribe(member: tuple[str, str]) -> MailmanError | None:
             address, mode = member
@@ -716,13 +717,11 @@ class MailmanBackend:
             errors = [error for error in pool.map(subscribe, members) if error is not None]
         if not errors:
             return
+        not_subscribed = f"{len(errors)} of {len(members)} members not subscribed"
         outage = next((error for error in errors if is_outage(error)), None)
-        if outage is not None:
-            raise outage
-        raise MailmanError(
-            f"{len(errors)} of {len(members)} members not subscribed; the first: {errors[0]}",
-            errors[0].status,
-        )
+        if outage is not None:  # its kind kept: the run stops as for any outage
+            raise type(outage)(f"{not_subscribed}: {outage}", outage.status)
+        raise MailmanError(f"{not_subscribed}; the first: {errors[0]}", errors[0].status)
 
     def unsubscribe_members(self, fqdn: str, addresses: Sequence[str]) -> None:
         """Unsubscribe the addresses with Mailman's bulk removal (as `unsubscribe`), in
