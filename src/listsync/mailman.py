@@ -552,6 +552,14 @@ class MailmanBackend:
             bans = frozenset(str(entry["email"]) for entry in body.get("entries", []))
         for key in ("http_etag", "self_link"):
             config.pop(key, None)
+        members, members_unread = None, None
+        if Detail.MEMBERS in details:
+            try:
+                members = self.members(fqdn)
+            except MailmanError as exc:
+                if is_outage(exc):
+                    raise
+                members_unread = str(exc)  # this list's roster is left alone, not the run
         return ListState(
             fqdn=fqdn,
             settings=config,
@@ -563,7 +571,8 @@ class MailmanBackend:
             header_filters=(
                 self.header_filters(fqdn) if Detail.HEADER_FILTERS in details else None
             ),
-            members=self.members(fqdn) if Detail.MEMBERS in details else None,
+            members=members,
+            members_unread=members_unread,
         )
 
     def templates(self, fqdn: str) -> dict[str, str | None]:
