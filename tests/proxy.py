@@ -5,9 +5,10 @@ a test can count what listsync sent (reads, writes) without trusting
 listsync's own bookkeeping. A test may arm a fault for chosen requests: drop
 the connection, stall without answering, answer with an HTTP status, or run
 a hook first (e.g. stop the core); or forward the request to the core and
-then lose its answer (the write happened, the client never hears of it) or
-replace it with a gateway's 5xx. When the core is down, the proxy drops the
-connection, as a refused one looks to a client.
+then lose its answer (the write happened, the client never hears of it),
+replace it with a gateway's 5xx, or rewrite its body (a server that lies).
+When the core is down, the proxy drops the connection, as a refused one
+looks to a client.
 """
 
 from __future__ import annotations
@@ -35,13 +36,22 @@ class Replaced:
     status: int
 
 
+@dataclass(frozen=True)
+class Rewritten:
+    """Forward the request, then answer the core's status and headers with `rewrite` of
+    its body (e.g. a JSON answer with entries left out): what a server that lies says."""
+
+    rewrite: Callable[[bytes], bytes]
+
+
 # A fault: what to do with the n-th request (1-based, counted since the last
 # clear()), given its method and path: None forwards it; DROP closes the
 # connection unanswered; STALL holds it unanswered until the proxy stops; an
 # int answers with that HTTP status; LOSE forwards it and closes the
 # connection without the answer; Replaced(status) forwards it and answers
-# status; a callable runs, then the request is forwarded.
-Action = str | int | Replaced | Callable[[], object]
+# status; Rewritten(rewrite) forwards it and answers the core's status with
+# rewrite(body) for a body; a callable runs, then the request is forwarded.
+Action = str | int | Replaced | Rewritten | Callable[[], object]
 Fault = Callable[[int, str, str], Action | None]
 
 
@@ -131,6 +141,8 @@ def _handler(upstream_host: str, upstream_port: int, recorder: Recorder) -> type
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
+                if isinstance(action, Rewritten):
+                    payload = action.rewrite(payload)
                 self.send_response(response.status, response.reason)
                 for key, value in response.getheaders():
                     if key.lower() not in HOP_BY_HOP:

@@ -565,6 +565,14 @@ class MailmanBackend:
             bans = frozenset(str(entry["email"]) for entry in body.get("entries", []))
         for key in ("http_etag", "self_link"):
             config.pop(key, None)
+        members, members_unread = None, None
+        if Detail.MEMBERS in details:
+            try:
+                members = self.members(fqdn)
+            except MailmanError as exc:
+                if is_outage(exc):
+                    raise
+                members_unread = str(exc)  # this list's roster is left alone, not the run
         return ListState(
             fqdn=fqdn,
             settings=config,
@@ -576,7 +584,8 @@ class MailmanBackend:
             header_filters=(
                 self.header_filters(fqdn) if Detail.HEADER_FILTERS in details else None
             ),
-            members=self.members(fqdn) if Detail.MEMBERS in details else None,
+            members=members,
+            members_unread=members_unread,
         )
 
     def templates(self, fqdn: str) -> dict[str, str | None]:
@@ -704,7 +713,8 @@ class MailmanBackend:
         """Subscribe each (address, delivery mode), `workers` at a time (Mailman has no
         bulk subscribe): pre-verified, pre-confirmed, pre-approved, with a welcome mail
         only when asked; a member already counts as done. Once every request has ended,
-        the first error (an outage first) is raised with the count not subscribed."""
+        the first error (an outage first, still an outage) is raised with the count not
+        subscribed."""
 
         def subscribe(member: tuple[str, str]) -> MailmanError | None:
             address, mode = member
@@ -729,13 +739,11 @@ class MailmanBackend:
             errors = [error for error in pool.map(subscribe, members) if error is not None]
         if not errors:
             return
+        not_subscribed = f"{len(errors)} of {len(members)} members not subscribed"
         outage = next((error for error in errors if is_outage(error)), None)
-        if outage is not None:
-            raise outage
-        raise MailmanError(
-            f"{len(errors)} of {len(members)} members not subscribed; the first: {errors[0]}",
-            errors[0].status,
-        )
+        if outage is not None:  # its kind kept: the run stops as for any outage
+            raise type(outage)(f"{not_subscribed}: {outage}", outage.status)
+        raise MailmanError(f"{not_subscribed}; the first: {errors[0]}", errors[0].status)
 
     def unsubscribe_members(self, fqdn: str, addresses: Sequence[str]) -> None:
         """Unsubscribe the addresses with Mailman's bulk removal (as `unsubscribe`), in

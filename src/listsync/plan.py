@@ -249,7 +249,7 @@ def _member_changes(
 ) -> tuple[list[Change], tuple[str, ...], bool]:
     """A roster's subscriptions and unsubscriptions, or why there are none: (changes,
     notes, refused). Nothing is planned from a source not trusted whole, nor from a
-    live roster not read (a snapshot holds no members)."""
+    live roster not read (a snapshot holds no members) or not read whole."""
     intent = desired.roster
     if intent is None:
         return [], (), False
@@ -258,6 +258,9 @@ def _member_changes(
     declared = f"{len(intent.modes)} declared in {intent.source} ({intent.membership.value})"
     if intent.unread is not None:
         return [], (f"members not planned: {intent.unread}",), False
+    if base.members_unread is not None:
+        why = f"the live members could not be read whole: {base.members_unread}"
+        return [], (f"members not changed: {why}",), True
     if base.members is None:
         return [], (f"members: {declared}; the live members are not read here",), False
     banned = sorted(a for a in intent.modes if any(acceptance.bans_address(b, a) for b in bans))

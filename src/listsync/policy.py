@@ -124,8 +124,10 @@ class ListState:
     template URLs it manages (None: no URL, Mailman's own text), and
     `nonmembers` (address -> action) and `header_filters` are None when the
     file leaves them alone. On the live side each holds what was read, and
-    None when it was not read. `display_names` (desired side only) are sent
-    when an address is added.
+    None when it was not read; `members_unread` says why the members asked for
+    could not be read (Mailman refused, or read them short): no roster change is
+    planned from that. `display_names` (desired side only) are sent when an
+    address is added.
     """
 
     fqdn: str
@@ -140,6 +142,7 @@ class ListState:
     manages_bans: bool = False
     members: frozenset[str] | None = None
     roster: RosterIntent | None = field(default=None, compare=False)
+    members_unread: str | None = field(default=None, compare=False)  # live side: why not
 
     @property
     def name(self) -> str:

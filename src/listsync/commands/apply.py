@@ -96,7 +96,8 @@ def apply(
             request = run.Request(obj.root, names or None, redact=redact)
             planned = run.plan_run(request, lambda: backend, warn=warn)
         echo_plan(obj, render.to_text(planned.shown), err=as_json)
-        if not planned.plan.has_changes:
+        # a refused roster is a failure to report even when nothing else is to change
+        if not planned.plan.has_changes and not planned.plan.refused_rosters:
             if as_json:
                 click.echo(results.dumps(results.applied(planned.shown, None)), nl=False)
             return
