@@ -41,7 +41,9 @@ from listsync.changes import (
     SetNonmember,
     SetTemplate,
     Stage,
+    SubscribeMembers,
     UnsubscribeMember,
+    UnsubscribeMembers,
     UpdateSettings,
 )
 from listsync.plan import Action, ListPlan, Plan, stage_of
@@ -181,8 +183,10 @@ def _opens(change: Change) -> bool | None:
             return acceptance.opens_filters(existing, desired)
         case RemoveNonmember(_, existing):  # its posts meet the list's default from then on
             return acceptance.opens_nonmember(existing, None)
-        case UnsubscribeMember():
+        case UnsubscribeMember() | UnsubscribeMembers():
             return False
+        case SubscribeMembers():  # more people get the list's mail
+            return True
         case CreateList() | AddMember() | RemoveMember() | AddBan() | RemoveBan() | SetTemplate():
             return None
         case _:
