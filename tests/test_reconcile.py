@@ -340,6 +340,7 @@ def test_a_full_plan_reads_each_list_once_and_rosters_in_bulk(
     run: Run, site: Path, domain: str, connected: Proxy, mailman_client: Client
 ) -> None:
     names = _many_lists(site, 10)
+    mailman_client.create_domain(domain)  # else a new domain of 10 lists needs --force
     assert apply(run, site).status == 0
     connected.recorder.clear()
     assert plan(run, site).status == 0

@@ -670,6 +670,11 @@ class Safety(_Strict):
     min_managed_lists: Annotated[int, Field(ge=0)] = Field(
         default=10, description="The share applies once at least this many lists are managed."
     )
+    min_new_domain_lists: Annotated[int, Field(ge=1)] = Field(
+        default=10,
+        description="apply refuses, unless --force, to create the site's domain with at least"
+        " this many lists while the server's other domains hold lists (a typo in domain:).",
+    )
     max_unsubscribed_fraction: Annotated[float, Field(ge=0, le=1)] = Field(
         default=0.25,
         description="apply refuses, unless --force, a roster change that unsubscribes more"

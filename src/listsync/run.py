@@ -81,7 +81,7 @@ class PlannedRun:
     def unsafe(self) -> str | None:
         """Why apply refuses this plan without --force, or None."""
         safety = self.site.config.safety
-        new_domain = new_domain_reason(self.plan, self.other_domains, safety.min_managed_lists)
+        new_domain = new_domain_reason(self.plan, self.other_domains, safety.min_new_domain_lists)
         if new_domain is not None:
             return new_domain
         return unsafe_reason(self.plan, safety.max_changed_fraction, safety.min_managed_lists)
@@ -114,7 +114,7 @@ def _worktree(repo: SiteRepo | None) -> savedplan.WorkTree:
 
 def new_domain_reason(the_plan: Plan, other_domains: Sequence[str], min_lists: int) -> str | None:
     """Why creating the site's domain needs --force, or None: the plan creates at least
-    `min_lists` lists (`safety.min_managed_lists`) in a new domain while the server holds
+    `min_lists` lists (`safety.min_new_domain_lists`) in a new domain while the server holds
     lists in other domains, so a typo in `domain:` would copy every list into a new one.
     A site on a server of its own, or a small one, is not held up."""
     creating = the_plan.counts()[Action.CREATE]
@@ -190,7 +190,7 @@ def plan_run(
     if with_drift and scope is not None:
         the_plan = with_drift_beyond(the_plan, scope)
     the_plan = _with_blast_radius_note(the_plan, site)
-    min_lists = site.config.safety.min_managed_lists
+    min_lists = site.config.safety.min_new_domain_lists
     other_domains: tuple[str, ...] = ()
     if the_plan.create_domain and the_plan.counts()[Action.CREATE] >= max(min_lists, 1):
         other_domains = tuple(reader.domains_with_lists())
