@@ -230,6 +230,9 @@ def test_render_writes_each_text_in_use_under_its_content_address(
         published_name("footer.txt", FOOTER_V1)
     ]
     assert "wrote 1 template text(s)" in plain.err
+    assert plain.out == "", "asked for the texts alone: no list of lists on standard output"
+    with_page = render_templates(run, site, tmp_path / "plain", "--format", "markdown")
+    assert "tor-dev" in with_page.out
 
     init_repo(site)
     (site / "templates" / "footer.txt").write_text(FOOTER_V2)

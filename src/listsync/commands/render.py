@@ -73,7 +73,7 @@ def render_command(
     The list of lists needs no Mailman. --templates-out also reads which
     template URLs Mailman's lists point at now (from Mailman, or a
     snapshot with --live), so that a list not yet applied keeps a text
-    that answers.
+    that answers; alone (no --out, no --format), it writes the texts only.
 
     \b
     Examples:
@@ -93,6 +93,8 @@ def render_command(
     site = load_site(obj, ())
     if templates_out is not None:
         _publish_templates(site, templates_out, conn, live_file)
+        if out is None and not format_given(ctx):
+            return  # asked for the texts alone: no list of lists on standard output
     the_catalog = catalog.build(site, include_private=include_private)
     text = catalog.render(the_catalog, fmt)
     if out is None:
