@@ -94,15 +94,47 @@ def list_heading(lp: ListPlan) -> str:
     return f"{heading}  \N{EM DASH} {by}" if by else heading
 
 
-def list_body(lp: ListPlan, texts: Mapping[str, str] | None = None) -> list[str]:
-    """A list's lines: its changes, then what is said of its members (`! `: refused)."""
+TemplateMove = tuple[str, str | None, str | None]  # a template's name, old URL, new URL
+
+
+def first_showing(plan: Plan) -> dict[TemplateMove, str]:
+    """Each template change of the plan, and the first list (in the order shown) making it:
+    the later lists making the same change show its diff by reference, not again."""
+    first: dict[TemplateMove, str] = {}
+    for lp in _shown(plan):
+        for change in lp.changes:
+            if isinstance(change, SetTemplate):
+                first.setdefault((change.name, change.existing, change.desired), lp.name)
+    return first
+
+
+def list_body(
+    lp: ListPlan,
+    texts: Mapping[str, str] | None = None,
+    first: Mapping[TemplateMove, str] | None = None,
+) -> list[str]:
+    """A list's lines: its changes, then what is said of its members (`! `: refused).
+    A template change an earlier list makes too (`first`) shows its heading only."""
     notes = [visible(("! " if lp.roster_refused else "# ") + note) for note in lp.roster_notes]
-    return _change_body(lp, texts) + notes
+    return _change_body(lp, texts, first or {}) + notes
 
 
-def _change_body(lp: ListPlan, texts: Mapping[str, str] | None) -> list[str]:
+def _lines_of(
+    change: Change, lp: ListPlan, texts: Mapping[str, str] | None, first: Mapping[TemplateMove, str]
+) -> list[str]:
+    lines = change_lines(change, texts=texts)
+    if isinstance(change, SetTemplate) and len(lines) > 1:
+        earlier = first.get((change.name, change.existing, change.desired), lp.name)
+        if earlier != lp.name:
+            return [visible(f"{lines[0]} (the same text change as {earlier}, above)")]
+    return lines
+
+
+def _change_body(
+    lp: ListPlan, texts: Mapping[str, str] | None, first: Mapping[TemplateMove, str]
+) -> list[str]:
     if lp.action is not Action.CREATE:
-        return [line for change in lp.changes for line in change_lines(change, texts=texts)]
+        return [line for change in lp.changes for line in _lines_of(change, lp, texts, first)]
     # A new list: its roster, then every setting once, with the value it ends with
     # (it is created locked down and opened up as its last step).
     final: dict[str, Any] = {}
@@ -113,12 +145,13 @@ def _change_body(lp: ListPlan, texts: Mapping[str, str] | None) -> list[str]:
                 final.update(settings)
             case UpdateSettings(changes):
                 final.update((c.key, c.desired) for c in changes)
+            case SetTemplate():
+                lines += _lines_of(change, lp, texts, first)
             case (
                 AddMember()
                 | RemoveMember()
                 | AddBan()
                 | RemoveBan()
-                | SetTemplate()
                 | SetNonmember()
                 | SetHeaderFilters()
                 | UnsubscribeMember()
@@ -158,6 +191,7 @@ def line_style(line: str) -> str | None:
 
 
 def to_text(plan: Plan) -> str:
+    first = first_showing(plan)
     lines = [f"listsync plan for {plan.domain} ({plan.scope})"]
     lines += [f"note: {note}" for note in plan.notes]
     lines += [f"warning: {warning}" for warning in plan.warnings]
@@ -166,7 +200,7 @@ def to_text(plan: Plan) -> str:
         lines += [f"+ domain {plan.domain} (create)", ""]
     for lp in _shown(plan):
         lines.append(list_heading(lp))
-        lines += [f"    {line}" for line in list_body(lp, plan.texts)]
+        lines += [f"    {line}" for line in list_body(lp, plan.texts, first)]
     if plan.site_changes:
         lines.append(SITE_HEADING)
         lines += [f"    {line}" for line in site_lines(plan)]
@@ -177,6 +211,7 @@ def to_text(plan: Plan) -> str:
 
 
 def to_markdown(plan: Plan) -> str:
+    first = first_showing(plan)
     lines = [f"### listsync plan for {code_span(plan.domain)} ({markdown_text(plan.scope)})", ""]
     if plan.notes:
         lines += [f"> **Note:** {markdown_text(note)}" for note in plan.notes] + [""]
@@ -194,7 +229,7 @@ def to_markdown(plan: Plan) -> str:
             lines += ["", "_Uncommitted changes in the work tree._"]
         elif lp.commit is not None:
             lines += ["", f"{_markdown_commit(lp.commit)}"]
-        body = list_body(lp, plan.texts)
+        body = list_body(lp, plan.texts, first)
         if lp.action is Action.UNMANAGED:
             lines += ["", "In Mailman, declared by no file: left alone.", ""]
         elif body:

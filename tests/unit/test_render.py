@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from listsync import render
-from listsync.changes import AddMember, Role, SettingChange, UpdateSettings
+from listsync.changes import AddMember, Role, SetTemplate, SettingChange, UpdateSettings
 from listsync.plan import Action, ListPlan, Plan
 
 HOSTILE = "``` <script>alert(1)</script> | ../%2F"
@@ -55,3 +55,20 @@ def test_list_values_say_which_items_come_and_go() -> None:
         '~ acceptable_aliases: ["^a@x.org", "^b@x.org"] -> ["^b@x.org", "^c@x.org"]'
         ' (+ "^c@x.org", - "^a@x.org")'
     )
+
+
+def test_a_text_change_shared_by_several_lists_shows_its_diff_once() -> None:
+    old, new = "https://l.example.org/t/footer.v1.txt", "https://l.example.org/t/footer.v2.txt"
+    texts = {old: "-- \nthe old footer\n", new: "-- \nthe new footer\n"}
+    footer = SetTemplate("list:member:regular:footer", old, new)
+    lists = tuple(
+        ListPlan(name, f"{name}@lists.example.org", Action.UPDATE, (footer,))
+        for name in ("tor-bugs", "tor-commits", "tor-wiki-changes")
+    )
+    plan = Plan("lists.example.org", False, lists, managed=3, texts=texts)
+    for shown in (render.to_text(plan), render.to_markdown(plan)):
+        assert shown.count("+the new footer") == 1
+        assert shown.count("-the old footer") == 1
+        assert shown.count("(the same text change as tor-bugs, above)") == 2
+    alone = Plan("lists.example.org", False, lists[1:2], managed=1, texts=texts)
+    assert "+the new footer" in render.to_text(alone), "a list alone shows its own diff"
