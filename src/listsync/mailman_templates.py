@@ -22,6 +22,7 @@ once, each once, a few at a time.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
@@ -296,9 +297,11 @@ def check_text(
             elif placeholder in known:
                 continue
             else:
+                close = difflib.get_close_matches(placeholder, sorted(known), n=1, cutoff=0.75)
+                guess = f" (did you mean ${close[0]}?)" if close else ""
                 message = (
-                    f"${placeholder} is not a placeholder Mailman fills in {name}; it would be"
-                    f" sent as is (known: {', '.join('$' + p for p in sorted(known))};"
+                    f"${placeholder} is not a placeholder Mailman fills in {name}{guess}; it"
+                    f" would be sent as is (known: {', '.join('$' + p for p in sorted(known))};"
                     " '$$' is a dollar sign)"
                 )
             problems.append(TextProblem(number, match.start() + 1, message))
