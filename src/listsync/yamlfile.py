@@ -76,10 +76,11 @@ def parse_text(text: str, shown: str, problems: list[Problem]) -> Parsed | None:
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         problem = getattr(exc, "problem", None) or str(exc)
         context = getattr(exc, "context", None)
+        parser = f"{context}, {problem}" if context else problem
         message = _tab_message(text, line, col) or (
-            f"YAML syntax error: {context}, {problem}"
-            if context
-            else f"YAML syntax error: {problem}"
+            f"{_plain_words(parser)} (YAML: {parser})"
+            if _plain_words(parser)
+            else f"YAML syntax error: {parser}"
         )
         problems.append(Problem(shown, line, col, "", message))
         return None
@@ -99,6 +100,42 @@ def parse_text(text: str, shown: str, problems: list[Problem]) -> Parsed | None:
         )
         return None
     return Parsed(shown, document)
+
+
+# What the YAML parser's words mean in a list file, for the mistakes people make.
+_PLAIN_WORDS = (
+    (
+        "mapping values are not allowed here",
+        "a ':' where a value was expected: is this line indented more than the key above"
+        " it, or does the value hold ': ' and need quotes?",
+    ),
+    (
+        "expected <block end>, but found",
+        "this line is not indented like the lines above it: the keys of one mapping,"
+        " and the items of one list, start in the same column",
+    ),
+    (
+        "while parsing a flow sequence",
+        "a list opened with '[' is not closed with ']', or its items lack commas",
+    ),
+    (
+        "while parsing a flow mapping",
+        "a mapping opened with '{' is not closed with '}', or its entries lack commas",
+    ),
+    ("while scanning a quoted scalar", "a quoted text is not closed: add its closing quote"),
+    (
+        "could not find expected ':'",
+        "a line with no ':' among keys: write 'key: value', or start a list item with '- '",
+    ),
+    (
+        "while scanning a simple key",
+        "a line with no ':' among keys: write 'key: value', or start a list item with '- '",
+    ),
+)
+
+
+def _plain_words(parser: str) -> str | None:
+    return next((words for jargon, words in _PLAIN_WORDS if jargon in parser), None)
 
 
 def _tab_message(text: str, line: int, col: int) -> str | None:
@@ -208,7 +245,10 @@ def _message(error: ErrorDetails, loc: Loc, fields: Mapping[Loc, type[BaseModel]
         return f"expected true or false, got {given!r}"
     if kind in {"string_type", "list_type", "dict_type", "model_type"}:
         wanted = {"string_type": "a string", "list_type": "a list", "dict_type": "a mapping"}
-        return f"expected {wanted.get(kind, 'a mapping')}, got {_describe(given)}"
+        hint = ""
+        if kind == "list_type" and isinstance(given, str) and " - " in given:
+            hint = ": start each item on a line of its own with '- '"
+        return f"expected {wanted.get(kind, 'a mapping')}, got {_describe(given)}{hint}"
     message = str(error["msg"])
     return message.removeprefix("Value error, ")
 

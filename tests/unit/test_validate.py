@@ -26,8 +26,27 @@ def test_example_site_validates(run: Run) -> None:
         pytest.param(
             "syntax",
             "description: x\nowners: [alice@example.org\n",
-            "lists/syntax.yaml:3:1: YAML syntax error",
+            "lists/syntax.yaml:3:1: a list opened with '[' is not closed with ']'",
             id="yaml-syntax",
+        ),
+        pytest.param(
+            "indent",
+            "description: x\n  owners: [alice@example.org]\n",
+            "lists/indent.yaml:2:9: a ':' where a value was expected: is this line indented",
+            id="yaml-indent",
+        ),
+        pytest.param(
+            "dash",
+            "owners:\n  alice@example.org\n  - bob@example.org\n",
+            "lists/dash.yaml:2:3: owners: expected a list, got 'alice@example.org -"
+            " bob@example.org': start each item on a line of its own with '- '",
+            id="missing-dash",
+        ),
+        pytest.param(
+            "quote",
+            "owners: [alice@example.org]\ndescription: \"unterminated\n",
+            "lists/quote.yaml:3:1: a quoted text is not closed: add its closing quote",
+            id="yaml-quote",
         ),
         pytest.param(
             "tabs",
@@ -305,7 +324,7 @@ def test_missing_site_config(run: Run, tmp_path: Path) -> None:
             "domain: lists.example.org\ndefaults:\n  posting: everyone\n",
             "listsync.yaml:3:12: defaults.posting: 'everyone' is not one of",
         ),
-        ("domain: lists.example.org\n  bad: indent\n", "listsync.yaml:2:6: YAML syntax error"),
+        ("domain: lists.example.org\n  bad: indent\n", "listsync.yaml:2:6: a ':' where a value"),
         ("", "listsync.yaml:1:1: empty file"),
     ],
 )
