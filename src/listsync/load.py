@@ -130,6 +130,7 @@ class ValidFiles:
                 bool(data["private"]),
                 bool(data["disabled"]),
                 None if roster is None else str(roster),
+                str(data["category"]),
             )
         except (ValueError, TypeError, KeyError):
             return None
@@ -142,6 +143,7 @@ class ValidFiles:
             "private": templates.private,
             "disabled": templates.disabled,
             "roster": templates.roster,
+            "category": templates.category,
         }
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -174,6 +176,7 @@ class ListTemplates:
     private: bool
     disabled: bool
     roster: str | None = None  # the roster file it reads (`members_from:`), checked apart
+    category: str = ""  # its category, whose templates (`category_templates:`) it gets
 
     def refs(self) -> list[TemplateRef]:
         return [
@@ -190,6 +193,15 @@ class ListTemplates:
             (name, TemplateRef(SITE_FILE, ("templates", name), name, path))
             for name, path in config.templates.items()
         )
+        for category, templates in config.category_templates.items():
+            if category.value == self.category:
+                refs.update(
+                    (
+                        name,
+                        TemplateRef(SITE_FILE, ("category_templates", category, name), name, path),
+                    )
+                    for name, path in templates.items()
+                )
         refs.update(
             (
                 name,
@@ -206,21 +218,33 @@ class ListTemplates:
 
 
 def _list_templates(shown: str, name: str, spec: ListSpec, config: SiteConfig) -> ListTemplates:
-    advertised = declared_settings(effective(name, spec, config)).get("advertised")
+    listed = effective(name, spec, config)
+    advertised = declared_settings(listed).get("advertised")
     roster = spec.members_from if isinstance(spec.members_from, str) else None
     return ListTemplates(
-        shown, tuple(spec.templates.items()), advertised is not True, spec.disabled, roster
+        shown,
+        tuple(spec.templates.items()),
+        advertised is not True,
+        spec.disabled,
+        roster,
+        listed.category.value,
     )
 
 
 def _site_refs(config: SiteConfig | None) -> list[TemplateRef]:
     if config is None:
         return []
-    return [
+    refs = [
         TemplateRef(SITE_FILE, (field_name, name), name, path)
         for field_name in ("templates", "disabled_templates")
         for name, path in getattr(config, field_name).items()
     ]
+    refs += [
+        TemplateRef(SITE_FILE, ("category_templates", category.value, name), name, path)
+        for category, templates in config.category_templates.items()
+        for name, path in templates.items()
+    ]
+    return refs
 
 
 def load_site(

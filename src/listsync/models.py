@@ -768,6 +768,12 @@ class SiteConfig(_Strict):
         description="Templates every list gets unless its file names another text.",
         json_schema_extra=_TEMPLATES_SCHEMA,
     )
+    category_templates: dict[Category, dict[str, TemplatePath]] = Field(
+        default_factory=dict,
+        description="Templates every list of a category gets unless its file names another"
+        " text (they win over templates:), e.g. a footer for every notification list.",
+        json_schema_extra={"additionalProperties": _TEMPLATES_SCHEMA},
+    )
     disabled_templates: dict[str, TemplatePath] = Field(
         default_factory=dict,
         description="Templates a disabled list gets instead, e.g. the list:user:notice:rejected"
@@ -789,6 +795,15 @@ class SiteConfig(_Strict):
     )
 
     _template_names = field_validator("templates", "disabled_templates")(_template_names)
+
+    @field_validator("category_templates")
+    @classmethod
+    def _category_template_names(
+        cls, value: dict[Category, dict[str, str]]
+    ) -> dict[Category, dict[str, str]]:
+        for templates in value.values():
+            _template_names(templates)
+        return value
 
     @property
     def web_root(self) -> str:
@@ -851,13 +866,14 @@ def effective(name: str, spec: ListSpec, site: SiteConfig) -> EffectiveList:
     """Apply the site's defaults, then the built-in ones, to one list file."""
     layers = (spec, site.defaults, BUILTIN_DEFAULTS)
     visibility = _first(*(layer.visibility for layer in layers))
+    category = _first(*(layer.category for layer in layers))
     archive_by_visibility = Archive(visibility.value)
     dmarcs = [layer.dmarc for layer in layers if layer.dmarc is not None]
     return EffectiveList(
         name=name,
         domain=site.domain,
         description=spec.description,
-        category=_first(*(layer.category for layer in layers)),
+        category=category,
         visibility=visibility,
         archive=_first(spec.archive, site.defaults.archive, archive_by_visibility),
         posting=_first(*(layer.posting for layer in layers)),
@@ -872,6 +888,7 @@ def effective(name: str, spec: ListSpec, site: SiteConfig) -> EffectiveList:
             # an enabled list does not keep a disabled list's texts (None: Mailman's own)
             **dict.fromkeys(site.disabled_templates),
             **site.templates,
+            **site.category_templates.get(category, {}),
             **spec.templates,
             **(site.disabled_templates if spec.disabled else {}),
         },
