@@ -99,7 +99,9 @@ class FileEdit:
     """One edit of one list file: `removed` leaves `field`, `replacement` takes its place.
 
     `removed` is the subject's address as the file writes it (maybe with another case or
-    a display name); `line` is its 1-based line; `sha256` is the file's bytes as planned.
+    a display name); `line` is its 1-based line; `sha256` is the file's bytes as planned
+    (never saved: a digest of a private file would let whoever reads a saved removal test
+    guesses of its content).
     """
 
     path: str  # relative to the site root
@@ -123,11 +125,12 @@ class FileEdit:
             "removed": self.removed,
             "replacement": self.replacement,
             "line": self.line,
-            "sha256": self.sha256,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FileEdit:
+        """The edit as saved: for comparing with a re-plan. It has no digest of the file,
+        so writing it is refused as stale: a saved removal is planned again."""
         return cls(
             path=str(data["path"]),
             list_name=str(data["list"]),
@@ -135,7 +138,7 @@ class FileEdit:
             removed=str(data["removed"]),
             replacement=None if data["replacement"] is None else str(data["replacement"]),
             line=int(data["line"]),
-            sha256=str(data["sha256"]),
+            sha256="",
         )
 
 
