@@ -11,7 +11,7 @@ from urllib.error import HTTPError
 import pytest
 from mailmanclient import Client
 
-from helpers import Run, git, init_repo, write_site
+from helpers import Run, git, init_repo, plan, write_site
 from proxy import Proxy
 
 pytestmark = pytest.mark.compat
@@ -173,3 +173,40 @@ def test_a_saved_removal_is_applied_only_as_recorded(
     assert applied.status == 0, applied.err
     assert roles_of(mailman_client, placed, alice(placed)) == {("dev", "owner"), ("solo", "owner")}
     assert run(*args, "--plan", str(saved)).status == 1  # once only: the files changed
+
+
+def test_a_member_declared_in_a_roster_file_is_not_subscribed_again(
+    run: Run, tmp_path: Path, domain: str, mailman_client: Client, connected: Proxy
+) -> None:
+    root = tmp_path / "site"
+    club = "description: Club.\nvisibility: private\nowners: [bob@example.org]\n"
+    write_site(
+        root,
+        {"club": club + "members_from: rosters/club.txt\n"},
+        config=f"domain: {domain}\ndisabled_owner: devnull@example.org\n",
+    )
+    (root / "rosters").mkdir()
+    roster = root / "rosters" / "club.txt"
+    roster.write_text(f"# the club\n{alice(domain).upper()}  # chair\ncarol@example.org\n")
+    init_repo(root)
+    assert run("--root", str(root), "apply", "--yes").status == 0
+
+    def members() -> set[str]:
+        return {str(m.email) for m in mailman_client.get_list(f"club@{domain}").members}
+
+    assert members() == {alice(domain), "carol@example.org"}
+    shown = run("--root", str(root), "person", "show", alice(domain), "--format", "json")
+    assert shown.status == 0, shown.err
+    assert '"path": "rosters/club.txt"' in shown.out
+    assert '"line": 2' in shown.out
+    assert "carol" not in shown.out  # the other members of the roster are not shown
+
+    result = run("--root", str(root), "person", "remove", alice(domain), "--yes")
+
+    assert result.status == 0, result.err
+    assert "rosters/club.txt:2: roster of club" in result.out
+    assert roster.read_text() == "# the club\ncarol@example.org\n"
+    assert members() == {"carol@example.org"}
+    assert plan(run, root).status == 0  # no roster change: not subscribed again
+    assert run("--root", str(root), "apply", "--yes").status == 0
+    assert members() == {"carol@example.org"}

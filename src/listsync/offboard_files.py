@@ -1,10 +1,12 @@
 """Offboarding, the file side: removing one person from the list files.
 
-Owns which list files name an address (in `owners:`, `moderators:` and the keys of
-`nonmembers:`, whatever the case it is written in, with or without a display name),
-the edits that remove it (`plan_file_edits`), and writing them (`write_file_edits`)
-with ruamel.yaml's round-trip, so that comments, key order, quoting, flow or block
-style and indentation stay as they were. The Mailman side of `person remove` is
+Owns which list files name an address (in `owners:`, `moderators:`, the keys of
+`nonmembers:` and `members:`, whatever the case it is written in, with or without a
+display name), which roster files (`members_from:`) list it, the edits that remove it
+(`plan_file_edits`), and writing them (`write_file_edits`): a list file with
+ruamel.yaml's round-trip, so that comments, key order, quoting, flow or block style
+and indentation stay as they were; a roster file line by line, every other line kept
+byte for byte. The Mailman side of `person remove` is
 apply.py's; committing the written files is gitinfo.py's.
 
 What the edits are:
@@ -24,6 +26,17 @@ What the edits are:
 - With `only_private`, only lists that are not public (`policy.is_public` of the
   settings the list gets, the disable procedure included) are edited.
 - `bans:` are left alone.
+- A declared member leaves `members:` (an address or an `{address: ...}` entry), and
+  the entry of the roster file `members_from:` names: that line of a plain file, that
+  row of a CSV file. Otherwise the next apply would subscribe them again. A roster is
+  never emptied: an empty `members:` under `membership: exact` unsubscribes everyone,
+  and an empty roster file is refused at every apply; where the address is a roster's
+  only entry, nothing is planned and the refusal (`WouldEmptyRoster`) names every such
+  list. A roster file may be shared: it is edited once, and with `only_private` it is
+  refused when a public list reads it too. A roster file in a git submodule is edited
+  in the submodule's work tree (committing it there is the listmaster's). An LDAP
+  group is not edited: `person show` and `person remove` say to take the person out
+  of the directory group.
 
 Every edited file is checked as `listsync validate` would before anything is
 written, and again before writing: a file that changed since the plan (its bytes)
@@ -42,6 +55,7 @@ import json
 import os
 import tempfile
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
@@ -53,12 +67,13 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark, YAMLError
 from ruamel.yaml.tokens import CommentToken
 
-from listsync.addresses import split_address
+from listsync.addresses import bare_address, split_address
 from listsync.errors import InvalidSiteError, ListsyncError, Severity
 from listsync.load import check_list_text, load_config
 from listsync.models import Address, SiteConfig
-from listsync.policy import desired_states, is_public
+from listsync.policy import ListState, desired_states, is_public
 from listsync.redaction import redact
+from listsync.rosters import Repository, is_csv, parse_roster_text, roster_entries
 from listsync.site import Site
 from listsync.yamlfile import plain
 
@@ -69,6 +84,12 @@ class EditedField(StrEnum):
     OWNERS = "owners"
     MODERATORS = "moderators"
     NONMEMBERS = "nonmembers"
+    MEMBERS = "members"
+    MEMBERS_FROM = "members_from"  # an entry of the roster file it names, not the field
+
+
+# The list-file fields `_plan_file` edits with ruamel.yaml; MEMBERS_FROM edits another file.
+_LIST_FIELDS = tuple(field for field in EditedField if field is not EditedField.MEMBERS_FROM)
 
 
 class OffboardingError(ListsyncError):
@@ -87,6 +108,20 @@ class WouldLeaveOwnerless(OffboardingError):
         )
 
 
+class WouldEmptyRoster(OffboardingError):
+    """The address is the only entry of lists' rosters: removing it would empty them."""
+
+    def __init__(self, address: str, rosters: tuple[str, ...]) -> None:
+        self.rosters = rosters
+        super().__init__(
+            f"{address} is the only declared member of {len(rosters)} roster(s):"
+            f" {'; '.join(rosters)}; removing it would leave an empty roster (with"
+            " 'membership: exact', an empty members: unsubscribes everyone; an empty roster"
+            " file is refused at every apply): declare the new members, or remove the"
+            " roster from the list file, by hand first; nothing was changed"
+        )
+
+
 class StaleFile(OffboardingError):
     """A file changed since its edits were planned; nothing was written."""
 
@@ -96,10 +131,13 @@ _ADDRESS: TypeAdapter[str] = TypeAdapter(Address)
 
 @dataclass(frozen=True, slots=True)
 class FileEdit:
-    """One edit of one list file: `removed` leaves `field`, `replacement` takes its place.
+    """One edit of one file: `removed` leaves `field`, `replacement` takes its place.
 
     `removed` is the subject's address as the file writes it (maybe with another case or
-    a display name); `line` is its 1-based line; `sha256` is the file's bytes as planned.
+    a display name); `line` is its 1-based line; `sha256` is the file's bytes as planned
+    (never saved: a digest of a private file would let whoever reads a saved removal test
+    guesses of its content). With `field` MEMBERS_FROM, `path` is the roster file of list
+    `list_name` and `line` the first line of the entry that goes.
     """
 
     path: str  # relative to the site root
@@ -113,6 +151,8 @@ class FileEdit:
     def text(self) -> str:
         """`lists/tor-dev.yaml:4: owners: - alice@example.org + bob@example.org`"""
         added = f" + {self.replacement}" if self.replacement is not None else ""
+        if self.field is EditedField.MEMBERS_FROM:
+            return f"{self.path}:{self.line}: roster of {self.list_name}: - {self.removed}"
         return f"{self.path}:{self.line}: {self.field}: - {self.removed}{added}"
 
     def as_json(self) -> dict[str, Any]:
@@ -123,11 +163,12 @@ class FileEdit:
             "removed": self.removed,
             "replacement": self.replacement,
             "line": self.line,
-            "sha256": self.sha256,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FileEdit:
+        """The edit as saved: for comparing with a re-plan. It has no digest of the file,
+        so writing it is refused as stale: a saved removal is planned again."""
         return cls(
             path=str(data["path"]),
             list_name=str(data["list"]),
@@ -135,7 +176,7 @@ class FileEdit:
             removed=str(data["removed"]),
             replacement=None if data["replacement"] is None else str(data["replacement"]),
             line=int(data["line"]),
-            sha256=str(data["sha256"]),
+            sha256="",
         )
 
 
@@ -223,10 +264,11 @@ def _checked_address(value: str, what: str) -> str:
 def plan_file_edits(
     site: Site, address: str, *, replace_with: str | None, only_private: bool
 ) -> FileEdits:
-    """The edits removing `address` from every list file naming it (see the module's
-    docstring); raises `WouldLeaveOwnerless` naming every list it is the only owner of
-    when `replace_with` is None, and `InvalidSiteError` when an edited file would not be
-    valid (NEW banned by a list, say). Reads each named file once, writes nothing."""
+    """The edits removing `address` from every list file naming it and every roster file
+    listing it (see the module's docstring); raises `WouldLeaveOwnerless` naming every
+    list it is the only owner of when `replace_with` is None, `WouldEmptyRoster` naming
+    every roster it is the only entry of, and `InvalidSiteError` when an edited file would
+    not be valid (NEW banned by a list, say). Reads each named file once, writes nothing."""
     subject = _email(_checked_address(address, "the address to remove"))
     new = None if replace_with is None else _checked_address(replace_with, "--replace-with")
     sole = _email(site.config.disabled_owner) if site.config.disabled_owner else None
@@ -244,14 +286,21 @@ def plan_file_edits(
     states = desired_states(site) if only_private else {}
     edits: list[FileEdit] = []
     ownerless: list[str] = []
+    emptied: list[str] = []
     texts: dict[str, tuple[str, str]] = {}  # path -> (name, text as read)
     for name in sorted(site.lists):
         list_file = site.lists[name]
         spec = list_file.spec
-        named = {_email(a) for a in (*spec.owners, *spec.moderators, *(spec.nonmembers or {}))}
+        members = [m if isinstance(m, str) else m.address for m in spec.members or ()]
+        named = {
+            _email(a) for a in (*spec.owners, *spec.moderators, *(spec.nonmembers or {}), *members)
+        }
         if subject not in named:
             continue
         if only_private and is_public(states[name].settings):
+            continue
+        if members and set(members) == {subject}:
+            emptied.append(f"members: of {name} ({list_file.path})")
             continue
         text, digest = _read(site.root, list_file.path)
         if text != list_file.text:
@@ -262,8 +311,11 @@ def plan_file_edits(
             continue
         edits += found
         texts[list_file.path] = (name, text)
+    edits += _plan_rosters(site, subject, states if only_private else None, emptied)
     if ownerless:
         raise WouldLeaveOwnerless(subject, tuple(ownerless))
+    if emptied:
+        raise WouldEmptyRoster(subject, tuple(emptied))
     _check_valid(
         {
             path: (name, edited_text(text, [e for e in edits if e.path == path]))
@@ -287,7 +339,7 @@ def _plan_file(
     """The edits of one file; None when it would leave the list ownerless (no NEW)."""
     document = _yaml().load(text)
     edits: list[FileEdit] = []
-    for field in EditedField:
+    for field in _LIST_FIELDS:
         node = document.get(str(field))
         for _, written, line in _items(node):
             if _email(written) != subject:
@@ -303,10 +355,98 @@ def _plan_file(
     return edits
 
 
+def _plan_rosters(
+    site: Site, subject: str, states: Mapping[str, ListState] | None, emptied: list[str]
+) -> list[FileEdit]:
+    """The edits of the roster files (`members_from:`) listing `subject`, one per list
+    reading the file and entry; a roster the subject is the only entry of goes to
+    `emptied` instead. With `states` (only private lists), a file a public list reads
+    too is refused. A file that cannot be read is left alone: its roster is refused at
+    every apply anyway, so it subscribes no one."""
+    readers: dict[str, list[str]] = {}
+    for name in sorted(site.lists):
+        source = site.lists[name].spec.members_from
+        if isinstance(source, str):
+            readers.setdefault(source, []).append(name)
+    if not readers:
+        return []
+    top = Repository.holding(site.root).top
+    edits: list[FileEdit] = []
+    for path, names in sorted(readers.items()):
+        full = (site.root / path).resolve()
+        if not full.is_relative_to(top) or not full.is_file():
+            continue
+        try:
+            text, digest = _read(site.root, path)
+        except (OSError, UnicodeDecodeError):
+            continue
+        entries = roster_entries(text)
+        going = [entry for entry in entries if entry.address == subject]
+        if not going:
+            continue
+        if states is not None:
+            public = [n for n in names if is_public(states[n].settings)]
+            if public:
+                raise OffboardingError(
+                    f"{path} is the roster of {', '.join(names)}, and {', '.join(public)}"
+                    f" is public: --only-private cannot take {subject} off the private"
+                    " list(s) only; edit the roster by hand; nothing was changed"
+                )
+        if all(entry.address in (subject, None) for entry in entries):
+            emptied.append(f"{path} (members_from of {', '.join(names)})")
+            continue
+        edits += [
+            FileEdit(
+                path, name, EditedField.MEMBERS_FROM, entry.written, None, entry.first_line, digest
+            )
+            for name in names
+            for entry in going
+        ]
+        edited_roster_text(text, [e for e in edits if e.path == path])  # checks it, early
+    return edits
+
+
+def edited_roster_text(text: str, edits: list[FileEdit] | tuple[FileEdit, ...]) -> str:
+    """`text` (a roster file's) without the entries `edits` remove: their lines go, every
+    other line stays byte for byte. Raises `StaleFile` when an entry is not where an
+    edit says, and `OffboardingError` when the result would not read as the same roster
+    without those addresses, or as an empty one."""
+    path = edits[0].path if edits else ""
+    entries = {entry.first_line: entry for entry in roster_entries(text)}
+    gone: set[int] = set()
+    for edit in edits:
+        entry = entries.get(edit.line)
+        if entry is None or entry.written != edit.removed:
+            raise StaleFile(f"{path}:{edit.line} no longer names {edit.removed}; plan again")
+        gone.update(range(entry.first_line, entry.last_line + 1))
+    # The lines as the entries count them: CSV rows by "\n" (csv over io.StringIO),
+    # a plain file by `str.splitlines`.
+    lines = io.StringIO(text).readlines() if is_csv(text) else text.splitlines(keepends=True)
+    edited = "".join(line for number, line in enumerate(lines, start=1) if number not in gone)
+    removed = {bare_address(edit.removed) for edit in edits}
+    before, bad_before = parse_roster_text(text)
+    after, bad_after = parse_roster_text(edited)
+    if after != [a for a in before if a not in removed] or len(bad_after) != len(bad_before):
+        raise OffboardingError(
+            f"{path}: its entries cannot be removed line by line; edit it by hand"
+        )
+    if not after:
+        raise OffboardingError(f"{path}: removing {', '.join(sorted(removed))} would empty it")
+    return edited
+
+
 def _items(node: Any) -> list[tuple[int | str, str, int]]:
-    """(index or key, address as written, 1-based line) of a sequence or mapping node."""
+    """(index or key, address as written, 1-based line) of a sequence or mapping node; a
+    sequence's `{address: ...}` entry (`members:`) by its address."""
     if isinstance(node, CommentedSeq):
-        return [(i, str(item), node.lc.item(i)[0] + 1) for i, item in enumerate(node)]
+        return [
+            (
+                i,
+                str(item.get("address") if isinstance(item, CommentedMap) else item),
+                node.lc.item(i)[0] + 1,
+            )
+            for i, item in enumerate(node)
+        ]
     if isinstance(node, CommentedMap):
         return [(key, str(key), node.lc.key(key)[0] + 1) for key in node]
     return []
@@ -381,7 +521,11 @@ def edited_text(text: str, edits: list[FileEdit] | tuple[FileEdit, ...]) -> str:
         if not found:
             raise StaleFile(f"{path}: {edit.field} no longer names {edit.removed}; plan again")
         key = found[0]
-        taken = {_email(o) for o in node} if isinstance(node, CommentedSeq) else set()
+        taken = (
+            {_email(str(o)) for o in node}
+            if edit.replacement is not None and isinstance(node, CommentedSeq)
+            else set()
+        )
         if edit.replacement is not None and _email(edit.replacement) not in taken:
             node[key] = edit.replacement
         else:
@@ -471,18 +615,22 @@ def write_file_edits(site_root: Path, edits: FileEdits) -> list[PurePosixPath]:
     for edit in edits.edits:
         by_path.setdefault(edit.path, []).append(edit)
     pending: dict[str, tuple[str, str]] = {}
+    rosters: dict[str, str] = {}
     for path, file_edits in sorted(by_path.items()):
         text, digest = _read(site_root, path)
         if any(edit.sha256 != digest for edit in file_edits):
             raise StaleFile(f"{path} changed since these edits were planned; plan again")
-        pending[path] = (file_edits[0].list_name, edited_text(text, file_edits))
+        if file_edits[0].field is EditedField.MEMBERS_FROM:
+            rosters[path] = edited_roster_text(text, file_edits)
+        else:
+            pending[path] = (file_edits[0].list_name, edited_text(text, file_edits))
     _check_valid(pending, config)
     written = []
-    for path, (_, text) in pending.items():
+    for path, text in [*((p, t) for p, (_, t) in pending.items()), *rosters.items()]:
         bom = _BOM if (site_root / path).read_bytes().startswith(_BOM.encode()) else ""
         _replace_atomically(site_root / path, (bom + text).encode("utf-8"))
         written.append(PurePosixPath(path))
-    return written
+    return sorted(written)
 
 
 def _replace_atomically(target: Path, content: bytes) -> None:

@@ -12,6 +12,11 @@ the address is on, in every domain the core serves, not only the site's;
 that a list file declares are *managed*; every other list (the site's
 domain without a file, or another domain) is *unmanaged*.
 
+Declared members: a list file's `members:` names them, and a roster file
+(`members_from:`) lists them: its entry is a mention of that file and line.
+A list whose members an LDAP search declares is said (`Directory`) when the
+address is a member of it in Mailman; LDAP itself is never searched here.
+
 One person, several forms: an address is taken in any case and with a
 display name (`Alice <Alice@Example.org>` is `alice@example.org`). When it
 belongs to a Mailman user with other addresses, those are reported as the
@@ -36,6 +41,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import parseaddr
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from listsync import mailman_people
@@ -47,6 +53,7 @@ from listsync.mailman import MailmanBackend
 from listsync.mailman_settings import is_email
 from listsync.models import ListSpec
 from listsync.policy import ListState, desired_states, is_public
+from listsync.rosters import LdapSource, Repository, RosterEntry, roster_entries
 from listsync.site import Site
 
 
@@ -84,12 +91,22 @@ class Ban:
 
 @dataclass(frozen=True, slots=True)
 class Mention:
-    """A list file naming the address: the list, the field, the file and its line."""
+    """A file naming the address: the list, the field, the file and its line. With the
+    field `members_from`, the file is the list's roster file and the line its entry's."""
 
     list_name: str
-    field: str  # owners, moderators, nonmembers, bans (members once rosters exist)
+    field: str  # owners, moderators, nonmembers, bans, members, members_from
     path: str  # relative to the site root
     line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Directory:
+    """A list whose members come from an LDAP search, and the address a member of it in
+    Mailman: the directory group, not a file, keeps subscribing them."""
+
+    fqdn: str
+    url: str  # the LDAP server (never searched here)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +120,7 @@ class Whereabouts:
     differences: tuple[str, ...]  # where the files and Mailman disagree about the address
     # The other addresses of the Mailman user the address belongs to (not searched).
     other_addresses: tuple[str, ...] = ()
+    directories: tuple[Directory, ...] = ()  # lists it is a member of drawn from LDAP
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +215,7 @@ def locate(
     for fqdn, patterns in sorted((server.list_bans or {}).items()):
         bans += [Ban(fqdn, pattern) for pattern in patterns if _matches(pattern, address)]
     others = mailman_people.user_addresses(backend, address) or []
+    member_of = {m.fqdn for m in memberships if m.role is Place.MEMBER}
     return Whereabouts(
         address=address,
         memberships=tuple(memberships),
@@ -204,26 +223,57 @@ def locate(
         mentions=mentions(site, address),
         differences=differences(site, desired, address, memberships, server),
         other_addresses=tuple(other for other in others if other != address),
+        directories=directories(site, member_of),
     )
+
+
+def directories(site: Site, member_of: Iterable[str]) -> tuple[Directory, ...]:
+    """The lists among `member_of` (posting addresses) whose members an LDAP search
+    declares: removing the person from Mailman or the files does not keep them out."""
+    wanted = set(member_of)
+    found = []
+    for name in sorted(site.lists):
+        source = site.lists[name].spec.members_from
+        fqdn = f"{name}@{site.config.domain}"
+        if isinstance(source, LdapSource) and fqdn in wanted:
+            found.append(Directory(fqdn, source.ldap.url))
+    return tuple(found)
 
 
 def _named(value: Any, address: str) -> bool:
     return split_address(str(value))[0].lower() == address
 
 
+def _member_address(entry: Any) -> str:
+    """A `members:` entry's address: the entry, or its `address:`."""
+    return str(entry.get("address") if isinstance(entry, Mapping) else entry)
+
+
 def _names(spec: ListSpec, address: str) -> bool:
-    """Whether a valid list file names `address` anywhere `mentions` looks."""
+    """Whether a valid list file names `address` anywhere `mentions` looks in it."""
+    members = [m if isinstance(m, str) else m.address for m in spec.members or ()]
     return (
-        any(_named(value, address) for value in (*spec.owners, *spec.moderators))
+        any(_named(value, address) for value in (*spec.owners, *spec.moderators, *members))
         or any(_named(key, address) for key in spec.nonmembers or {})
         or any(_matches(pattern, address) for pattern in spec.bans or ())
     )
 
 
 def mentions(site: Site, address: str) -> tuple[Mention, ...]:
-    """Every place a list file names `address` (bare, lower case), with its line."""
+    """Every place a list file or a roster file names `address` (bare, lower case), with
+    its line."""
     found = []
+    rosters: dict[str, list[RosterEntry] | None] = {}  # each roster file read once
+    top: Path | None = None
     for name, list_file in sorted(site.lists.items()):
+        source = list_file.spec.members_from
+        if isinstance(source, str):
+            if source not in rosters:
+                top = top or Repository.holding(site.root).top
+                rosters[source] = _roster_entries(site.root, source, top)
+            for entry in rosters[source] or ():
+                if entry.address == address:
+                    found.append(Mention(name, "members_from", source, entry.first_line))
         if not _names(list_file.spec, address):
             continue  # parsing a file for its lines costs more than checking what it says
         document = list_file.document
@@ -236,11 +286,27 @@ def mentions(site: Site, address: str) -> tuple[Mention, ...]:
             if _named(key, address):
                 line = list_file.position(("nonmembers", key), key=True)[0]
                 found.append(Mention(name, "nonmembers", list_file.path, line))
+        for index, entry in enumerate(document.get("members") or ()):
+            if _named(_member_address(entry), address):
+                line = list_file.position(("members", index))[0]
+                found.append(Mention(name, "members", list_file.path, line))
         for index, pattern in enumerate(document.get("bans") or ()):
             if _matches(str(pattern), address):
                 line = list_file.position(("bans", index))[0]
                 found.append(Mention(name, "bans", list_file.path, line))
     return tuple(found)
+
+
+def _roster_entries(root: Path, relative: str, top: Path) -> list[RosterEntry] | None:
+    """The entries of a roster file inside the repository (`top`); None when it is not
+    there or cannot be read (its roster is refused at every apply: it subscribes no one)."""
+    path = (root / relative).resolve()
+    if not path.is_relative_to(top):
+        return None
+    try:
+        return roster_entries(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def differences(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from listsync.escaping import code_span, json_text, markdown_text, visible
-from listsync.people import Ban, Membership, Mention, Whereabouts
+from listsync.people import Ban, Directory, Membership, Mention, Whereabouts
 from listsync.redaction import redact
 
 FORMAT_VERSION = 1
@@ -63,7 +63,13 @@ def _ban_where(ban: Ban) -> str:
 
 
 def _mention(m: Mention) -> str:
+    if m.field == "members_from":
+        return f"{m.path}:{m.line}: roster file (members_from) of {m.list_name}"
     return f"{m.path}:{m.line}: {m.field} of {m.list_name}"
+
+
+def _directory(d: Directory) -> str:
+    return f"{d.fqdn}: drawn from LDAP ({d.url}): remove them from the directory group"
 
 
 def cost(showing: Showing) -> str:
@@ -95,6 +101,7 @@ def _sections(person: Whereabouts) -> list[tuple[str, list[str]]]:
         ),
         ("Banned", [f"{_ban_where(b)}: {b.pattern}" for b in person.bans]),
         ("Named in list files", [_mention(m) for m in person.mentions]),
+        ("Members by LDAP (not searched)", [_directory(d) for d in person.directories]),
         ("Files and Mailman differ", list(person.differences)),
         ("Same person, other addresses (not searched)", list(person.other_addresses)),
     ]
@@ -155,6 +162,7 @@ def to_json_data(showing: Showing) -> dict[str, Any]:
                 ],
                 "differences": list(person.differences),
                 "other_addresses": list(person.other_addresses),
+                "directories": [{"list": d.fqdn, "url": d.url} for d in person.directories],
             }
             for person in showing.people
         ],

@@ -178,14 +178,67 @@ class BadLine:
     message: str
 
 
+@dataclass(frozen=True, slots=True)
+class RosterEntry:
+    """One entry of a roster file: a line of a plain file, a row of a CSV file (which may
+    span lines), with the address as written and as read (None: not one address)."""
+
+    first_line: int  # 1-based, as the file's lines count (CSV: as the csv module counts)
+    last_line: int
+    written: str  # the address as the file writes it (no comment, no other column)
+    address: str | None  # bare, lower case
+
+
+def is_csv(text: str) -> bool:
+    """Whether a roster file's text is CSV: its first line names an `email` or `address`
+    column, with a comma."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    return "," in first and bool(
+        {"email", "address"} & {c.strip().lower() for c in first.split(",")}
+    )
+
+
+def roster_entries(text: str) -> list[RosterEntry]:
+    """Every entry of a roster file's text, where it is: what removing one address edits.
+    Blank lines, comments and the CSV header are no entry."""
+    if not is_csv(text):
+        found = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            content = line.split("#", 1)[0].strip()
+            if content:
+                found.append(RosterEntry(number, number, content, _address_or_none(content)))
+        return found
+    reader = csv.reader(io.StringIO(text))
+    column: int | None = None
+    entries: list[RosterEntry] = []
+    read = 0
+    for row in reader:
+        first, read = read + 1, reader.line_num
+        if column is None:
+            names = [c.strip().lower() for c in row]
+            column = names.index("email") if "email" in names else names.index("address")
+            continue
+        if not any(cell.strip() for cell in row):
+            continue
+        written = row[column].strip() if column < len(row) else ""
+        entries.append(RosterEntry(first, read, written, _address_or_none(written)))
+    return entries
+
+
+def _address_or_none(content: str) -> str | None:
+    try:
+        return bare_address(content)
+    except ValueError:
+        return None
+
+
 def parse_roster_text(text: str) -> tuple[list[str], list[BadLine]]:
     """The addresses of a roster file's text, and its lines that are not one address.
 
     A text whose first line names an `email` or `address` column (with a comma) is
     read as CSV; otherwise each line holds one address, and `#` starts a comment.
     """
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    if "," in first and {"email", "address"} & {c.strip().lower() for c in first.split(",")}:
+    if is_csv(text):
         return _parse_csv(text)
     addresses: list[str] = []
     bad: list[BadLine] = []

@@ -42,6 +42,7 @@ from listsync.reconcile import (
     with_drift_beyond,
 )
 from listsync.redaction import redact
+from listsync.rosters import Repository
 
 FORCE_ROUTE = (
     "review it and pass --force to apply it anyway"
@@ -369,6 +370,16 @@ def plan_removal(
         owners=offboard_ops.read_owners(backend, wanted),
         replace_with=options.replace_with,
     )
+    public = {m.fqdn for m in where.memberships if m.public}
+    for drawn in where.directories:
+        if options.only_private and drawn.fqdn in public:
+            continue
+        note = (
+            f"{subject} is a member of {drawn.fqdn}, whose members come from LDAP"
+            f" ({drawn.url}): remove them from the directory group, or the next apply"
+            " subscribes them again"
+        )
+        the_plan = dataclasses.replace(the_plan, notes=(*the_plan.notes, note))
     if options.erase and edits:
         note = (
             "the erasure takes the roles the list files still name away at once: merge the"
@@ -413,9 +424,11 @@ BOOLEAN_OPTIONS = ("ban", "ban_global", "erase", "only_private")
 
 @dataclass(frozen=True, slots=True)
 class RemovalResult:
-    written: tuple[str, ...]  # the list files edited
+    written: tuple[str, ...]  # the list files and roster files edited
     commit: str | None  # the commit holding them, with `branch`
     applied: ApplyResult
+    # Those written in a git submodule: never committed here, but in the submodule.
+    in_submodules: tuple[str, ...] = ()
 
 
 def apply_removal(
@@ -428,10 +441,17 @@ def apply_removal(
 ) -> RemovalResult:
     """Write the file edits (committed on a new `branch` when given), then apply the
     Mailman operations. The files go first: they change nothing on the server until
-    merged, and a run that stops on the way is finished by running it again."""
-    repo = gitinfo.require_site_repo(removal.site.root) if branch is not None else None
+    merged, and a run that stops on the way is finished by running it again. A roster
+    file in a git submodule is written, not committed: its change is the submodule's."""
+    root = removal.site.root
+    repository = Repository.holding(root)
+    in_submodules = tuple(
+        path for path in removal.edits.paths if repository.in_submodule((root / path).resolve())
+    )
+    repo = gitinfo.require_site_repo(root) if branch is not None else None
     if repo is not None:
-        dirty = repo.uncommitted_among(removal.edits.paths)
+        here = [path for path in removal.edits.paths if path not in in_submodules]
+        dirty = repo.uncommitted_among(here)
         if dirty:
             raise ListsyncError(
                 f"uncommitted changes in {', '.join(dirty)}: commit or stash them first;"
@@ -441,10 +461,11 @@ def apply_removal(
         offboard_files.write_file_edits(removal.site.root, removal.edits) if removal.edits else []
     )
     commit = None
-    if repo is not None and branch is not None and written:
+    to_commit = [path for path in written if str(path) not in in_submodules]
+    if repo is not None and branch is not None and to_commit:
         message = removal.edits.commit_message(
             redact_addresses=removal.site.config.redact_addresses
         )
-        commit = repo.commit_on_new_branch(branch, written, message)
+        commit = repo.commit_on_new_branch(branch, to_commit, message)
     result = apply_plan(backend, removal.plan, on_done=on_done, on_interrupt=on_interrupt)
-    return RemovalResult(tuple(str(path) for path in written), commit, result)
+    return RemovalResult(tuple(str(path) for path in written), commit, result, in_submodules)

@@ -18,6 +18,7 @@ from listsync.offboard_files import (
     FileEdits,
     OffboardingError,
     StaleFile,
+    WouldEmptyRoster,
     WouldLeaveOwnerless,
     plan_file_edits,
     write_file_edits,
@@ -222,13 +223,17 @@ def test_redacted_lines_show_the_subject_and_mask_the_replacement(tmp_path: Path
         write_file_edits(root, shown)
 
 
-def test_json_round_trip_writes_the_same(tmp_path: Path) -> None:
+def test_saved_edits_hold_no_digest_and_are_planned_again_to_be_written(tmp_path: Path) -> None:
     root = site_at(tmp_path, solo=SOLE)
     edits = plan(root, replace_with="nora@example.org")
-    saved = FileEdits.from_json(json.loads(json.dumps(edits.as_json())))
-    assert saved == edits
-    write_file_edits(root, saved)
-    assert "nora@example.org" in text_of(root, "solo")
+    document = json.loads(json.dumps(edits.as_json()))
+    # A digest of a private file would let whoever reads the saved removal test guesses.
+    assert all("sha256" not in edit for edit in document["edits"])
+    saved = FileEdits.from_json(document)
+    assert saved.as_json() == edits.as_json()  # what a re-plan is compared with
+    with pytest.raises(StaleFile, match="plan again"):
+        write_file_edits(root, saved)
+    assert text_of(root, "solo") == SOLE
 
 
 def test_mixed_indentation_and_comments_below_removed_entries_are_kept(tmp_path: Path) -> None:
@@ -333,3 +338,128 @@ def test_redacted_commit_message_masks_every_address(tmp_path: Path) -> None:
     assert message.startswith("Offboard a***@example.org: removed from 1 list file(s)\n")
     assert "alice@" not in message
     assert "nora@" not in message
+
+
+# -- declared members: members: and roster files ------------------------------------------
+
+MEMBERS = """\
+owners: [bob@example.org]
+membership: exact
+members:
+  # the board
+  - carol@example.org
+  - address: Alice@Example.org   # chair until May
+    delivery_mode: mime_digests
+  - dave@example.org
+"""
+PLAIN_ROSTER = (
+    "# board, 2024\r\ncarol@example.org\r\nALICE@example.org  # chair\r\n\r\ndave@example.org\r\n"
+)
+CSV_ROSTER = (
+    'name,email\n"Carol, C.",carol@example.org\n"Alice\nLiddell",alice@example.org\n'
+    "Dave,dave@example.org\n"
+)
+
+
+def roster_site(root: Path, roster: str, name: str = "board.txt", **lists: str) -> Path:
+    site_at(root, **lists)
+    (root / "rosters").mkdir()
+    (root / "rosters" / name).write_bytes(roster.encode())
+    return root
+
+
+def test_a_declared_member_leaves_members_entry_and_comments_kept(tmp_path: Path) -> None:
+    root = site_at(tmp_path, board=MEMBERS)
+    edits = plan(root)
+    assert [(e.field, e.removed, e.line) for e in edits.edits] == [
+        (EditedField.MEMBERS, "Alice@Example.org", 6)
+    ]
+    write_file_edits(root, edits)
+    assert text_of(root, "board") == MEMBERS.replace(
+        "  - address: Alice@Example.org   # chair until May\n    delivery_mode: mime_digests\n",
+        "",
+    )
+    site, _ = load_valid_site(root)
+    assert site.effective("board").members is not None
+    assert [m.address for m in site.effective("board").members or ()] == [
+        "carol@example.org",
+        "dave@example.org",
+    ]
+
+
+def test_a_plain_roster_file_loses_exactly_that_line(tmp_path: Path) -> None:
+    lists = {"board": "owners: [bob@example.org]\nmembers_from: rosters/board.txt\n"}
+    root = roster_site(tmp_path, PLAIN_ROSTER, **lists)
+    edits = plan(root)
+    assert edits.lines() == ["rosters/board.txt:3: roster of board: - ALICE@example.org"]
+    assert write_file_edits(root, edits) == [PurePosixPath("rosters/board.txt")]
+    # Byte for byte: CRLF line ends, the comment and the blank line stay.
+    assert (root / "rosters" / "board.txt").read_bytes() == (
+        b"# board, 2024\r\ncarol@example.org\r\n\r\ndave@example.org\r\n"
+    )
+    assert text_of(root, "board") == lists["board"]
+    assert not plan(root)
+
+
+def test_a_csv_roster_loses_the_whole_row_even_across_lines(tmp_path: Path) -> None:
+    lists = {
+        "board": "owners: [bob@example.org]\nmembers_from: rosters/board.csv\n",
+        "council": "owners: [bob@example.org]\nmembers_from: rosters/board.csv\n",
+    }
+    root = roster_site(tmp_path, CSV_ROSTER, "board.csv", **lists)
+    edits = plan(root)
+    # A shared roster file: one entry per list reading it, one edit of the file.
+    assert edits.lines() == [
+        "rosters/board.csv:3: roster of board: - alice@example.org",
+        "rosters/board.csv:3: roster of council: - alice@example.org",
+    ]
+    assert write_file_edits(root, edits) == [PurePosixPath("rosters/board.csv")]
+    assert (root / "rosters" / "board.csv").read_text() == (
+        'name,email\n"Carol, C.",carol@example.org\nDave,dave@example.org\n'
+    )
+
+
+def test_a_roster_is_never_emptied(tmp_path: Path) -> None:
+    alone = "owners: [bob@example.org]\nmembership: exact\nmembers: [alice@example.org]\n"
+    from_file = "owners: [bob@example.org]\nmembers_from: rosters/board.txt\n"
+    root = roster_site(tmp_path, "# only her\nalice@example.org\n", alone=alone, board=from_file)
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    with pytest.raises(WouldEmptyRoster) as refused:
+        plan(root)
+    assert refused.value.rosters == (
+        "members: of alone (lists/alone.yaml)",
+        "rosters/board.txt (members_from of board)",
+    )
+    assert "unsubscribes everyone" in str(refused.value)
+    assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
+
+
+def test_only_private_refuses_a_roster_file_a_public_list_reads_too(tmp_path: Path) -> None:
+    lists = {
+        "board": "visibility: private\nowners: [bob@example.org]\nmembers_from: rosters/b.txt\n",
+        "news": "owners: [bob@example.org]\nmembers_from: rosters/b.txt\n",
+    }
+    root = roster_site(tmp_path, "alice@example.org\ncarol@example.org\n", "b.txt", **lists)
+    with pytest.raises(OffboardingError, match="news is public: --only-private"):
+        plan(root, only_private=True)
+
+
+def test_a_roster_file_changed_since_the_plan_is_stale(tmp_path: Path) -> None:
+    lists = {"board": "owners: [bob@example.org]\nmembers_from: rosters/board.txt\n"}
+    root = roster_site(tmp_path, PLAIN_ROSTER, **lists)
+    edits = plan(root)
+    changed = PLAIN_ROSTER.replace("# board, 2024", "# board, 2025")
+    (root / "rosters" / "board.txt").write_bytes(changed.encode())
+    with pytest.raises(StaleFile, match=r"rosters/board\.txt"):
+        write_file_edits(root, edits)
+    assert (root / "rosters" / "board.txt").read_bytes() == changed.encode()
+
+
+def test_redacted_roster_edits_show_only_the_subject(tmp_path: Path) -> None:
+    lists = {"board": "owners: [bob@example.org]\nmembers_from: rosters/board.csv\n"}
+    root = roster_site(tmp_path, CSV_ROSTER, "board.csv", **lists)
+    shown = json.dumps(plan(root).redacted().as_json())
+    assert "alice@example.org" in shown
+    assert "carol" not in shown
+    assert "dave" not in shown
+    assert "Liddell" not in shown

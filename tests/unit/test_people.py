@@ -4,11 +4,24 @@ subject, and how `person show` prints what it found."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
+from helpers import write_site
 from listsync.errors import ListsyncError, hide_addresses, keep_addresses, scrub
-from listsync.people import Ban, Membership, Mention, Place, Whereabouts, normalise
+from listsync.load import load_valid_site
+from listsync.people import (
+    Ban,
+    Directory,
+    Membership,
+    Mention,
+    Place,
+    Whereabouts,
+    directories,
+    mentions,
+    normalise,
+)
 from listsync.people_render import Showing, redacted, render
 from listsync.redaction import redact
 
@@ -82,9 +95,13 @@ def _showing() -> Showing:
             ),
         ),
         bans=(Ban(None, SUBJECT), Ban("dev@lists.example.org", "^(alice|bob)@example\\.org$")),
-        mentions=(Mention("dev", "owners", "lists/dev.yaml", 3),),
+        mentions=(
+            Mention("dev", "owners", "lists/dev.yaml", 3),
+            Mention("board", "members_from", "rosters/board.csv", 7),
+        ),
         differences=("dev@lists.example.org: owner by lists/dev.yaml, not in Mailman",),
         other_addresses=("alice.work@example.net",),
+        directories=(Directory("staff@lists.example.org", "ldaps://ldap.example.org"),),
     )
     return Showing("lists.example.org", (person,), 1000, True, 1006)
 
@@ -96,7 +113,8 @@ def test_json_has_one_entry_per_person_with_every_kind_of_place() -> None:
     assert document["cost"] == {"requests": 1006, "lists_on_server": 1000, "list_bans_read": True}
     (person,) = document["people"]
     assert sorted(person) == [
-        "address", "bans", "differences", "memberships", "mentions", "other_addresses",
+        "address", "bans", "differences", "directories", "memberships", "mentions",
+        "other_addresses",
     ]  # fmt: skip
     assert person["memberships"][0] == {
         "list": "dev@lists.example.org",
@@ -110,7 +128,11 @@ def test_json_has_one_entry_per_person_with_every_kind_of_place() -> None:
     }
     assert person["bans"][0] == {"list": None, "pattern": SUBJECT}
     assert person["mentions"] == [
-        {"list": "dev", "field": "owners", "path": "lists/dev.yaml", "line": 3}
+        {"list": "dev", "field": "owners", "path": "lists/dev.yaml", "line": 3},
+        {"list": "board", "field": "members_from", "path": "rosters/board.csv", "line": 7},
+    ]
+    assert person["directories"] == [
+        {"list": "staff@lists.example.org", "url": "ldaps://ldap.example.org"}
     ]
 
 
@@ -130,6 +152,11 @@ def test_text_and_markdown_escape_what_mailman_holds() -> None:
     assert "nonmember dev\\x1b[2J|*x*@other.example.org  (unmanaged; public; action hold)" in text
     assert "member    dev@lists.example.org  (managed; private; delivery regular, by_user)" in text
     assert "lists/dev.yaml:3: owners of dev" in text
+    assert "rosters/board.csv:7: roster file (members_from) of board" in text
+    assert (
+        "staff@lists.example.org: drawn from LDAP (ldaps://ldap.example.org): remove them from"
+        " the directory group" in text
+    )
     assert text.rstrip().endswith(
         "1006 request(s) to Mailman for 1 address(es) on 1000 list(s);"
         " bans: 1 site-wide + 1000 per-list requests (1 + N for N lists)"
@@ -138,3 +165,28 @@ def test_text_and_markdown_escape_what_mailman_holds() -> None:
     assert "\x1b" not in markdown
     assert r"dev\\x1b\[2J\|\*x\*@other.example.org" in markdown
     assert f"### `{SUBJECT}`" in markdown
+
+
+def test_declared_members_are_mentions_with_their_file_and_line(tmp_path: Path) -> None:
+    lists = {
+        "inline": "owners: [bob@example.org]\nmembers:\n  - carol@example.org\n"
+        "  - {address: ALICE@example.org, delivery_mode: mime_digests}\n",
+        "board": "owners: [bob@example.org]\nmembers_from: rosters/board.csv\n",
+        "staff": "owners: [bob@example.org]\nmembers_from:\n  ldap: {url: 'ldaps://ldap.example.org',"
+        " base: 'dc=example,dc=org', filter: '(ou=staff)'}\n",
+    }
+    root = write_site(tmp_path, lists)
+    (root / "rosters").mkdir()
+    (root / "rosters" / "board.csv").write_text(
+        "name,email\nCarol,carol@example.org\nA,Alice@example.org\n"
+    )
+    site, _ = load_valid_site(root)
+
+    assert mentions(site, SUBJECT) == (
+        Mention("board", "members_from", "rosters/board.csv", 3),
+        Mention("inline", "members", "lists/inline.yaml", 4),
+    )
+    domain = site.config.domain
+    assert directories(site, [f"staff@{domain}", f"inline@{domain}"]) == (
+        Directory(f"staff@{domain}", "ldaps://ldap.example.org"),
+    )

@@ -227,6 +227,12 @@ def remove(
         outcome = run.apply_removal(removal, backend, branch=branch, on_interrupt=say_interrupted)
     for path in outcome.written:
         say(f"edited {path}")
+    for path in outcome.in_submodules:
+        say(
+            f"{path} is in a git submodule: commit and push its change in the submodule's"
+            " repository (not committed here), then its new commit in this one",
+            err=True,
+        )
     if outcome.commit is not None:
         say(f"committed on branch {branch} ({outcome.commit[:7]}): push it for a merge request")
     *lines, summary = results.applied_lines(outcome.applied)
