@@ -44,7 +44,7 @@ def test_example_site_validates(run: Run) -> None:
         ),
         pytest.param(
             "quote",
-            "owners: [alice@example.org]\ndescription: \"unterminated\n",
+            'owners: [alice@example.org]\ndescription: "unterminated\n',
             "lists/quote.yaml:3:1: a quoted text is not closed: add its closing quote",
             id="yaml-quote",
         ),
