@@ -12,6 +12,7 @@ from pathlib import Path
 
 import git as gitpython
 import pytest
+from mailmanclient import Client
 
 from helpers import (
     TOR_LISTS,
@@ -328,3 +329,37 @@ def test_a_site_below_the_top_of_the_work_tree(tmp_path: Path) -> None:
     changes = repo.changes_since("HEAD~1")
     assert changes.changed == ("lists/tor-relays.yaml",)
     assert repo.last_commits(["lists/tor-relays.yaml"])["lists/tor-relays.yaml"].author == "Bob"
+
+
+def test_a_change_is_named_by_the_commit_that_asked_for_it_and_a_hand_change_as_drift(
+    run: Run, site: Path, domain: str, connected: Proxy, mailman_client: Client
+) -> None:
+    (site / "lists" / "quiet.yaml").write_text("description: Quiet.\nowners: [teor@example.org]\n")
+    rita = commit_all(site, "Add the quiet list", author="Rita Requester <rita@example.org>")
+    assert run("--root", str(site), "apply", "--yes").status == 0
+
+    mlist = mailman_client.get_list(f"quiet@{domain}")
+    mlist.settings["description"] = "Changed in Postorius"
+    mlist.settings.save()
+    status, out, _ = plan(run, site)
+    assert status == 2
+    heading = next(line for line in out.splitlines() if f"quiet@{domain}" in line)
+    assert "drift: Mailman was changed by hand; this puts back what the file says" in heading
+    assert rita[:7] not in out, "the requester of the list did not ask for this"
+    data = json.loads(run("--root", str(site), "plan", "--format", "json").out)
+    quiet = next(entry for entry in data["lists"] if entry["name"] == "quiet")
+    assert quiet["reverts_hand_change"] is True
+    assert quiet["commit"] is None
+
+    config = site / "listsync.yaml"
+    config.write_text(config.read_text() + "defaults: {posting: open}\n")
+    bob = commit_all(site, "Open posting everywhere", author=BOB)
+    status, out, _ = plan(run, site)
+    heading = next(line for line in out.splitlines() if f"tor-dev@{domain}" in line)
+    assert f"{bob[:7]} Bob: Open posting everywhere" in heading, "listsync.yaml asked for it"
+
+    (site / "lists" / "quiet.yaml").write_text("description: Loud.\nowners: [teor@example.org]\n")
+    alice = commit_all(site, "A louder list", author=ALICE)
+    status, out, _ = plan(run, site)
+    heading = next(line for line in out.splitlines() if f"quiet@{domain}" in line)
+    assert f"{alice[:7]} Alice Example: A louder list" in heading

@@ -306,6 +306,16 @@ class SiteRepo:
         sha, author, subject = out.strip().split(_FIELD, 2)
         return CommitInfo(sha, author, subject)
 
+    def text_before(self, commit: str, path: str) -> str | None:
+        """The site-relative file `path` as it was before `commit` (in its first parent);
+        None when it did not exist then, or is not text."""
+        try:
+            blob = self.repo.commit(commit).parents[0].tree / (self.prefix + path)
+            data: bytes = blob.data_stream.read()
+            return data.decode("utf-8")
+        except (IndexError, KeyError, ValueError, UnicodeDecodeError):
+            return None
+
     def removed_list_files(self) -> dict[str, Removal]:
         """The last deletion or rename of each list file in HEAD's history, by list name
         (whether or not a file for the list came back since).

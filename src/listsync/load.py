@@ -724,6 +724,11 @@ def _load_list_text(
 _SAFE = YAML(typ="safe", pure=True)
 
 
+def spec_of_text(text: str, config: SiteConfig) -> ListSpec | None:
+    """What a list file's text declares, when it is clean (`_load_clean`); else None."""
+    return _load_clean(text, config)
+
+
 def _load_clean(text: str, config: SiteConfig | None) -> ListSpec | None:
     """The file's spec when it loads with the safe loader and has no problem at all; else None.
 

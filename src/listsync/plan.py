@@ -87,7 +87,9 @@ class ListPlan:
     `uncommitted` says the file has changes git does not have yet; both are
     filled in only when the site is in a git work tree. `drift` marks a
     list outside the change under review whose live state differs from its
-    file: the apply after the merge repairs it too. `roster_notes` says what
+    file: the apply after the merge repairs it too. `reverts_hand_change` marks
+    a list whose changes no commit asked for: Mailman was changed by hand, and
+    the plan puts back what the file says. `roster_notes` says what
     the plan cannot do with the list's members and why; with `roster_refused`
     the roster's source is not to be trusted, its members are left as they
     are, and the list counts as failed.
@@ -102,6 +104,7 @@ class ListPlan:
     drift: bool = False
     roster_notes: tuple[str, ...] = ()
     roster_refused: bool = False
+    reverts_hand_change: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from listsync.load import (
     TEMPLATES_URL_ENV,
     list_file_paths,
     roster_files,
+    spec_of_text,
 )
 from listsync.mailman import (
     TESTED_VERSIONS,
@@ -34,10 +35,12 @@ from listsync.mailman import (
     ServerInfo,
 )
 from listsync.mailman_settings import release_text
-from listsync.plan import Action, ListPlan, Plan, diff_site
+from listsync.models import effective
+from listsync.plan import Action, CommitInfo, ListPlan, Plan, diff_list, diff_site
 from listsync.policy import (
     ListState,
     broken_invariants,
+    desired_state,
     desired_states,
     is_disabled,
     sets_language,
@@ -313,7 +316,7 @@ def explained_plan(
             " planned as they are on disk, not as committed",
         )
     if repo is not None:
-        the_plan = attribute(the_plan, site, repo, pending)
+        the_plan = attribute(the_plan, site, repo, pending, reading)
     return dataclasses.replace(
         the_plan,
         notes=tuple(notes),
@@ -322,27 +325,75 @@ def explained_plan(
     )
 
 
-def attribute(plan: Plan, site: Site, repo: SiteRepo, uncommitted: Iterable[str] = ()) -> Plan:
-    """The plan with each changed list naming the last commit of its file (one git walk),
-    or of its roster file when that is newer (one more `git log` for each such list)."""
+def attribute(
+    plan: Plan,
+    site: Site,
+    repo: SiteRepo,
+    uncommitted: Iterable[str] = (),
+    reading: Reading | None = None,
+) -> Plan:
+    """The plan with each changed list naming who asked for its changes.
+
+    That is the last commit of its file (one git walk), or of its roster file when that
+    is newer (one more `git log` for each such list). With `reading`, a list whose
+    changes its file's last commit did not ask for (the file before that commit plans
+    them too) is named by the newer commit of `listsync.yaml` or of a template text it
+    uses, when there is one, and is otherwise a hand change in Mailman that the plan puts
+    back (`reverts_hand_change`): never the requester of an unrelated change.
+    """
     paths = {lp.name: site.lists[lp.name].path for lp in plan.lists if lp.changes}
     commits = repo.last_commits(paths.values())
+    by_roster: set[str] = set()  # lists named by their roster file's commit
     for name, path in paths.items():
         roster = site.lists[name].spec.members_from
         if isinstance(roster, str):
             relative = os.path.normpath(roster)
             newest = repo.last_commit([path, relative])
-            if newest is not None:
+            if newest is not None and newest != commits.get(path):
                 commits[path] = newest
+                by_roster.add(name)
     pending = set(uncommitted)
-    lists = tuple(
-        dataclasses.replace(
-            lp,
-            commit=commits.get(paths[lp.name]),
-            uncommitted=paths[lp.name] in pending,
-        )
-        if lp.name in paths
-        else lp
-        for lp in plan.lists
+    lists: list[ListPlan] = []
+    for lp in plan.lists:
+        if lp.name not in paths:
+            lists.append(lp)
+            continue
+        path = paths[lp.name]
+        commit = commits.get(path)
+        if path in pending or commit is None or reading is None or lp.action is Action.CREATE:
+            lists.append(dataclasses.replace(lp, commit=commit, uncommitted=path in pending))
+            continue
+        if lp.name in by_roster or _asked_for_by(lp, commit, site, repo, reading):
+            lists.append(dataclasses.replace(lp, commit=commit))
+            continue
+        used = [text for text in site.effective(lp.name).templates.values() if text]
+        newer = repo.last_commit([path, SITE_FILE, *used])
+        if newer is not None and newer.hash != commit.hash:
+            lists.append(dataclasses.replace(lp, commit=newer))
+        else:
+            lists.append(dataclasses.replace(lp, commit=None, reverts_hand_change=True))
+    return dataclasses.replace(plan, lists=tuple(lists))
+
+
+def _asked_for_by(
+    lp: ListPlan, commit: CommitInfo, site: Site, repo: SiteRepo, reading: Reading
+) -> bool:
+    """Whether `commit` asked for some of `lp`'s changes: the list's file as it was before
+    the commit would not plan them all. A change the earlier version plans too is no one's
+    request: Mailman was changed by hand. A file new in the commit, for a list that exists
+    already, asked for none of it (the list was made, or adopted, from that version)."""
+    before = repo.text_before(commit.hash, site.lists[lp.name].path)
+    if before is None:
+        return False
+    spec = spec_of_text(before, site.config)
+    desired = reading.desired.get(lp.name)
+    if spec is None or desired is None:
+        return True  # an earlier version that does not load: no reason to doubt the commit
+    earlier = desired_state(
+        effective(lp.name, spec, site.config),
+        site.config.disabled_owner,
+        site.template_urls(),
+        desired.roster,
     )
-    return dataclasses.replace(plan, lists=lists)
+    planned_before = diff_list(earlier, reading.live.lists.get(lp.name)).changes
+    return any(change not in planned_before for change in lp.changes)

@@ -73,12 +73,15 @@ def change_lines(change: Change, *, texts: Mapping[str, str] | None = None) -> l
 
 
 DRIFT = "drift: not changed here; the apply after the merge repairs it"
+HAND_CHANGE = "drift: Mailman was changed by hand; this puts back what the file says"
 
 
 def attribution(lp: ListPlan) -> str:
     """Who asked for a list's changes: the last commit of its file, or the work tree."""
     if lp.drift:
         return DRIFT
+    if lp.reverts_hand_change:
+        return HAND_CHANGE
     if lp.uncommitted:
         return "uncommitted changes"
     if lp.commit is not None:
@@ -225,6 +228,8 @@ def to_markdown(plan: Plan) -> str:
         lines.append(f"#### {code_span(lp.fqdn)}: {lp.action.value}")
         if lp.drift:
             lines += ["", f"_Drift: {DRIFT.removeprefix('drift: ')}._"]
+        elif lp.reverts_hand_change:
+            lines += ["", f"_Drift: {HAND_CHANGE.removeprefix('drift: ')}._"]
         elif lp.uncommitted:
             lines += ["", "_Uncommitted changes in the work tree._"]
         elif lp.commit is not None:
@@ -277,6 +282,7 @@ def to_json_data(plan: Plan) -> dict[str, Any]:
                 if lp.roster_notes
                 else {}
             )
+            | ({"reverts_hand_change": True} if lp.reverts_hand_change else {})
             for lp in plan.lists
         ],
     }
