@@ -1,11 +1,13 @@
 """Reading a site from disk: `listsync.yaml` and `lists/NAME.yaml` into models.
 
 Owns file discovery, what each file must hold (its models, through
-yamlfile.py, which gives every finding its `file:LINE:COL`), and the
+yamlfile.py, which gives every finding its `file:LINE:COL`; and no key
+written with no value, null, where that would say nothing clear), and the
 checks that need more than one file: list names
 against the site's naming pattern, two files declaring one list, a
-disabled list without a site `disabled_owner`, and a disabled list whose
-ban would refuse that owner. Every file is checked and
+disabled list without a site `disabled_owner`, a disabled list whose
+ban would refuse that owner, and, for `validate`, addresses whose domain
+looks mistyped against the whole site's (`typos`). Every file is checked and
 every problem reported; nothing here talks to Mailman. `validate` and scoped
 loads remember files found valid (`ValidFiles`), so as not to parse them again.
 """
@@ -16,9 +18,11 @@ import hashlib
 import json
 import os
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import email_validator
 import pydantic
@@ -44,9 +48,10 @@ from listsync.models import (
     effective,
 )
 from listsync.policy import declared_settings, lint, lint_file
-from listsync.rosters import Repository, parse_roster_text
+from listsync.rosters import Repository, parse_roster_lines
 from listsync.site import ListFile as ListFile
 from listsync.site import Site as Site
+from listsync.typos import DomainCensus
 from listsync.yamlfile import Loc, dotted, parse_file, parse_text, position, read_text, validate
 
 SITE_FILE = "listsync.yaml"
@@ -71,7 +76,10 @@ class ValidFiles:
     else $XDG_CACHE_HOME/listsync or ~/.cache/listsync). The key covers the list
     file's name and bytes, listsync.yaml's bytes, and listsync's own code and the
     versions of the libraries that validate, so any change to either is a miss. A
-    file is remembered only when it had no problem at all, lint warnings included.
+    file is remembered only when it had no problem of its own, lint warnings
+    included. Whether an address's domain looks mistyped depends on the rest of the
+    site, so an entry keeps the file's domains (never an address), and `check_site`
+    reads a remembered file again when one of them now looks mistyped.
     Without a usable directory nothing is remembered.
     """
 
@@ -124,6 +132,7 @@ class ValidFiles:
             data = json.loads(content)
             own = tuple((str(n), None if p is None else str(p)) for n, p in data["templates"])
             roster = data["roster"]
+            domains = tuple((str(d), int(n)) for d, n in data["domains"].items())
             return ListTemplates(
                 source,
                 own,
@@ -131,6 +140,7 @@ class ValidFiles:
                 bool(data["disabled"]),
                 None if roster is None else str(roster),
                 str(data["category"]),
+                domains,
             )
         except (ValueError, TypeError, KeyError):
             return None
@@ -144,6 +154,7 @@ class ValidFiles:
             "disabled": templates.disabled,
             "roster": templates.roster,
             "category": templates.category,
+            "domains": dict(templates.domains),
         }
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -169,7 +180,8 @@ class ListTemplates:
     for Mailman's own), and whether the list is private (`visibility: private`, or
     `advertised` false in `settings:`) and disabled. With `listsync.yaml`'s templates it
     decides which text each list uses, and so which texts are published. It also names
-    the roster file the list reads, which `validate` checks line by line."""
+    the roster file the list reads, which `validate` checks line by line, and counts
+    the domains of the addresses it gives people (`typos`)."""
 
     source: str
     own: tuple[tuple[str, str | None], ...]
@@ -177,6 +189,7 @@ class ListTemplates:
     disabled: bool
     roster: str | None = None  # the roster file it reads (`members_from:`), checked apart
     category: str = ""  # its category, whose templates (`category_templates:`) it gets
+    domains: tuple[tuple[str, int], ...] = ()  # domain -> uses by the file's addresses
 
     def refs(self) -> list[TemplateRef]:
         return [
@@ -221,6 +234,7 @@ def _list_templates(shown: str, name: str, spec: ListSpec, config: SiteConfig) -
     listed = effective(name, spec, config)
     advertised = declared_settings(listed).get("advertised")
     roster = spec.members_from if isinstance(spec.members_from, str) else None
+    domains = Counter(_domain_of(address) for _, address in _people(spec))
     return ListTemplates(
         shown,
         tuple(spec.templates.items()),
@@ -228,7 +242,31 @@ def _list_templates(shown: str, name: str, spec: ListSpec, config: SiteConfig) -
         spec.disabled,
         roster,
         listed.category.value,
+        tuple(sorted(domains.items())),
     )
+
+
+def _people(spec: ListSpec) -> list[tuple[Loc, str]]:
+    """Each address a list file gives a person (an owner, moderator, non-member or
+    member), bare and lower case, and where: `("nonmembers", i)` is the i-th key,
+    `("members", i, "address")` the address of a member written as a mapping."""
+    found: list[tuple[Loc, str]] = [
+        ((role, index), split_address(value)[0])
+        for role, values in (("owners", spec.owners), ("moderators", spec.moderators))
+        for index, value in enumerate(values)
+    ]
+    found += [(("nonmembers", index), key) for index, key in enumerate(spec.nonmembers or {})]
+    found += [
+        (("members", index), member)
+        if isinstance(member, str)
+        else (("members", index, "address"), member.address)
+        for index, member in enumerate(spec.members or ())
+    ]
+    return found
+
+
+def _domain_of(address: str) -> str:
+    return address.rpartition("@")[2]
 
 
 def _site_refs(config: SiteConfig | None) -> list[TemplateRef]:
@@ -268,7 +306,7 @@ def load_site(
     uses: dict[str, ListTemplates] = {}
     for path, shown, name in _declared(root, names, problems):
         if check_only is not None and check_only(name):
-            found = _check_list_file(path, shown, name, config, problems, valid_files)
+            found, _ = _check_list_file(path, shown, name, config, problems, valid_files)
             if found is not None:
                 uses[name] = found
             continue
@@ -286,30 +324,101 @@ def load_site(
 
 def check_site(root: Path) -> tuple[int, list[Problem]]:
     """What `validate` reports: how many list files are valid, and every problem of the
-    site's files and the template texts they name, lint warnings included; files in
-    `ValidFiles` are not parsed again."""
+    site's files and the template texts they name, lint warnings included (addresses
+    whose domain looks mistyped too: `_check_typos`); files in `ValidFiles` are not
+    parsed again."""
     problems: list[Problem] = []
     config = _load_config(root, problems)
     valid_files = ValidFiles.for_user(root)
-    valid = 0
     uses: dict[str, ListTemplates] = {}
+    checked: list[_Checked] = []
     for path, shown, name in _declared(root, None, problems):
-        found = _check_list_file(path, shown, name, config, problems, valid_files, warn=True)
+        found, loaded = _check_list_file(
+            path, shown, name, config, problems, valid_files, warn=True
+        )
         if found is not None:
-            valid += 1
             uses[name] = found
+            checked.append(_Checked(path, name, found, loaded))
     _check_templates(root, config, uses, problems)
-    problems += _check_rosters(root, uses)
+    rosters: dict[str, list[tuple[int, str]]] = {}
+    problems += _check_rosters(root, uses, rosters)
+    if config is not None:
+        problems += _check_typos(config, checked, rosters)
     problems.sort()
-    return (valid if config is not None else 0), problems
+    return (len(uses) if config is not None else 0), problems
 
 
-def _check_rosters(root: Path, uses: Mapping[str, ListTemplates]) -> list[Problem]:
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """A valid list file as `check_site` found it: parsed this run (`loaded`), or
+    remembered as valid (`loaded` None)."""
+
+    path: Path
+    name: str
+    found: ListTemplates
+    loaded: ListFile | None
+
+
+def _check_typos(
+    config: SiteConfig, checked: list[_Checked], rosters: Mapping[str, list[tuple[int, str]]]
+) -> list[Problem]:
+    """A warning at each address whose domain looks like a typo of one the site knows
+    (`typos.DomainCensus`), counting every address of the valid list files, the roster
+    files and the site's `disabled_owner`. A list file remembered as valid is read again
+    only when one of its domains looks mistyped. Each warning names only the address at
+    its own line, and suggests that address at the domain meant."""
+    uses: Counter[str] = Counter()
+    for item in checked:
+        uses.update(dict(item.found.domains))
+    for lines in rosters.values():
+        uses.update(_domain_of(address) for _, address in lines)
+    if config.disabled_owner is not None:
+        uses[_domain_of(split_address(config.disabled_owner)[0])] += 1
+    census = DomainCensus(uses, config.domain)
+    problems: list[Problem] = []
+    for item in checked:
+        if not any(census.suspect(domain) for domain, _ in item.found.domains):
+            continue
+        loaded = item.loaded or _load_list(item.path, item.found.source, item.name, config, [])
+        if loaded is None:
+            continue
+        for loc, address in _people(loaded.spec):
+            suspect = census.suspect(_domain_of(address))
+            if suspect is None:
+                continue
+            shown_loc = loc
+            if loc[0] == "nonmembers":
+                shown_loc = ("nonmembers", list(loaded.document["nonmembers"])[int(loc[1])])
+            line, col = loaded.position(shown_loc, key=loc[0] == "nonmembers")
+            problems.append(
+                Problem(
+                    loaded.path,
+                    line,
+                    col,
+                    dotted(shown_loc),
+                    suspect.message(address),
+                    Severity.WARNING,
+                )
+            )
+    for roster, lines in sorted(rosters.items()):
+        for number, address in lines:
+            suspect = census.suspect(_domain_of(address))
+            if suspect is not None:
+                problems.append(
+                    Problem(roster, number, 1, "", suspect.message(address), Severity.WARNING)
+                )
+    return problems
+
+
+def _check_rosters(
+    root: Path, uses: Mapping[str, ListTemplates], read: dict[str, list[tuple[int, str]]]
+) -> list[Problem]:
     """Each roster file a list file names, read as a plan would: a line that is not an
     address is an error at `rosters/x.txt:LINE`, as are an empty file, one that cannot
     be read and one outside the repository (at the list file's `members_from:`). A file
     in a submodule that is not checked out here is a warning: a public pipeline may
-    not have a private submodule's rosters."""
+    not have a private submodule's rosters. The addresses of each file read, with
+    their line numbers, go into `read` (by the path the list file gives)."""
     found: list[Problem] = []
     reading = [uses[name] for name in sorted(uses) if uses[name].roster is not None]
     repository = Repository.holding(root) if reading else None
@@ -331,7 +440,8 @@ def _check_rosters(root: Path, uses: Mapping[str, ListTemplates]) -> list[Proble
             why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
             found.append(_members_from_problem(root, used, f"{used.roster} cannot be read ({why})"))
             continue
-        addresses, bad = parse_roster_text(text)
+        addresses, bad = parse_roster_lines(text)
+        read[used.roster] = addresses
         found += [Problem(used.roster, b.line, 1, "", b.message) for b in bad]
         if not addresses and not bad:
             found.append(
@@ -597,10 +707,10 @@ def _check_list_file(
     valid_files: ValidFiles | None,
     *,
     warn: bool = False,
-) -> ListTemplates | None:
+) -> tuple[ListTemplates | None, ListFile | None]:
     """Check a list file without keeping it: its problems, its lint warnings only if
     `warn`. Returns what it says about templates when it loads (a site would hold it),
-    else None."""
+    else None; and the file, when it was parsed (not remembered in `valid_files`)."""
     key = None
     if valid_files is not None and config is not None and not path.is_symlink():
         try:
@@ -609,17 +719,17 @@ def _check_list_file(
             key = None
         remembered = valid_files.templates(key, shown) if key is not None else None
         if remembered is not None:
-            return remembered
+            return remembered, None
     found: list[Problem] = []
     loaded = _load_list(path, shown, name, config, found)
     warnings = lint_file(loaded, config) if loaded is not None and config is not None else []
     problems.extend(found + warnings if warn else found)
     if loaded is None or config is None:
-        return None
+        return None, None
     templates = _list_templates(shown, name, loaded.spec, config)
     if key is not None and valid_files is not None and not found and not warnings:
         valid_files.add(key, templates)
-    return templates
+    return templates, loaded
 
 
 SYMLINK_REFUSED = (
@@ -683,8 +793,12 @@ def _load_list_text(
     parsed = parse_text(text, shown, problems)
     if parsed is None:
         return None
-    spec = validate(ListSpec, parsed, _LIST_FIELDS, problems)
-    if spec is None:
+    nulls = _explicit_nulls(parsed.document, shown)
+    found: list[Problem] = []
+    spec = validate(ListSpec, parsed, _LIST_FIELDS, found)
+    said = {null.field for null in nulls}
+    problems += nulls + [p for p in found if p.field.split("[")[0].split(".")[0] not in said]
+    if spec is None or nulls:
         return None
     loaded = ListFile(name=name, path=shown, spec=spec, text=text, _document=[parsed.document])
     if spec.disabled and config is not None and config.disabled_owner is None:
@@ -729,6 +843,34 @@ def spec_of_text(text: str, config: SiteConfig) -> ListSpec | None:
     return _load_clean(text, config)
 
 
+# An explicit null (`key:` and nothing, maybe only a commented-out entry) in a field that
+# is left alone when omitted could mean "none" or "leave alone"; in owners and moderators
+# it is no list. Either way an error, saying what to write instead.
+_AMBIGUOUS = "has no value (null), which could mean none or leave them alone:"
+_DECLARE_NONE = "to declare none, or remove the key to leave them alone"
+_NULL_MEANS_NOTHING = {
+    "nonmembers": f"{_AMBIGUOUS} write {{}} {_DECLARE_NONE}",
+    "header_filters": f"{_AMBIGUOUS} write [] {_DECLARE_NONE}",
+    "bans": f"{_AMBIGUOUS} write [] {_DECLARE_NONE}",
+    "members": f"{_AMBIGUOUS} write [] {_DECLARE_NONE}",
+    "members_from": f"{_AMBIGUOUS} name a roster file or an ldap: search, or write"
+    f" 'members: []' {_DECLARE_NONE}",
+    "owners": "has no value (null): write [] to declare none (the same as removing the key),"
+    " or list them",
+    "moderators": "has no value (null): write [] to declare none (the same as removing the"
+    " key), or list them",
+}
+
+
+def _explicit_nulls(document: Any, shown: str) -> list[Problem]:
+    """An error at each key of `_NULL_MEANS_NOTHING` that the file gives no value (null)."""
+    return [
+        Problem(shown, *position(document, (key,), key=True), key, message)
+        for key, message in _NULL_MEANS_NOTHING.items()
+        if key in document and document[key] is None
+    ]
+
+
 def _load_clean(text: str, config: SiteConfig | None) -> ListSpec | None:
     """The file's spec when it loads with the safe loader and has no problem at all; else None.
 
@@ -742,7 +884,9 @@ def _load_clean(text: str, config: SiteConfig | None) -> ListSpec | None:
         data = _SAFE.load(text)
     except Exception:  # whatever it is, the round-trip path reports it properly
         return None
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or any(
+        key in data and data[key] is None for key in _NULL_MEANS_NOTHING
+    ):
         return None
     try:
         spec = ListSpec.model_validate(data)

@@ -238,9 +238,15 @@ def parse_roster_text(text: str) -> tuple[list[str], list[BadLine]]:
     A text whose first line names an `email` or `address` column (with a comma) is
     read as CSV; otherwise each line holds one address, and `#` starts a comment.
     """
+    lines, bad = parse_roster_lines(text)
+    return [address for _, address in lines], bad
+
+
+def parse_roster_lines(text: str) -> tuple[list[tuple[int, str]], list[BadLine]]:
+    """`parse_roster_text`, each address with the number of its line."""
     if is_csv(text):
         return _parse_csv(text)
-    addresses: list[str] = []
+    addresses: list[tuple[int, str]] = []
     bad: list[BadLine] = []
     for number, line in enumerate(text.splitlines(), start=1):
         content = line.split("#", 1)[0].strip()
@@ -249,9 +255,9 @@ def parse_roster_text(text: str) -> tuple[list[str], list[BadLine]]:
     return addresses, bad
 
 
-def _parse_csv(text: str) -> tuple[list[str], list[BadLine]]:
+def _parse_csv(text: str) -> tuple[list[tuple[int, str]], list[BadLine]]:
     reader = csv.reader(io.StringIO(text))
-    addresses: list[str] = []
+    addresses: list[tuple[int, str]] = []
     bad: list[BadLine] = []
     column: int | None = None
     for row in reader:
@@ -269,9 +275,9 @@ def _parse_csv(text: str) -> tuple[list[str], list[BadLine]]:
     return addresses, bad
 
 
-def _take(content: str, number: int, addresses: list[str], bad: list[BadLine]) -> None:
+def _take(content: str, number: int, addresses: list[tuple[int, str]], bad: list[BadLine]) -> None:
     try:
-        addresses.append(bare_address(content))
+        addresses.append((number, bare_address(content)))
     except ValueError:
         bad.append(BadLine(number, "is not one bare e-mail address"))
 

@@ -463,3 +463,249 @@ def test_a_scoped_load_remembers_no_file_with_a_warning(
     site = write_site(tmp_path / "site", {"chosen": GOOD, "shadowing": SHADOWING, "other": GOOD})
     load_valid_site(site, ["chosen"])
     assert len(list(cache.iterdir())) == 1, "other.yaml only: validate must still warn"
+
+
+# -- a key given no value ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        pytest.param(
+            GOOD + "nonmembers:\n  # bob@example.org: accept\n",
+            "lists/xx.yaml:2:1: nonmembers: has no value (null), which could mean none or leave"
+            " them alone: write {} to declare none, or remove the key to leave them alone",
+            id="nonmembers-emptied",
+        ),
+        pytest.param(
+            GOOD + "header_filters:\n",
+            "lists/xx.yaml:2:1: header_filters: has no value (null), which could mean none or"
+            " leave them alone: write [] to declare none, or remove the key to leave them alone",
+            id="header-filters",
+        ),
+        pytest.param(
+            GOOD + "bans: ~\n",
+            "lists/xx.yaml:2:1: bans: has no value (null), which could mean none or leave them"
+            " alone: write [] to declare none, or remove the key to leave them alone",
+            id="bans-tilde",
+        ),
+        pytest.param(
+            GOOD + "members: null\n",
+            "lists/xx.yaml:2:1: members: has no value (null), which could mean none or leave"
+            " them alone: write [] to declare none, or remove the key to leave them alone",
+            id="members",
+        ),
+        pytest.param(
+            GOOD + "members_from:\n",
+            "lists/xx.yaml:2:1: members_from: has no value (null), which could mean none or"
+            " leave them alone: name a roster file or an ldap: search, or write 'members: []' to"
+            " declare none, or remove the key to leave them alone",
+            id="members-from",
+        ),
+        pytest.param(
+            "owners:\n  # - alice@example.org\ndisabled: true\n",
+            "lists/xx.yaml:1:1: owners: has no value (null): write [] to declare none (the same"
+            " as removing the key), or list them",
+            id="owners",
+        ),
+        pytest.param(
+            GOOD + "moderators:\n",
+            "lists/xx.yaml:2:1: moderators: has no value (null): write [] to declare none (the"
+            " same as removing the key), or list them",
+            id="moderators",
+        ),
+    ],
+)
+def test_a_key_with_no_value_is_an_error_naming_what_to_write(
+    run: Run, tmp_path: Path, content: str, expected: str
+) -> None:
+    write_site(tmp_path, {"xx": content, "fine": GOOD})
+    result = run("--root", str(tmp_path), "validate")
+    assert result.status == 1
+    assert [line for line in result.out.splitlines() if line.startswith("lists/")] == [expected]
+    assert result.out.endswith("1 valid list file(s), 1 error(s), 0 warning(s)\n")
+
+
+def test_none_declared_or_the_key_left_out_is_valid(run: Run, tmp_path: Path) -> None:
+    declared = GOOD + "moderators: []\nnonmembers: {}\nheader_filters: []\nbans: []\nmembers: []\n"
+    write_site(tmp_path, {"declared": declared, "omitted": GOOD})
+    result = run("--root", str(tmp_path), "validate")
+    assert result.status == 0, result.out
+    assert result.out == "2 valid list file(s), 0 error(s), 0 warning(s)\n"
+
+
+# -- addresses whose domain looks mistyped ----------------------------------------------
+
+# example.org is known: three addresses use it, and the site's disabled_owner.
+KNOWN = "owners: [alice@example.org, bob@example.org]\nmoderators: [carol@example.org]\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        pytest.param(
+            "owners:\n  - alice@example.org\n  - gaba@exmaple.org\n",
+            "lists/xx.yaml:3:5: warning: owners[1]: the domain exmaple.org looks like a typo of"
+            " example.org, used 5 times in the site (did you mean gaba@example.org?)",
+            id="owner-swapped-letters",
+        ),
+        pytest.param(
+            "owners: [Gaba <Gaba@Exmaple.org>]\n",
+            "lists/xx.yaml:1:10: warning: owners[0]: the domain exmaple.org looks like a typo"
+            " of example.org, used 4 times in the site (did you mean gaba@example.org?)",
+            id="owner-with-display-name",
+        ),
+        pytest.param(
+            GOOD + "moderators: [x@example.ogr]\n",
+            "lists/xx.yaml:2:14: warning: moderators[0]: the domain example.ogr looks like a"
+            " typo of example.org, used 5 times in the site (did you mean x@example.org?)",
+            id="moderator-tld-not-real",
+        ),
+        pytest.param(
+            GOOD + "nonmembers:\n  ci-bot@example.org: accept\n  y@gmial.com: accept\n",
+            "lists/xx.yaml:4:3: warning: nonmembers.y@gmial.com: the domain gmial.com looks"
+            " like a typo of gmail.com, a common mail provider (did you mean y@gmail.com?)",
+            id="nonmember-provider",
+        ),
+        pytest.param(
+            GOOD + "members:\n  - dave@example.org\n  - erin@exmaple.ogr\n",
+            "lists/xx.yaml:4:5: warning: members[1]: the domain exmaple.ogr looks like a typo"
+            " of example.org, used 6 times in the site (did you mean erin@example.org?)",
+            id="member-two-edits",
+        ),
+        pytest.param(
+            GOOD + "members:\n  - {address: frank@gmail.co, delivery_mode: mime_digests}\n",
+            "lists/xx.yaml:3:15: warning: members[0].address: the domain gmail.co looks like a"
+            " typo of gmail.com, a common mail provider (did you mean frank@gmail.com?)",
+            id="member-mapping-real-tld-missing-a-letter",
+        ),
+        pytest.param(
+            GOOD + "members: [list-owner@lists.exmaple.org]\n",
+            "lists/xx.yaml:2:11: warning: members[0]: the domain lists.exmaple.org looks like"
+            " a typo of lists.example.org, the site's own domain (did you mean"
+            " list-owner@lists.example.org?)",
+            id="site-domain",
+        ),
+    ],
+)
+def test_an_address_at_a_domain_one_or_two_slips_from_a_known_one_is_a_warning(
+    run: Run, tmp_path: Path, content: str, expected: str
+) -> None:
+    write_site(tmp_path, {"known": KNOWN, "xx": content})
+    result = run("--root", str(tmp_path), "validate")
+    assert result.status == 0, result.out
+    assert result.err.splitlines() == [expected]
+    assert result.out == "2 valid list file(s), 0 error(s), 1 warning(s)\n"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(GOOD, id="known-domain"),
+        pytest.param(
+            "owners: [gaba@exmaple.org, x@exmaple.org]\nmoderators: [y@exmaple.org]\n",
+            id="used-twice-besides-itself",
+        ),
+        pytest.param("owners: [gaba@example.com]\n", id="another-real-tld"),
+        pytest.param("owners: [gaba@example.net]\n", id="another-real-tld-two-edits"),
+        pytest.param("owners: [x@gmx.at, y@ymail.com, z@mail.com]\n", id="providers"),
+        pytest.param("owners: [x@riseup.org]\n", id="provider-at-another-real-tld"),
+        pytest.param("owners: [x@a.example.org]\n", id="subdomain"),
+        pytest.param("owners: [x@mx1.example.org]\n", id="digits"),
+        pytest.param("owners: [x@cis.example.org]\n", id="short-label"),
+        pytest.param(GOOD + "bans: ['spam@exmaple.org', '^.*@gmial\\.com$']\n", id="bans"),
+        pytest.param("owners: [x@mi.com]\n", id="half-a-label-or-more"),
+    ],
+)
+def test_no_warning_where_a_domain_may_well_be_meant(
+    run: Run, tmp_path: Path, content: str
+) -> None:
+    subdomains = (
+        "owners: [a@cs.example.org, b@cs.example.org, c@mx2.example.org, d@mx2.example.org]\n"
+    )
+    write_site(tmp_path, {"known": KNOWN, "hosts": subdomains, "xx": content})
+    result = run("--root", str(tmp_path), "validate")
+    assert result.status == 0, result.out
+    assert result.out == "3 valid list file(s), 0 error(s), 0 warning(s)\n"
+    assert result.err == ""
+
+
+ALONE = "domain: lists.example.org\n"  # no disabled_owner to count
+
+
+def test_a_domain_used_once_elsewhere_is_not_known(run: Run, tmp_path: Path) -> None:
+    write_site(
+        tmp_path,
+        {"one": "owners: [alice@example.org]\n", "xx": "owners: [x@exmaple.org]\n"},
+        config=ALONE,
+    )
+    result = run("--root", str(tmp_path), "validate")
+    assert result.out == "2 valid list file(s), 0 error(s), 0 warning(s)\n"
+
+
+def test_of_two_domains_used_alike_neither_is_taken_for_the_others_typo(
+    run: Run, tmp_path: Path
+) -> None:
+    write_site(
+        tmp_path,
+        {
+            "one": "owners: [a@example.org, b@example.org]\n",
+            "two": "owners: [c@exmaple.org, d@exmaple.org]\n",
+        },
+        config=ALONE,
+    )
+    result = run("--root", str(tmp_path), "validate")
+    assert result.out == "2 valid list file(s), 0 error(s), 0 warning(s)\n"
+
+
+def test_a_roster_file_line_is_warned_about_naming_only_its_own_address(
+    run: Run, tmp_path: Path
+) -> None:
+    site = write_site(tmp_path, {"known": KNOWN, "board": GOOD + "members_from: rosters/b.txt\n"})
+    (site / "rosters").mkdir()
+    (site / "rosters" / "b.txt").write_text(
+        "# the board\ndana@example.org\ngaba@exmaple.org\nyuki@gmial.com\n"
+    )
+    result = run("--root", str(site), "validate")
+    assert result.status == 0, result.out
+    assert result.err.splitlines() == [
+        "rosters/b.txt:3:1: warning: the domain exmaple.org looks like a typo of example.org,"
+        " used 6 times in the site (did you mean gaba@example.org?)",
+        "rosters/b.txt:4:1: warning: the domain gmial.com looks like a typo of gmail.com,"
+        " a common mail provider (did you mean yuki@gmail.com?)",
+    ]
+    assert "dana" not in result.err
+    assert result.out == "2 valid list file(s), 0 error(s), 2 warning(s)\n"
+
+
+def test_a_redacting_site_masks_the_address_and_the_suggestion(run: Run, tmp_path: Path) -> None:
+    config = "domain: lists.example.org\nredact_addresses: true\n"
+    write_site(tmp_path, {"known": KNOWN, "xx": "owners: [gaba@exmaple.org]\n"}, config=config)
+    result = run("--root", str(tmp_path), "validate")
+    assert result.err == (
+        "lists/xx.yaml:1:10: warning: owners[0]: the domain exmaple.org looks like a typo of"
+        " example.org, used 3 times in the site (did you mean g***@example.org?)\n"
+    )
+
+
+def test_a_file_remembered_as_valid_is_warned_about_when_the_rest_of_the_site_changes(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("LISTSYNC_CACHE_DIR", str(cache))
+    typo = "owners: [gaba@exmaple.org]\n"
+    others = "owners: [x@exmaple.org, y@exmaple.org]\n"  # exmaple.org: used thrice, known
+    site = write_site(tmp_path / "site", {"known": KNOWN, "typo": typo, "others": others})
+    first = run("--root", str(site), "validate")
+    assert first.out == "3 valid list file(s), 0 error(s), 0 warning(s)\n"
+    assert len(list(cache.iterdir())) == 3
+
+    (site / "lists" / "others.yaml").write_text("owners: [x@example.org, y@example.org]\n")
+    warned = (
+        "lists/typo.yaml:1:10: warning: owners[0]: the domain exmaple.org looks like a typo of"
+        " example.org, used 6 times in the site (did you mean gaba@example.org?)\n"
+    )
+    for _ in range(2):  # typo.yaml is remembered, and read again each time for its position
+        result = run("--root", str(site), "validate")
+        assert result.err == warned
+        assert result.out == "3 valid list file(s), 0 error(s), 1 warning(s)\n"
