@@ -114,7 +114,8 @@ class SiteRemote:
 
     @classmethod
     def create(cls, base: Path, site_files: dict[str, str], credentials: Credentials) -> SiteRemote:
-        """A pushed site on branch main, with the project's .gitlab-ci.yml."""
+        """A pushed site on branch main, with the project's .gitlab-ci.yml unless
+        `site_files` has one of its own (a site `listsync init` wrote)."""
         server, work, home = base / "server.git", base / "work", base / "gcl-home"
         unprotected_home, registry = base / "gcl-home-unprotected", base / "registry"
         registry.mkdir()
@@ -125,7 +126,7 @@ class SiteRemote:
             path = work / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(content)
-        pipeline = (REPO / ".gitlab-ci.yml").read_text()
+        pipeline = site_files.get(".gitlab-ci.yml") or (REPO / ".gitlab-ci.yml").read_text()
         (work / ".gitlab-ci.yml").write_text(pipeline)
         git(work, "init", "--quiet", "--initial-branch=main")
         git(work, "add", "--all")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from listsync import DISTRIBUTION
 from listsync.commands.apply import apply
 from listsync.commands.common import (
     CATALOG_FORMATS,
@@ -29,6 +30,7 @@ from listsync.commands.common import (
     print_problems,
 )
 from listsync.commands.imports import import_command
+from listsync.commands.init import init_command
 from listsync.commands.person import person
 from listsync.commands.plan import plan
 from listsync.commands.render import render_command
@@ -57,9 +59,8 @@ __all__ = [
     "main",
 ]
 
-DISTRIBUTION = "listsync-mailman"  # the name pip knows listsync by (pyproject.toml)
-
 WORKFLOW = (
+    "init",
     "validate",
     "plan",
     "apply",
@@ -114,6 +115,7 @@ def cli(ctx: click.Context, root: Path, no_color: bool, debug: bool) -> None:
 
 
 for command, name in (
+    (init_command, "init"),
     (validate, "validate"),
     (plan, "plan"),
     (apply, "apply"),

@@ -51,7 +51,15 @@ from listsync.mailman_templates import (
     decode,
 )
 from listsync.mailman_templates import fetch as fetch_template
-from listsync.models import ListSpec, Posting, SiteConfig, Subscription, Visibility, effective
+from listsync.models import (
+    ListSpec,
+    Posting,
+    SiteConfig,
+    Subscription,
+    Visibility,
+    effective,
+    plain_template_path,
+)
 from listsync.plan import ListPlan, diff_list
 from listsync.policy import (
     ARCHIVE_POLICY,
@@ -679,13 +687,16 @@ def _shown(root: Path, path: Path) -> str:
 
 
 def _site_texts(root: Path) -> dict[str, TemplateText]:
-    """The site's template files that are UTF-8 text, by path."""
+    """The site's template files that are UTF-8 text and a list file may name, by path
+    (not `templates/.gitkeep`, whose empty text would otherwise stand for an empty one)."""
     texts: dict[str, TemplateText] = {}
     directory = root / TEMPLATES_DIR
     for file in sorted(directory.rglob("*")) if directory.is_dir() else ():
-        text, _ = decode(file.read_bytes()) if file.is_file() else (None, None)
+        path = file.relative_to(root).as_posix()
+        if not file.is_file() or plain_template_path(path) is not None:
+            continue
+        text, _ = decode(file.read_bytes())
         if text is not None:
-            path = file.relative_to(root).as_posix()
             texts[path] = TemplateText(path, text)
     return texts
 
