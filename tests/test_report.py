@@ -5,9 +5,10 @@ A post goes in over LMTP and out to the SMTP sink, so Mailman sets the list's
 `last_post_at`; the other lists get none. The test reads those timestamps back
 and judges the report `--as-of` a time an hour past the midpoint between the
 lists made before the post and the post, with `inactive_after: 3600 seconds`,
-so the lists made before are inactive, the posted one is not, and the one
-made after is new. The counting proxy shows what the report reads beyond a
-full plan.
+so the lists made before were never posted to, the posted one is active, and
+the one made after is new; two hours after the post, the posted one is
+inactive, apart from the never used ones. The counting proxy shows what the
+report reads beyond a full plan.
 """
 
 from __future__ import annotations
@@ -96,13 +97,16 @@ def test_the_report_sorts_lists_by_what_mailman_recorded(
     report = json.loads(result.out)
     assert report["format_version"] == 1
     assert report["inactive_after"] == "3600 seconds"
-    inactive = report["inactive"]
-    assert {entry["name"] for entry in inactive} == {"quiet", "orphan"}
-    idle = [entry["idle_seconds"] for entry in inactive]
+    assert report["inactive"] == [], "made before the cut-off, but never posted to"
+    unused = report["never_posted"]
+    assert {entry["name"] for entry in unused} == {"quiet", "orphan"}
+    idle = [entry["idle_seconds"] for entry in unused]
     assert idle == sorted(idle, reverse=True), "oldest first"
-    assert all(entry["last_post_at"] is None for entry in inactive)
-    assert {e["name"]: e["retire"] for e in inactive}["quiet"] == "lists/quiet.yaml: disabled: true"
+    assert all(entry["last_post_at"] is None for entry in unused)
+    assert {e["name"]: e["retire"] for e in unused}["quiet"] == "lists/quiet.yaml: disabled: true"
     assert [entry["name"] for entry in report["new"]] == ["fresh"]
+    # busy has its reader; the disabled list is not judged
+    assert [e["name"] for e in report["no_members"]] == ["fresh", "legacy", "orphan", "quiet"]
     problems = {entry["name"]: entry["problem"] for entry in report["ownerless"]}
     assert problems == {
         "legacy": "no owner",
@@ -110,10 +114,26 @@ def test_the_report_sorts_lists_by_what_mailman_recorded(
     }
     assert [entry["name"] for entry in report["unmanaged"]] == ["legacy"]
     busy_count = mail_client.get_list(f"busy@{domain}").member_count
-    listed = {e["name"]: e for e in inactive + report["new"] + report["unmanaged"]}
-    assert {e["name"]: e["private"] for e in inactive} == {"quiet": False, "orphan": True}
+    listed = {e["name"]: e for e in unused + report["new"] + report["unmanaged"]}
+    assert {e["name"]: e["private"] for e in unused} == {"quiet": False, "orphan": True}
     assert busy_count == 1
     assert listed["fresh"]["member_count"] == 0
+
+    # Two hours after the post, the posted list is inactive and the others never posted.
+    later = (posted_at + timedelta(hours=2)).isoformat()
+    aged = json.loads(run("--root", str(site), "report", "--format", "json", "--as-of", later).out)
+    assert [e["name"] for e in aged["inactive"]] == ["busy"]
+    assert aged["inactive"][0]["last_post_at"] == posted_at.isoformat()
+    never = [e["name"] for e in aged["never_posted"]]
+    assert sorted(never[:2]) == ["orphan", "quiet"]
+    assert never[2:] == ["fresh"], "oldest first"
+    assert aged["new"] == []
+    text = run("--root", str(site), "report", "--as-of", later).out
+    assert "Inactive lists: no post for 3600 seconds (retire each with" in text
+    assert "\n  busy  last post: " in text
+    assert "Never posted to, made more than 3600 seconds ago (retire each with" in text
+    assert "\n  quiet  created: " in text
+    assert "Lists without members: 4\n  fresh  managed: yes; last post: never;" in text
 
     # Judged now, with the default threshold of 18 months, nothing is inactive.
     (site / "listsync.yaml").write_text(f"domain: {domain}\ndisabled_owner: {DISABLED_OWNER}\n")
@@ -124,12 +144,12 @@ def test_the_report_sorts_lists_by_what_mailman_recorded(
 
     strict = run(
         "--root", str(site), "report", "--inactive-after", "1 hour", "--as-of", as_of,
-        "--fail-on", "inactive",
+        "--fail-on", "inactive,never_posted",
     )  # fmt: skip
     assert strict.status == 2
-    assert "report: not empty: inactive" in strict.err
-    assert "quiet  last post: never" in strict.out
-    lenient = run("--root", str(site), "report", "--fail-on", "inactive")
+    assert "report: not empty: never_posted" in strict.err
+    assert "quiet  created: " in strict.out
+    lenient = run("--root", str(site), "report", "--fail-on", "inactive,never_posted")
     assert lenient.status == 0
 
 
@@ -148,9 +168,17 @@ def test_the_lists_a_person_runs_by_the_files_and_by_mailman(
         "description: Quiet.\nowners: [bob@example.org, alice@example.org]\n"
     )
 
+    through_proxy.recorder.clear()
     result = run("--root", str(site), "report", "--owner", "alice@example.org", "--format", "json")
     assert result.status == 0, result.err
+    # listing, members/find, the 3 lists' settings, the owner and moderator rosters
+    assert len(through_proxy.recorder.requests) == 7, through_proxy.recorder.requests
+    assert through_proxy.recorder.writes == []
     person = json.loads(result.out)["person"]
+    says = {entry["list"]: entry["says"] for entry in person.pop("lists")}
+    assert list(says) == [f"busy@{domain}", f"legacy@{domain}", f"quiet@{domain}"]
+    assert says[f"legacy@{domain}"][0] == "unmanaged (in no file)"
+    assert "owner by lists/quiet.yaml, not in Mailman (not yet applied?)" in says[f"quiet@{domain}"]
     elsewhere = person.pop("elsewhere")
     assert f"x.other.{domain}" in elsewhere
     assert not any(item.endswith(f".{domain}") and "other." not in item for item in elsewhere)
@@ -162,10 +190,35 @@ def test_the_lists_a_person_runs_by_the_files_and_by_mailman(
         "only_in_files": [f"quiet@{domain}"],
         "only_in_mailman": [f"legacy@{domain}"],
     }
+
+    # Any case, a display name: the same person, one line per list, nothing else of the site.
+    text = run(
+        "--root", str(site), "report", "--owner", "Alice <ALICE@Example.org>",
+        "--as-of", "2999-01-01", "--redact",
+    )  # fmt: skip
+    assert text.status == 0, text.err
+    lines = text.out.splitlines()
+    assert lines[0] == "alice@example.org as owner: 3 lists of the site's domain", (
+        "its own, unmasked"
+    )
+    assert lines[1].startswith(f"  busy@{domain}  never posted to, made ")
+    assert lines[1].endswith("; no members")
+    assert lines[2].startswith(f"  legacy@{domain}  unmanaged (in no file); never posted to, made ")
+    assert lines[3].startswith(f"  quiet@{domain}  owner by lists/quiet.yaml, not in Mailman")
+    assert f"x.other.{domain}" in lines[4]
+    assert "Inactive" not in text.out
+    assert "Unmanaged lists" not in text.out
+    masked = run(
+        "--root", str(site), "report", "--owner", "alice@example.org", "--format", "json",
+        "--redact",
+    )  # fmt: skip
+    quiet = [e for e in json.loads(masked.out)["person"]["lists"] if e["list"].startswith("quiet")]
+    assert quiet[0]["owners"] == ["b***@example.org"], "bob masked, as the site report masks him"
     markdown = run("--root", str(site), "report", "--format", "markdown", "--redact")
     assert "| legacy | " in markdown.out
     assert "alice@example.org" not in markdown.out
     assert "a\\*\\*\\*@example.org" in markdown.out, "a***@example.org, its stars escaped"
     bad = run("--root", str(site), "report", "--fail-on", "everything")
     assert bad.status == 1
-    assert "--fail-on everything: the sections are inactive, new, ownerless, unmanaged" in bad.err
+    sections = "inactive, never_posted, new, no_members, ownerless, unmanaged"
+    assert f"--fail-on everything: the sections are {sections}" in bad.err

@@ -6,17 +6,25 @@ reads anyway (every managed list's settings, which carry `created_at` and
 `last_post_at`, the domain listing with member counts, the rosters) plus the
 settings and owners of the unmanaged lists. Sections:
 
-* inactive: enabled managed lists whose last post (or, never posted, their
-  creation) is older than `lifecycle.inactive_after`, oldest first, each with
-  the one-line change that retires it;
+* inactive: enabled managed lists whose last post is older than
+  `lifecycle.inactive_after`, oldest first, each with the one-line change
+  that retires it;
+* never posted: enabled managed lists never posted to and created longer ago
+  than that (Mailman 3.3.8 to 3.3.10 leave `last_post_at` null until the
+  first post is delivered: `handlers/after_delivery.py` is its only writer
+  but for the 2.1 importer), oldest first, kept apart from lists that were
+  once used;
 * new without a post: enabled managed lists never posted to, created within
   that time;
+* no members: enabled lists, managed or not, whose listing says
+  `member_count` 0 (members proper; owners and moderators are not counted);
 * ownership: enabled lists with no owner, only the site's `disabled_owner`,
   or only owners that no list file mentions;
 * unmanaged: lists in Mailman that no file declares, with age and activity;
-* a person (`--owner`/`--moderator ADDRESS`), shown alone: the lists the
-  address runs according to the files and according to Mailman, and where
-  they differ (every place of a person: `listsync person show`).
+* a person (`--owner`/`--moderator ADDRESS`), shown alone: each list the
+  address runs in the site's domain, by the files or by Mailman, with what
+  the sections above say of it, and its lists in other domains (every place
+  of a person: `listsync person show`).
 
 Mailman keeps no count of rejected posts over REST, so a disabled list that
 still receives (rejected) mail cannot be reported. Names, owners and reasons
@@ -40,7 +48,9 @@ from listsync.site import Site
 
 FORMAT_VERSION = 1
 FORMATS = ("text", "markdown", "json")
-SECTIONS = ("inactive", "new", "ownerless", "unmanaged")
+SECTIONS = ("inactive", "never_posted", "new", "no_members", "ownerless", "unmanaged")
+# The sections a list's activity puts it in (at most one of them).
+ACTIVITY_SECTIONS = ("inactive", "never_posted", "new")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +77,20 @@ class OwnershipProblem:
 
 
 @dataclass(frozen=True, slots=True)
+class PersonList:
+    """One list of the site's domain that a person runs, by its file or by Mailman."""
+
+    fqdn: str
+    managed: bool  # a list file declares it
+    in_files: bool  # its file names the person in the role
+    in_mailman: bool  # Mailman has the person in the role
+    disabled: bool  # its file says `disabled: true`
+    facts: ListFacts | None  # None: not in Mailman
+    sections: tuple[str, ...] = ()  # the report's sections it is in
+    problem: str | None = None  # its ownership problem
+
+
+@dataclass(frozen=True, slots=True)
 class Person:
     """The lists an address runs in one role, by the files and by Mailman."""
 
@@ -75,6 +99,9 @@ class Person:
     in_files: tuple[str, ...]
     in_mailman: tuple[str, ...]  # in the site's domain
     elsewhere: tuple[str, ...] = ()  # list ids in the server's other domains
+    lists: tuple[PersonList, ...] = ()  # in_files and in_mailman, one entry each, judged
+    as_of: datetime | None = None
+    inactive_after: str = ""
 
     @property
     def only_in_files(self) -> tuple[str, ...]:
@@ -94,6 +121,8 @@ class Report:
     new: tuple[ListFacts, ...]
     ownerless: tuple[OwnershipProblem, ...]
     unmanaged: tuple[ListFacts, ...]
+    never_posted: tuple[ListFacts, ...] = ()
+    no_members: tuple[ListFacts, ...] = ()
 
     def non_empty(self) -> list[str]:
         return [name for name in SECTIONS if getattr(self, name)]
@@ -145,6 +174,22 @@ def _ownership_problem(
     return None
 
 
+def activity_section(facts: ListFacts, cutoff: datetime) -> str | None:
+    """Which of `ACTIVITY_SECTIONS` an enabled list is in, judged against `cutoff`
+    (`as_of - inactive_after`): a post before it is inactive; no post at all is never
+    posted if the list was made before it, new if after."""
+    if facts.last_post_at is not None:
+        return "inactive" if facts.last_post_at < cutoff else None
+    if facts.created_at is not None and facts.created_at < cutoff:
+        return "never_posted"
+    return "new"
+
+
+def _disabled_owner(site: Site) -> str | None:
+    owner = site.config.disabled_owner
+    return split_address(owner)[0].lower() if owner else None
+
+
 def build(
     site: Site,
     reading: Reading,
@@ -157,23 +202,21 @@ def build(
 ) -> Report:
     counts = reading.live.member_counts
     cutoff = as_of - inactive_after
-    disabled_owner = (
-        split_address(site.config.disabled_owner)[0].lower() if site.config.disabled_owner else None
-    )
+    disabled_owner = _disabled_owner(site)
     known = mentioned_addresses(site)
-    inactive: list[ListFacts] = []
-    new: list[ListFacts] = []
+    by_activity: dict[str, list[ListFacts]] = {name: [] for name in ACTIVITY_SECTIONS}
+    no_members: list[ListFacts] = []
     ownerless: list[OwnershipProblem] = []
     for name in sorted(reading.desired):
         live: ListState | None = reading.live.lists.get(name)
         if live is None or site.lists[name].spec.disabled:
             continue
         facts = _facts(name, live.settings, live.owners, counts.get(name), managed=True)
-        activity = facts.last_activity
-        if activity is not None and activity < cutoff:
-            inactive.append(facts)
-        elif facts.last_post_at is None:
-            new.append(facts)
+        section = activity_section(facts, cutoff)
+        if section is not None:
+            by_activity[section].append(facts)
+        if facts.member_count == 0:
+            no_members.append(facts)
         problem = _ownership_problem(facts.owners, disabled_owner, known)
         if problem is not None:
             ownerless.append(OwnershipProblem(facts, problem))
@@ -183,17 +226,24 @@ def build(
         facts = _facts(name, config, owners, counts.get(name), managed=False)
         unmanaged.append(facts)
         if not may_be_retired(dict(config)):
+            if facts.member_count == 0:
+                no_members.append(facts)
             problem = _ownership_problem(facts.owners, disabled_owner, known)
             if problem is not None:
                 ownerless.append(OwnershipProblem(facts, problem))
-    epoch = datetime.min.replace(tzinfo=UTC)
-    inactive.sort(key=lambda f: (f.last_activity or epoch, f.name))
+
+    def oldest_first(section: str) -> tuple[ListFacts, ...]:
+        epoch = datetime.min.replace(tzinfo=UTC)
+        return tuple(sorted(by_activity[section], key=lambda f: (f.last_activity or epoch, f.name)))
+
     return Report(
         domain=site.config.domain,
         as_of=as_of,
         inactive_after=inactive_text,
-        inactive=tuple(inactive),
-        new=tuple(new),
+        inactive=oldest_first("inactive"),
+        never_posted=oldest_first("never_posted"),
+        new=tuple(by_activity["new"]),
+        no_members=tuple(sorted(no_members, key=lambda f: f.name)),
         ownerless=tuple(sorted(ownerless, key=lambda p: p.facts.name)),
         unmanaged=tuple(unmanaged),
     )
@@ -228,15 +278,99 @@ def collect(
     )
 
 
-def collect_person(site: Site, backend: MailmanBackend, address: str, role: str) -> Person:
-    """The lists `address` runs in `role`, by the files and by Mailman: the domain's
-    listing and one `members/find` (2 requests), not the site's report."""
+def collect_person(
+    site: Site,
+    backend: MailmanBackend,
+    address: str,
+    role: str,
+    *,
+    as_of: datetime,
+    inactive_after: timedelta,
+    inactive_text: str,
+) -> Person:
+    """The lists `address` (bare, lower case) runs in `role`, by the files and by Mailman,
+    each judged as the report would: the domain's listing and one `members/find`, then,
+    when it runs lists of the domain, their settings (one request each) and the server's
+    owner and moderator rosters (one request each), not the site's report."""
     domain = site.config.domain
-    names = backend.list_names(domain) or []
-    return replace(
-        person_in_mailman(address, role, backend.lists_of(address, role), domain, names),
+    counts = backend.list_listing(domain) or {}
+    person = replace(
+        person_in_mailman(address, role, backend.lists_of(address, role), domain, counts),
         in_files=person_in_files(site, address, role),
     )
+    present = {fqdn.partition("@")[0] for fqdn in (*person.in_files, *person.in_mailman)}
+    present &= set(counts)
+    configs = backend.list_configs(domain, present) if present else {}
+    rosters = backend.all_rosters() if present else {}
+    owners = {
+        name: rosters.get(list_id(f"{name}@{domain}"), {}).get("owner", set()) for name in present
+    }
+    return judge_person(
+        site,
+        person,
+        configs,
+        owners,
+        counts,
+        as_of=as_of,
+        inactive_after=inactive_after,
+        inactive_text=inactive_text,
+    )
+
+
+def judge_person(
+    site: Site,
+    person: Person,
+    configs: Mapping[str, Mapping[str, Any]],
+    owners: Mapping[str, Iterable[str]],
+    counts: Mapping[str, int],
+    *,
+    as_of: datetime,
+    inactive_after: timedelta,
+    inactive_text: str,
+) -> Person:
+    """`person` with each of its lists of the domain judged by the site report's rules
+    (`configs` and `owners` of those in Mailman, `counts` from the listing)."""
+    cutoff = as_of - inactive_after
+    disabled_owner = _disabled_owner(site)
+    known = mentioned_addresses(site)
+    judged = []
+    for fqdn in sorted({*person.in_files, *person.in_mailman}):
+        name = fqdn.partition("@")[0]
+        list_file = site.lists.get(name)
+        disabled = list_file is not None and list_file.spec.disabled
+        config = configs.get(name)
+        facts = None
+        sections: list[str] = []
+        problem = None
+        if config is not None:
+            facts = _facts(
+                name, config, owners.get(name, ()), counts.get(name), managed=list_file is not None
+            )
+            activity = None if disabled else activity_section(facts, cutoff)
+            if list_file is None:
+                sections.append("unmanaged")
+            elif activity is not None:
+                sections.append(activity)
+            enabled = not may_be_retired(dict(config)) if list_file is None else not disabled
+            if enabled:
+                if facts.member_count == 0:
+                    sections.append("no_members")
+                problem = _ownership_problem(facts.owners, disabled_owner, known)
+                if problem is not None:
+                    sections.append("ownerless")
+        judged.append(
+            PersonList(
+                fqdn=fqdn,
+                managed=list_file is not None,
+                in_files=fqdn in person.in_files,
+                in_mailman=fqdn in person.in_mailman,
+                disabled=disabled,
+                facts=facts,
+                sections=tuple(s for s in SECTIONS if s in sections),
+                problem=problem,
+            )
+        )
+    return replace(person, lists=tuple(judged), as_of=as_of, inactive_after=inactive_text)
 
 
 def person_in_files(site: Site, address: str, role: str) -> tuple[str, ...]:
@@ -269,7 +403,9 @@ def redacted(report: Report) -> Report:
     return replace(
         report,
         inactive=tuple(map(masked, report.inactive)),
+        never_posted=tuple(map(masked, report.never_posted)),
         new=tuple(map(masked, report.new)),
+        no_members=tuple(map(masked, report.no_members)),
         ownerless=tuple(
             OwnershipProblem(masked(p.facts), redact(p.reason)) for p in report.ownerless
         ),
@@ -278,7 +414,17 @@ def redacted(report: Report) -> Report:
 
 
 def redacted_person(person: Person) -> Person:
-    return replace(person, address=redact(person.address))
+    """`person` with every address masked but the person's own: whoever asked typed it."""
+    kept = (person.address,)
+
+    def masked(entry: PersonList) -> PersonList:
+        facts = entry.facts
+        if facts is not None:
+            facts = replace(facts, owners=tuple(redact(o, kept) for o in facts.owners))
+        problem = None if entry.problem is None else redact(entry.problem, kept)
+        return replace(entry, facts=facts, problem=problem)
+
+    return replace(person, lists=tuple(map(masked, person.lists)))
 
 
 # -- showing -----------------------------------------------------------------------
@@ -314,6 +460,10 @@ def _members(facts: ListFacts) -> str:
     return "?" if facts.member_count is None else str(facts.member_count)
 
 
+def _owners(facts: ListFacts) -> str:
+    return ", ".join(facts.owners) or "none"
+
+
 def _name(facts: ListFacts) -> str:
     return facts.name + (" (private)" if facts.private else "")
 
@@ -321,6 +471,8 @@ def _name(facts: ListFacts) -> str:
 def _rows(report: Report) -> dict[str, tuple[tuple[str, ...], list[tuple[str, ...]]]]:
     """Each section as a header and rows, shared by the text and Markdown forms."""
     activity = ("List", "Last post", "Created", "Members", "Owners")
+    unused = ("List", "Created", "Members", "Owners")
+    empty = ("List", "Managed", "Last post", "Created", "Owners")
 
     def row(f: ListFacts) -> tuple[str, ...]:
         return (
@@ -328,13 +480,24 @@ def _rows(report: Report) -> dict[str, tuple[tuple[str, ...], list[tuple[str, ..
             _when(f.last_post_at, report.as_of),
             _when(f.created_at, report.as_of),
             _members(f),
-            ", ".join(f.owners) or "none",
+            _owners(f),
         )
+
+    def unused_row(f: ListFacts) -> tuple[str, ...]:
+        return (_name(f), _when(f.created_at, report.as_of), _members(f), _owners(f))
+
+    def empty_row(f: ListFacts) -> tuple[str, ...]:
+        at = report.as_of
+        managed = "yes" if f.managed else "no"
+        return (_name(f), managed, _when(f.last_post_at, at), _when(f.created_at, at), _owners(f))
 
     return {
         f"Inactive lists: no post for {report.inactive_after} (retire each with"
         " 'disabled: true' in its file)": (activity, [row(f) for f in report.inactive]),
+        f"Never posted to, made more than {report.inactive_after} ago (retire each with"
+        " 'disabled: true' in its file)": (unused, [unused_row(f) for f in report.never_posted]),
         "New lists without a post yet": (activity, [row(f) for f in report.new]),
+        "Lists without members": (empty, [empty_row(f) for f in report.no_members]),
         "Ownership problems": (
             ("List", "Managed", "Problem"),
             [
@@ -346,16 +509,58 @@ def _rows(report: Report) -> dict[str, tuple[tuple[str, ...], list[tuple[str, ..
     }
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'s' * (number != 1)}"
+
+
+def person_list_words(entry: PersonList, person: Person) -> list[str]:
+    """What the report says of one of a person's lists, in words, most telling first."""
+    name, role = entry.fqdn.partition("@")[0], person.role
+    words = []
+    if not entry.managed:
+        words.append("unmanaged (in no file)")
+    elif entry.disabled:
+        words.append("disabled in its file")
+    facts = entry.facts
+    if facts is None:
+        return [*words, f"not in Mailman (lists/{name}.yaml not yet applied?)"]
+    if entry.managed and not entry.in_mailman:
+        words.append(f"{role} by lists/{name}.yaml, not in Mailman (not yet applied?)")
+    if entry.managed and not entry.in_files:
+        words.append(f"{role} in Mailman, not in lists/{name}.yaml (drift)")
+    if facts.private:
+        words.append("private")
+    as_of = person.as_of or datetime.now(UTC)
+    created = _when(facts.created_at, as_of)
+    if "inactive" in entry.sections:
+        last = _when(facts.last_post_at, as_of)
+        words.append(f"inactive: no post for {person.inactive_after}, the last {last}")
+    elif "new" in entry.sections:
+        words.append(f"new, no post yet, made {created}")
+    elif facts.last_post_at is None:
+        words.append(f"never posted to, made {created}")
+    else:
+        words.append(f"last post {_when(facts.last_post_at, as_of)}")
+    if facts.member_count is None:
+        words.append("members unknown")
+    else:
+        words.append(
+            "no members" if facts.member_count == 0 else _count(facts.member_count, "member")
+        )
+    if entry.problem is not None:
+        words.append(f"ownership problem: {entry.problem}")
+    return words
+
+
 def _person_lines(person: Person) -> list[str]:
-    return [
-        f"{person.address} as {person.role}:",
-        f"  by the files: {', '.join(person.in_files) or 'none'}",
-        f"  in Mailman: {', '.join(person.in_mailman) or 'none'}",
-        f"  only in the files (not yet applied?): {', '.join(person.only_in_files) or 'none'}",
-        f"  only in Mailman (unmanaged, or drift): {', '.join(person.only_in_mailman) or 'none'}",
+    domain_lists = _count(len(person.lists), "list")
+    lines = [f"{person.address} as {person.role}: {domain_lists} of the site's domain"]
+    lines += [f"  {e.fqdn}  {'; '.join(person_list_words(e, person))}" for e in person.lists]
+    lines += [
         f"  in the server's other domains: {', '.join(person.elsewhere) or 'none'}",
         f"  every place of the address: listsync person show {person.address}",
     ]
+    return lines
 
 
 def _title(report: Report) -> str:
@@ -410,7 +615,12 @@ def to_json_data(report: Report) -> dict[str, Any]:
             {**_facts_json(f, report.as_of), "retire": f"lists/{f.name}.yaml: disabled: true"}
             for f in report.inactive
         ],
+        "never_posted": [
+            {**_facts_json(f, report.as_of), "retire": f"lists/{f.name}.yaml: disabled: true"}
+            for f in report.never_posted
+        ],
         "new": [_facts_json(f, report.as_of) for f in report.new],
+        "no_members": [_facts_json(f, report.as_of) for f in report.no_members],
         "ownerless": [
             {**_facts_json(p.facts, report.as_of), "problem": p.reason} for p in report.ownerless
         ],
@@ -418,10 +628,29 @@ def to_json_data(report: Report) -> dict[str, Any]:
     }
 
 
+def _person_list_json(entry: PersonList, person: Person) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "list": entry.fqdn,
+        "managed": entry.managed,
+        "in_files": entry.in_files,
+        "in_mailman": entry.in_mailman,
+        "disabled": entry.disabled,
+        "sections": list(entry.sections),
+        "problem": entry.problem,
+        "says": person_list_words(entry, person),
+    }
+    if entry.facts is not None:
+        facts = _facts_json(entry.facts, person.as_of or datetime.now(UTC))
+        found.update((k, v) for k, v in facts.items() if k not in ("name", "managed"))
+    return found
+
+
 def person_json(person: Person, domain: str) -> dict[str, Any]:
     return {
         "format_version": FORMAT_VERSION,
         "domain": domain,
+        "as_of": None if person.as_of is None else person.as_of.isoformat(),
+        "inactive_after": person.inactive_after,
         "person": {
             "address": person.address,
             "role": person.role,
@@ -430,6 +659,7 @@ def person_json(person: Person, domain: str) -> dict[str, Any]:
             "only_in_files": list(person.only_in_files),
             "only_in_mailman": list(person.only_in_mailman),
             "elsewhere": list(person.elsewhere),
+            "lists": [_person_list_json(entry, person) for entry in person.lists],
         },
     }
 

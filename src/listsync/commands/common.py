@@ -30,7 +30,7 @@ EXIT_BUG = 3
 # checks that they agree.
 PLAN_FORMATS = ("text", "markdown", "json")
 REPORT_FORMATS = ("text", "markdown", "json")
-REPORT_SECTIONS = ("inactive", "new", "ownerless", "unmanaged")
+REPORT_SECTIONS = ("inactive", "never_posted", "new", "no_members", "ownerless", "unmanaged")
 CATALOG_FORMATS = ("markdown", "html", "json")
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 3

@@ -46,9 +46,12 @@ from listsync.errors import ListsyncError
 @click.option(
     "--owner",
     metavar="ADDRESS",
-    help="Only: every list ADDRESS owns, files vs Mailman (every place: 'person show').",
+    help="Only ADDRESS's section: each list of the domain it owns, by the files or by Mailman,"
+    " one a line with what the report says of it (every place: 'person show').",
 )
-@click.option("--moderator", metavar="ADDRESS", help="Only: every list ADDRESS moderates.")
+@click.option(
+    "--moderator", metavar="ADDRESS", help="Only ADDRESS's section: each list it moderates."
+)
 @click.option(
     "--fail-on",
     metavar="SECTIONS",
@@ -70,17 +73,18 @@ def report_command(
     fail_on: str | None,
     redact: bool,
 ) -> None:
-    """Inactive, ownerless and forgotten lists, and the lists a person runs.
+    """Inactive, never used, empty, ownerless and forgotten lists, and the lists a person runs.
 
     Reads what a full plan reads, plus the unmanaged lists' settings and owners.
 
     \b
     Examples:
       listsync report
-      listsync report --format markdown --out report.md --fail-on inactive,ownerless
+      listsync report --format markdown --out report.md --fail-on inactive,never_posted,ownerless
       listsync report --owner alice@example.org
     """
-    from listsync import lifecycle
+    from listsync import lifecycle, people
+    from listsync.errors import keep_addresses
     from listsync.models import parse_duration
     from listsync.run import hiding
 
@@ -95,23 +99,16 @@ def report_command(
         )
     if owner and moderator:
         raise ListsyncError("--owner and --moderator: ask about one role at a time")
+    if (owner or moderator) and failing:
+        raise ListsyncError(
+            "--fail-on judges the site's report; --owner/--moderator show one person's lists"
+        )
+    asked = owner or moderator
+    subject = people.normalise(asked) if asked else None
+    if subject is not None:
+        keep_addresses([subject])
     site = load_site(obj, ())
     hidden = hiding(site, redact)
-    if owner or moderator:
-        if failing:
-            raise ListsyncError(
-                "--fail-on judges the site's report; --owner/--moderator show one person's lists"
-            )
-        address, role = (owner, "owner") if owner else (moderator, "moderator")
-        assert address is not None
-        runs = lifecycle.collect_person(site, conn.backend(), address, role)
-        shown_person = lifecycle.redacted_person(runs) if hidden else runs
-        if not formats:
-            click.echo(lifecycle.render_person(shown_person, site.config.domain, fmt), nl=False)
-        for out, out_fmt in formats:
-            write_out(out, lifecycle.render_person(shown_person, site.config.domain, out_fmt))
-            click.echo(f"wrote {out}", err=True)
-        return
     threshold_text = inactive_after or site.config.lifecycle.inactive_after
     try:
         threshold = parse_duration(threshold_text)
@@ -119,6 +116,23 @@ def report_command(
     except ValueError as exc:
         raise ListsyncError(f"{exc}") from None
     moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if subject is not None:
+        runs = lifecycle.collect_person(
+            site,
+            conn.backend(),
+            subject,
+            "owner" if owner else "moderator",
+            as_of=moment,
+            inactive_after=threshold,
+            inactive_text=threshold_text,
+        )
+        shown_person = lifecycle.redacted_person(runs) if hidden else runs
+        if not formats:
+            click.echo(lifecycle.render_person(shown_person, site.config.domain, fmt), nl=False)
+        for out, out_fmt in formats:
+            write_out(out, lifecycle.render_person(shown_person, site.config.domain, out_fmt))
+            click.echo(f"wrote {out}", err=True)
+        return
     the_report = lifecycle.collect(
         site,
         conn.backend(),
