@@ -226,7 +226,6 @@ def test_a_new_domain_beside_others_needs_force(
     planned = plan(run, site)
     assert planned.status == 2
     assert f"creates the domain {domain} and 10 lists in it, while the server holds" in planned.out
-    assert other in planned.out
     connected.recorder.clear()
     refused = apply(run, site)
     assert refused.status == 1
