@@ -11,8 +11,10 @@ Every file is verified before it is written: its text is checked as
 `validate` would check it, and the desired state computed from it is
 diffed against the live state with the plan's own diff. A list whose file
 would not round-trip (plan would change something) is reported as failed
-with the residual changes and no file is written. Nothing here writes to
-Mailman.
+with the residual changes and no file is written. The one change allowed:
+a template served from elsewhere than `templates_url` moves there, with the
+same text (a URL listsync published comes back as the file it publishes at
+that URL: `template_fields`). Nothing here writes to Mailman.
 
 With `--members DIR`, a private or closed list's members also leave Mailman:
 its roster goes to `DIR/NAME.txt` (one address per line, sorted, under a
@@ -25,20 +27,21 @@ members in Mailman only, and no address is ever part of the result.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import io
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import LiteralScalarString
 
 from listsync import mailman_settings
-from listsync.addresses import split_address
+from listsync.addresses import plain_text_problem, split_address
 from listsync.changes import SetTemplate
 from listsync.errors import ListsyncError
 from listsync.load import LISTS_DIR, check_list_text, list_file_paths
@@ -47,11 +50,13 @@ from listsync.mailman_templates import (
     TEMPLATES_DIR,
     NotServedError,
     TemplateText,
+    check_path,
     check_text,
     decode,
 )
 from listsync.mailman_templates import fetch as fetch_template
 from listsync.models import (
+    DmarcMitigation,
     ListSpec,
     Posting,
     SiteConfig,
@@ -79,6 +84,8 @@ from listsync.render import change_lines
 from listsync.rosters import RosterError, parse_roster_text, read_roster_file
 
 MODELINE = "# yaml-language-server: $schema=../schema/list.schema.json"
+SCHEMA_FILE = "schema/list.schema.json"  # what the modeline points at, from the site root
+OWNER_PLACEHOLDER = "OWNER"  # not an address: validate refuses a file that still says it
 FIELD_ORDER = (
     "description",
     "category",
@@ -102,6 +109,7 @@ _RULE_FIELDS = frozenset({"templates", "nonmembers", "header_filters", "bans", "
 ARCHIVE_BY_POLICY = {value: key for key, value in ARCHIVE_POLICY.items()}
 SUBSCRIPTION_BY_POLICY = {value: key for key, value in SUBSCRIPTION_POLICY.items()}
 DMARC_BY_ACTION = {value: key for key, value in DMARC_ACTION.items()}
+NO_MITIGATION = DMARC_ACTION[DmarcMitigation.NONE]
 _NO_DEFAULT = object()
 # "closed" in the sense of the issue: nobody joins without a moderator's approval.
 CLOSED_POLICIES = frozenset(
@@ -141,6 +149,16 @@ class ListImport:
     reason: str = ""
     details: tuple[str, ...] = ()
     members: MembersImport | None = None
+    moves: tuple[tuple[str, str], ...] = ()  # (template, URL now): served elsewhere, moves
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyBreak:
+    """Imported (or refused) lists that break one rule of the site's policy; `kind` says
+    which, for people."""
+
+    kind: str
+    names: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +169,7 @@ class ImportResult:
     domain_exists: bool
     lists: tuple[ListImport, ...]
     members_dir: str | None = None
+    policy: tuple[PolicyBreak, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -237,9 +256,9 @@ def typed_fields(live: ListState, config: SiteConfig) -> dict[str, Any]:
         fields["dmarc"] = dmarc
 
     # A disabled list's owners are the disabled owner; the declared ones are unknown.
-    fields["owners"] = [] if disabled else sorted(live.owners)
+    fields["owners"] = [] if disabled else _named_addresses(live.owners, live.display_names)
     if live.moderators and not disabled:
-        fields["moderators"] = sorted(live.moderators)
+        fields["moderators"] = _named_addresses(live.moderators, live.display_names)
     if disabled:
         fields["disabled"] = True
     declared = details_to_declare(live)
@@ -253,6 +272,18 @@ def typed_fields(live: ListState, config: SiteConfig) -> dict[str, Any]:
     if Detail.BANS in declared:
         fields["bans"] = sorted(live.bans - {DISABLE_BAN})
     return fields
+
+
+def _named_addresses(addresses: Iterable[str], names: Mapping[str, str]) -> list[str]:
+    """`addresses` sorted, each as `Name <address>` where Mailman has a display name that
+    a file can write that way (one line, no `<`, `>` or quote at its ends); else bare."""
+    written = []
+    for address in sorted(addresses):
+        name = names.get(address, "")
+        shown = f"{name} <{address}>"
+        readable = plain_text_problem(name) is None and split_address(shown) == (address, name)
+        written.append(shown if name and readable else address)
+    return written
 
 
 def details_to_declare(live: ListState) -> frozenset[Detail]:
@@ -342,14 +373,16 @@ def _yaml_node(value: Any) -> Any:
     return value
 
 
-def to_yaml(document: CommentedMap) -> str:
-    """The file's text: the schema modeline, then block style with a 2-space indent."""
+def to_yaml(document: CommentedMap, *, modeline: bool = True) -> str:
+    """The file's text: the schema modeline (with `modeline`), then block style with a
+    2-space indent."""
     yaml = YAML(typ="rt", pure=True)
     yaml.default_flow_style = False
     yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.width = 4096
     stream = io.StringIO()
-    stream.write(MODELINE + "\n")
+    if modeline:
+        stream.write(MODELINE + "\n")
     if document:
         yaml.dump(document, stream)
     return stream.getvalue()
@@ -362,6 +395,18 @@ def file_path(name: str) -> str:
     return f"{LISTS_DIR}/{name}.yaml"
 
 
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A list's verified file `text`, the template texts it names that the site does
+    not have yet (to write in templates/), and `moves`: template name -> the URL Mailman
+    has now, for each text served from elsewhere, which the first apply points at its
+    URL below `templates_url` (the same words)."""
+
+    text: str
+    new_texts: list[TemplateText]
+    moves: dict[str, str]
+
+
 def render_list(
     live: ListState,
     config: SiteConfig,
@@ -370,29 +415,59 @@ def render_list(
     members_from: str | None = None,
 ) -> tuple[str, list[TemplateText]]:
     """The verified text of the list file for `live`, and the template texts it names
-    that the site does not have yet (to write in templates/); `members_from` is the
-    roster file it names, if any.
+    that the site does not have yet (see `render`)."""
+    rendered = render(live, config, site_texts, fetch, members_from)
+    return rendered.text, rendered.new_texts
+
+
+def render(
+    live: ListState,
+    config: SiteConfig,
+    site_texts: Mapping[str, TemplateText] | None = None,
+    fetch: Callable[[str], str] = fetch_template,
+    members_from: str | None = None,
+    *,
+    modeline: bool = True,
+    free: Callable[[str], bool] | None = None,
+) -> Rendered:
+    """The verified file for `live`; `members_from` is the roster file it names, if
+    any, `free` whether a path may take a new template text (default: the site has no
+    text there), `modeline` whether the file starts with the schema modeline.
 
     Raises `ImportFailed` when a template cannot be fetched or checked, when
     the text would not validate, or when the plan for it would not be empty
-    (the residual changes are the details).
+    but for the templates it moves (the residual changes are the details).
     """
     if is_disabled(live):
         _check_retired_owner(live, config)
-    declared, new_texts = template_fields(live, config, site_texts or {}, fetch)
-    text = to_yaml(list_document(live, config, declared, members_from))
-    urls = {
-        t.path: t.url(config.templates_url or "")
-        for t in [*new_texts, *(site_texts or {}).values()]
-    }
-    verify(
-        live,
-        text,
-        config,
-        urls,
-        moved={name for name, path in declared.items() if path is not None},
+    elif not live.owners:
+        raise _no_owner(live, config, modeline=modeline)
+    known = site_texts or {}
+    declared, new_texts, moves = template_fields(live, config, known, fetch, free)
+    text = to_yaml(list_document(live, config, declared, members_from), modeline=modeline)
+    urls = {t.path: t.url(config.templates_url or "") for t in [*new_texts, *known.values()]}
+    verify(live, text, config, urls, moved=moves)
+    return Rendered(text, new_texts, moves)
+
+
+def _no_owner(live: ListState, config: SiteConfig, *, modeline: bool) -> ImportFailed:
+    """Why a list without an owner gets no file, and the file to write for it."""
+    document = list_document(live, config)
+    document["owners"] = CommentedSeq([OWNER_PLACEHOLDER])
+    text = to_yaml(document, modeline=modeline)
+    templates = " (its templates are left out: the first way keeps them)" if live.templates else ""
+    return ImportFailed(
+        "it has no owner in Mailman, and a list file needs one (or 'disabled: true'):"
+        " add its owner in Mailman (Postorius: the list's Members, Owners) and run"
+        f" 'listsync import --list {live.name}', or write {file_path(live.name)} as below"
+        f" with {OWNER_PLACEHOLDER} replaced by the owner's address (plan then adds that"
+        f" owner, and changes nothing else){templates}:",
+        ("  " + line for line in text.splitlines()),
     )
-    return text, new_texts
+
+
+# `STEM.<16 hex digits of its hash>.SUFFIX`: a name `render --templates-out` publishes.
+_PUBLISHED = re.compile(r"(?P<stem>.+)\.(?P<digest>[0-9a-f]{16})(?P<suffix>\.[A-Za-z0-9]+)")
 
 
 def template_fields(
@@ -400,49 +475,113 @@ def template_fields(
     config: SiteConfig,
     site_texts: Mapping[str, TemplateText],
     fetch: Callable[[str], str],
-) -> tuple[dict[str, str | None], list[TemplateText]]:
+    free: Callable[[str], bool] | None = None,
+) -> tuple[dict[str, str | None], list[TemplateText], dict[str, str]]:
     """The `templates:` of the file for `live` (name -> path, None for Mailman's own
-    text where the site's defaults would set one) and the texts to write.
+    text where the site's defaults would set one), the texts to write, and the
+    templates whose URL the first apply changes (name -> the URL Mailman has now).
 
-    Each URL Mailman has is fetched as Mailman fetches it; a text the site
-    already has (the same words) is named by its path, a new one gets a
-    content-addressed path in templates/. A name whose text is the site's
-    default for it is left out.
+    Each URL Mailman has is fetched as Mailman fetches it. A URL that listsync
+    would publish for one of the site's texts names that text; a URL as `render
+    --templates-out` publishes (`templates_url/STEM.<hash>.txt`, the hash this
+    text's) gets a new text at `templates/STEM.txt` (or `templates/LIST/STEM.txt`
+    when that is taken), which listsync publishes at that same URL. Any other URL
+    (served elsewhere) moves: its words are named by a site text that has them, or
+    by a new file named after the URL's; the first apply points the list at the
+    site's URL for them. A name whose text is the site's default for it, at the
+    default's URL or moving, is left out.
     """
     live_urls = dict(live.templates or {})
     defaults = {**config.templates, **(config.disabled_templates if is_disabled(live) else {})}
-    if live_urls and config.templates_url is None:
+    base = config.templates_url
+    if live_urls and base is None:
         raise ImportFailed(
             f"it has templates ({', '.join(sorted(live_urls))}): add 'templates_url:' to"
             " listsync.yaml (where the pipeline publishes the texts) and import again"
         )
+    new_texts: list[TemplateText] = []
+
+    def is_free(path: str) -> bool:
+        taken = path in site_texts or any(t.path == path for t in new_texts)
+        return not taken and (free is None or free(path))
+
+    by_url = {text.url(base or ""): text for text in site_texts.values()}
     by_text = {text.text: text for text in site_texts.values()}
     declared: dict[str, str | None] = {}
-    new_texts: list[TemplateText] = []
+    moves: dict[str, str] = {}
     problems: list[str] = []
     for name, url in sorted(live_urls.items()):
-        if url is None:
+        if url is None or base is None:
             continue
         try:
             words = fetch(url)
         except NotServedError as exc:
             raise ImportFailed(f"its template {name} cannot be read: {exc}") from None
         problems += [f"{name} line {p.line}: {p.message}" for p in check_text(name, words)]
-        default = site_texts.get(defaults.get(name, ""))
-        if default is not None and default.text == words:
-            continue
-        known = by_text.get(words)
+        known = by_url.get(url)
+        if known is not None and known.text != words:
+            known = None  # the site's text at that URL differs from what it serves
         if known is None:
-            digest = hashlib.sha256(words.encode()).hexdigest()[:8]
-            tail = name.removeprefix("list:").replace(":", "-")
-            known = TemplateText(f"{TEMPLATES_DIR}/{tail}.{digest}.txt", words)
-            by_text[words] = known
-            new_texts.append(known)
-        declared[name] = known.path
+            known = _published_as(url, words, base, live.name, is_free)
+            if known is not None:
+                new_texts.append(known)
+                by_url[url] = known
+                by_text.setdefault(words, known)
+        if known is None:
+            moves[name] = url
+            default = site_texts.get(defaults.get(name) or "")
+            if default is not None and default.text == words:
+                continue
+            known = by_text.get(words)
+            if known is None:
+                known = TemplateText(_foreign_path(url, name, is_free), words)
+                new_texts.append(known)
+                by_text[words] = known
+        if known.path != defaults.get(name):
+            declared[name] = known.path
     if problems:
         raise ImportFailed("a template's text would not validate:", problems)
     declared.update((name, None) for name in defaults if name not in live_urls)
-    return dict(sorted(declared.items())), new_texts
+    return dict(sorted(declared.items())), new_texts, moves
+
+
+def _published_as(
+    url: str, words: str, base: str, list_name: str, is_free: Callable[[str], bool]
+) -> TemplateText | None:
+    """A new site text of `words` that listsync publishes at exactly `url`, or None
+    (`url` is not a name `render --templates-out` gives `words` below `base`, or both
+    paths that would be are taken)."""
+    below = base.rstrip("/") + "/"
+    match = _PUBLISHED.fullmatch(url.removeprefix(below)) if url.startswith(below) else None
+    if match is None:
+        return None
+    file = match["stem"] + match["suffix"]
+    for path in (f"{TEMPLATES_DIR}/{file}", f"{TEMPLATES_DIR}/{list_name}/{file}"):
+        if check_path(path) is not None or plain_template_path(path) is not None:
+            continue
+        candidate = TemplateText(path, words)
+        if candidate.url(base) != url:
+            return None  # the hash in the URL is not this text's: it changed since
+        if is_free(path):
+            return candidate
+    return None
+
+
+def _foreign_path(url: str, name: str, is_free: Callable[[str], bool]) -> str:
+    """A free path in templates/ for a text served at `url` (not by listsync): named
+    after the URL's file (without a published name's hash), else after template `name`."""
+    last = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
+    match = _PUBLISHED.fullmatch(last)
+    stem = match["stem"] if match else PurePosixPath(last).stem
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).lstrip(".-").rstrip(".")
+    if not stem:
+        stem = name.removeprefix("list:").replace(":", "-")
+    path = f"{TEMPLATES_DIR}/{stem}.txt"
+    number = 1
+    while not is_free(path) or plain_template_path(path) is not None:
+        number += 1
+        path = f"{TEMPLATES_DIR}/{stem}-{number}.txt"
+    return path
 
 
 def _check_retired_owner(live: ListState, config: SiteConfig) -> None:
@@ -635,11 +774,42 @@ def import_lists(
             else:
                 found.append((state, read))
     site_texts = _site_texts(root)
+    modeline = (root / SCHEMA_FILE).is_file()
     for state, members in found:
         existing = declared.get(state.name.casefold(), [])
-        results.append(_import_one(root, state, config, existing, site_texts, members))
+        results.append(
+            _import_one(root, state, config, existing, site_texts, members, modeline=modeline)
+        )
     results.sort(key=lambda item: item.name)
-    return ImportResult(domain, True, tuple(results), rosters)
+    written = {item.name for item in results if item.outcome is Outcome.WRITTEN}
+    adopted = [state for state, _ in found if state.name in written]
+    refused = [item.name for item in results if item.outcome is Outcome.FAILED]
+    breaks = policy_breaks(adopted, refused, config)
+    return ImportResult(domain, True, tuple(results), rosters, breaks)
+
+
+def policy_breaks(
+    adopted: Iterable[ListState], refused: Iterable[str], config: SiteConfig
+) -> tuple[PolicyBreak, ...]:
+    """What the site's policy says that lists kept as Mailman has them do not: no DMARC
+    mitigation where the site's default has one, a display name other than the list's
+    name (Mailman capitalises it: `Tor-dev`), and names `naming:` refuses (no file)."""
+    no_dmarc: list[str] = []
+    display: list[str] = []
+    for live in sorted(adopted, key=lambda state: state.name):
+        default = effective(live.name, ListSpec(disabled=True), config).dmarc_mitigation
+        unmitigated = live.settings.get("dmarc_mitigate_action") == NO_MITIGATION
+        if unmitigated and default is not DmarcMitigation.NONE and not is_disabled(live):
+            no_dmarc.append(live.name)  # a disabled list takes no post
+        if str(live.settings.get("display_name", live.name)) != live.name:
+            display.append(live.name)
+    misnamed = sorted(name for name in refused if not re.fullmatch(config.naming, name))
+    found = (
+        ("no DMARC mitigation (dmarc: mitigation: none; the site's default mitigates)", no_dmarc),
+        ("a display name other than the list's name (kept in settings: display_name)", display),
+        (f"a name naming: {config.naming!r} refuses (no file written)", misnamed),
+    )
+    return tuple(PolicyBreak(kind, tuple(names)) for kind, names in found if names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -708,6 +878,8 @@ def _import_one(
     existing: list[Path],
     site_texts: dict[str, TemplateText],
     members: _Members | None = None,
+    *,
+    modeline: bool = True,
 ) -> ListImport:
     """Write one list's file, and first the template texts it names that are new (each
     under a content-addressed name, so never over another text) and its roster file,
@@ -717,25 +889,36 @@ def _import_one(
     result = None if members is None else members.result
     roster = None if result is None else result.roster
 
+    moves: tuple[tuple[str, str], ...] = ()
+
     def outcome(kind: Outcome, reason: str, details: Iterable[str] = ()) -> ListImport:
         kept = result if kind is Outcome.WRITTEN else None  # no roster file is left
-        return ListImport(live.name, shown, kind, reason, tuple(details), kept)
+        moved = moves if kind is Outcome.WRITTEN else ()
+        return ListImport(live.name, shown, kind, reason, tuple(details), kept, moved)
 
     try:
         if members is not None and roster is not None:
             check_roster(members.text, roster, members.addresses)
-        text, new_texts = render_list(live, config, site_texts, members_from=roster)
+        rendered = render(
+            live,
+            config,
+            site_texts,
+            members_from=roster,
+            modeline=modeline,
+            free=lambda path: _free_path(root, path),
+        )
     except ImportFailed as failure:
         return outcome(Outcome.FAILED, str(failure), failure.details)
+    text, new_texts, moves = rendered.text, rendered.new_texts, tuple(rendered.moves.items())
     path = root / shown
     stage = "the file"
     created: Path | None = None
     try:
-        for template in new_texts:
-            target = root / template.path
-            if not target.exists():
-                _write(target, template.text, replace=False)
+        for template in new_texts:  # each at a path found free: one there now appeared
+            stage = f"the template text {template.path}"
+            _write(root / template.path, template.text, replace=False)
             site_texts[template.path] = template
+        stage = "the file"
         if members is not None and roster is not None:
             stage = f"the roster file {roster}"
             target = root / roster
@@ -759,6 +942,15 @@ def _import_one(
         other.unlink()
     reason = f"replaced {', '.join(_shown(root, p) for p in replaced)}" if replaced else ""
     return outcome(Outcome.WRITTEN, reason)
+
+
+def _free_path(root: Path, path: str) -> bool:
+    """Whether a new file can be written at `path` (from the site root): nothing is
+    there, and no directory on the way is a file."""
+    target = root / path
+    if target.exists() or target.is_symlink():
+        return False
+    return not any(parent.is_file() for parent in target.parents if parent.is_relative_to(root))
 
 
 def _read_back(root: Path, roster: str, addresses: frozenset[str]) -> None:

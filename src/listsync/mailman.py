@@ -46,6 +46,9 @@ ROLES = ("owner", "moderator")
 # Only what the diff needs: Mailman serialises every other member field with
 # queries of its own (preferences, user), which makes a bulk read ~5x slower.
 MEMBER_FIELDS = "fields=email&fields=list_id"
+# An owner's or moderator's display name comes with the roster read (one more field, no
+# request more): Mailman's member record has the address's name, else its user's.
+ROLE_FIELDS = "fields=email&fields=display_name"
 # One person's places: what `person show` prints of each (rest/members.py, 3.3.8 to 3.3.10).
 PERSON_FIELDS = "&".join(
     f"fields={name}" for name in ("list_id", "email", "role", "moderation_action", "delivery_mode")
@@ -494,9 +497,9 @@ class MailmanBackend:
             wanted_set, present_set = set(wanted), set(present)
             unmanaged = tuple(n for n in present if n not in wanted_set)
             wanted = [n for n in wanted if n in present_set]
-        rosters: dict[str, dict[str, set[str]]] | None = None
+        rosters: dict[str, dict[str, dict[str, str]]] | None = None
         if len(wanted) > BULK_ROSTER_THRESHOLD:
-            rosters = self.all_rosters()
+            rosters = self._all_named_rosters()
         ban_names = set(bans_for)
         wanted_details = details or {}
 
@@ -536,19 +539,33 @@ class MailmanBackend:
 
     def all_rosters(self) -> dict[str, dict[str, set[str]]]:
         """list_id -> role -> addresses, for every list of the server, one call per role."""
-        rosters: dict[str, dict[str, set[str]]] = defaultdict(lambda: {r: set() for r in ROLES})
+        return {
+            lid: {role: set(named) for role, named in roles.items()}
+            for lid, roles in self._all_named_rosters().items()
+        }
+
+    def _all_named_rosters(self) -> dict[str, dict[str, dict[str, str]]]:
+        """list_id -> role -> address -> display name ('' for none), one call per role."""
+        rosters: dict[str, dict[str, dict[str, str]]] = defaultdict(lambda: {r: {} for r in ROLES})
         for role in ROLES:
-            body = self.call(f"members/find?role={role}&{MEMBER_FIELDS}")
+            body = self.call(f"members/find?role={role}&{MEMBER_FIELDS}&fields=display_name")
             for entry in body.get("entries", []):
-                rosters[entry["list_id"]][role].add(str(entry["email"]).lower())
+                rosters[entry["list_id"]][role].update(_named(entry))
         return rosters
 
-    def _roster(self, fqdn: str, role: str) -> set[str]:
-        body = self.call(list_path(fqdn, "roster", role) + "?fields=email")
-        return {str(entry["email"]).lower() for entry in body.get("entries", [])}
+    def _roster(self, fqdn: str, role: str) -> dict[str, str]:
+        """The list's `role` roster: address (lower case) -> display name ('' for none)."""
+        body = self.call(list_path(fqdn, "roster", role) + f"?{ROLE_FIELDS}")
+        named: dict[str, str] = {}
+        for entry in body.get("entries", []):
+            named.update(_named(entry))
+        return named
 
     def _read_list(
-        self, fqdn: str, rosters: dict[str, dict[str, set[str]]] | None, details: frozenset[str]
+        self,
+        fqdn: str,
+        rosters: dict[str, dict[str, dict[str, str]]] | None,
+        details: frozenset[str],
     ) -> ListState | None:
         lid = list_id(fqdn)
         config = self._get_or_none(list_path(fqdn, "config"))
@@ -557,7 +574,7 @@ class MailmanBackend:
         if rosters is None:
             owners, moderators = self._roster(fqdn, "owner"), self._roster(fqdn, "moderator")
         else:
-            roster = rosters.get(lid, {r: set() for r in ROLES})
+            roster = rosters.get(lid, {r: {} for r in ROLES})
             owners, moderators = roster["owner"], roster["moderator"]
         bans: frozenset[str] = frozenset()
         if reads_bans(details, config):
@@ -578,6 +595,9 @@ class MailmanBackend:
             settings=config,
             owners=frozenset(owners),
             moderators=frozenset(moderators),
+            display_names={
+                address: name for address, name in {**moderators, **owners}.items() if name
+            },
             bans=bans,
             templates=self.templates(fqdn) if Detail.TEMPLATES in details else None,
             nonmembers=self.nonmembers(fqdn) if Detail.NONMEMBERS in details else None,
@@ -843,3 +863,12 @@ class MailmanBackend:
                     self.call(path, method="DELETE", retry=False)
             now = acceptance.after_write(now, write)
             fresh = False
+
+
+def _named(entry: Mapping[str, Any]) -> dict[str, str]:
+    """A roster entry as {address (lower case): display name ('' for none)}.
+
+    'None' is no name: mailmanclient's `add_owner` and `add_moderator` without one send
+    the text 'None' (`MailingList.add_role`), and Mailman keeps it as the name."""
+    name = str(entry.get("display_name") or "").strip()
+    return {str(entry["email"]).lower(): "" if name == "None" else name}

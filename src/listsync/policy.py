@@ -126,8 +126,9 @@ class ListState:
     file leaves them alone. On the live side each holds what was read, and
     None when it was not read; `members_unread` says why the members asked for
     could not be read (Mailman refused, or read them short): no roster change is
-    planned from that. `display_names` (desired side only) are sent when an
-    address is added.
+    planned from that. `display_names` are, on the desired side, sent when an
+    address is added; on the live side, the names Mailman has for the owners and
+    moderators (`import` writes them). Never compared.
     """
 
     fqdn: str

@@ -119,9 +119,11 @@ def imported(result: ImportResult) -> dict[str, Any]:
                     "roster": item.members.roster,
                     "note": item.members.note,
                 },
+                "template_moves": [{"name": name, "url": url} for name, url in item.moves],
             }
             for item in result.lists
         ],
+        "policy": [{"kind": b.kind, "lists": list(b.names)} for b in result.policy],
     }
 
 
@@ -201,6 +203,14 @@ def imported_lines(result: ImportResult) -> list[tuple[str, bool]]:
             lines.append((f"{item.outcome.value} {item.path}{reason}", False))
             if item.members is not None:
                 lines.append((f"    members: {item.members.note}", False))
+            lines += [
+                (
+                    f"    template {name}: served from {url}, not from templates_url: plan"
+                    " points it at the site's URL for the same text (publish the texts first)",
+                    False,
+                )
+                for name, url in item.moves
+            ]
     if not result.lists:
         if result.domain_exists:
             summary = f"Nothing to import: every list of {result.domain} in Mailman has a file."
@@ -214,13 +224,26 @@ def imported_lines(result: ImportResult) -> list[tuple[str, bool]]:
         f"Imported {written} list(s) from {result.domain}, {skipped} skipped, "
         f"{len(failed)} failed" + (f": {', '.join(failed)}" if failed else "") + "."
     )
+    lines.append((summary, False))
+    moving = [item.name for item in result.lists if item.moves]
+    if moving:
+        lines.append(
+            (
+                f"{len(moving)} list(s) have templates served from elsewhere ({', '.join(moving)}):"
+                " the first plan moves them to templates_url, each with the same text.",
+                False,
+            )
+        )
+    if result.policy:  # warnings, as validate's: on stderr
+        lines.append(("Kept as in Mailman, against the site's policy (change their files):", True))
+        lines += [(f"    {b.kind}: {', '.join(b.names)}", True) for b in result.policy]
     rosters = sum(1 for item in result.lists if item.members and item.members.roster)
     if result.members_dir is None or not rosters:
-        return [*lines, (summary, False)]
+        return lines
     about_rosters = (
         f"Wrote {rosters} roster file(s) in {result.members_dir}: personal data, never to be"
         " committed to a public repository. Their lists have the default 'membership:"
         " additive': apply unsubscribes only whom a roster later drops, never who joined"
         " by themselves; 'membership: exact' makes a roster the whole list."
     )
-    return [*lines, (summary, False), (about_rosters, False)]
+    return [*lines, (about_rosters, False)]

@@ -56,7 +56,9 @@ def import_command(
     """Write lists/NAME.yaml for the lists in Mailman that no file declares.
 
     Only reads Mailman. Each file is checked before it is written: right after
-    an import, validate passes and plan shows no changes for the imported lists.
+    an import, validate passes and plan shows no changes for the imported lists,
+    but for the templates served from elsewhere than templates_url (import names
+    them), which the first plan moves there, with the same text.
 
     With --members, a private or closed list's members go to DIR/NAME.txt and its
     file says members_from: that file. Members of public, open lists are left to
