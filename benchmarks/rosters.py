@@ -29,7 +29,7 @@ request hook. The list does not send welcome or goodbye mail (both sides
 would otherwise differ in what Mailman queues).
 
 Mailman subscribes one address a request, at 50-90 ms each on 2 shared CPUs:
-there the default run takes about 25 minutes, ``--members 500`` about 2.
+there, busy with other work, the default run took 30 minutes and ``--members 500`` 2.
 
     .venv/bin/python benchmarks/rosters.py                      # 5,000 members
     .venv/bin/python benchmarks/rosters.py --members 500 --out /tmp/rosters.json  # smoke
