@@ -53,7 +53,7 @@ def finished_and_unfinished(result: Result, names: list[str]) -> tuple[set[str],
     lines = result.err.splitlines()
     applied_line = next(line for line in lines if line.startswith("applied: "))
     finished = {n.strip() for n in applied_line.removeprefix("applied: ").split(",")} - {"none"}
-    failed = {m for line in lines if (m := _failed_name(line))}
+    failed = {name for line in lines for name in _failed_names(line)}
     waiting_line = next((line for line in lines if line.startswith("not started")), "")
     waiting = {n.strip() for n in waiting_line.partition(": ")[2].split(",") if n.strip()}
     assert not finished & (failed | waiting)
@@ -61,9 +61,10 @@ def finished_and_unfinished(result: Result, names: list[str]) -> tuple[set[str],
     return finished, failed | waiting
 
 
-def _failed_name(line: str) -> str | None:
-    match = re.match(r"failed: (list-\d\d)\b", line)
-    return match[1] if match else None
+def _failed_names(line: str) -> list[str]:
+    """The lists a `failed:` line names (lists that failed alike share one line)."""
+    match = re.match(r"failed: ((?:list-\d\d)(?:, list-\d\d)*)\b", line)
+    return match[1].split(", ") if match else []
 
 
 def test_dropped_connections_and_503_are_retried(

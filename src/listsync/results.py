@@ -21,7 +21,7 @@ from listsync.escaping import json_text, visible
 from listsync.render import change_lines, to_json_data
 
 if TYPE_CHECKING:
-    from listsync.apply import ApplyResult
+    from listsync.apply import ApplyResult, ListResult
     from listsync.importer import ImportResult
     from listsync.plan import Plan
 
@@ -127,20 +127,38 @@ def imported(result: ImportResult) -> dict[str, Any]:
     }
 
 
+def _failed_what(failure: ListResult) -> str:
+    """The change a list failed at, as the plan words it (a roster's count, not every
+    address)."""
+    change = failure.failed_change
+    if change is None:
+        return ""
+    shown = change_lines(change)
+    if isinstance(change, ROSTER_CHANGES):
+        shown = shown[:1]
+    return "; ".join(shown) or type(change).__name__
+
+
 def applied_lines(result: ApplyResult) -> list[str]:
     """What was applied, what failed and why, what was not started; the summary last."""
     from listsync.apply import INTERRUPTED
 
     lines: list[str] = []
     started_failures = [r for r in result.failed if r.started]
+    # Lists that failed alike before any change of theirs (one cause, e.g. a text not
+    # served, or Mailman refusing the same write) are named on one line.
+    alike: dict[tuple[str, str], list[str]] = {}
     for failure in started_failures:
-        change = failure.failed_change
-        what = ""
-        if change is not None:
-            shown = change_lines(change)
-            if isinstance(change, ROSTER_CHANGES):  # its count, not every address
-                shown = shown[:1]
-            what = "; ".join(shown) or type(change).__name__
+        if failure.applied == 0:
+            alike.setdefault((str(failure.error), _failed_what(failure)), []).append(failure.name)
+    grouped = {key: alike_names for key, alike_names in alike.items() if len(alike_names) > 1}
+    for (error, what), alike_names in grouped.items():
+        named = ", ".join(alike_names)
+        lines.append(f"failed: {named}: {error}" + (f" [{what}]" if what else ""))
+    for failure in started_failures:
+        what = _failed_what(failure)
+        if failure.applied == 0 and (str(failure.error), what) in grouped:
+            continue
         midway = failure.stopped_midway and failure.applied
         done = f" after {failure.applied} change(s)" if midway else ""
         lines.append(
