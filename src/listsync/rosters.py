@@ -243,43 +243,17 @@ def parse_roster_text(text: str) -> tuple[list[str], list[BadLine]]:
 
 
 def parse_roster_lines(text: str) -> tuple[list[tuple[int, str]], list[BadLine]]:
-    """`parse_roster_text`, each address with the number of its line."""
-    if is_csv(text):
-        return _parse_csv(text)
+    """`parse_roster_text`, each address with the number of its line (a CSV row's last)."""
     addresses: list[tuple[int, str]] = []
     bad: list[BadLine] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        content = line.split("#", 1)[0].strip()
-        if content:
-            _take(content, number, addresses, bad)
+    for entry in roster_entries(text):
+        if entry.address is not None:
+            addresses.append((entry.last_line, entry.address))
+        elif entry.written:
+            bad.append(BadLine(entry.last_line, "is not one bare e-mail address"))
+        else:
+            bad.append(BadLine(entry.last_line, "has no value in the email column"))
     return addresses, bad
-
-
-def _parse_csv(text: str) -> tuple[list[tuple[int, str]], list[BadLine]]:
-    reader = csv.reader(io.StringIO(text))
-    addresses: list[tuple[int, str]] = []
-    bad: list[BadLine] = []
-    column: int | None = None
-    for row in reader:
-        number = reader.line_num
-        if column is None:
-            names = [c.strip().lower() for c in row]
-            column = names.index("email") if "email" in names else names.index("address")
-            continue
-        if not any(cell.strip() for cell in row):
-            continue
-        if column >= len(row):
-            bad.append(BadLine(number, "has no value in the email column"))
-            continue
-        _take(row[column].strip(), number, addresses, bad)
-    return addresses, bad
-
-
-def _take(content: str, number: int, addresses: list[tuple[int, str]], bad: list[BadLine]) -> None:
-    try:
-        addresses.append((number, bare_address(content)))
-    except ValueError:
-        bad.append(BadLine(number, "is not one bare e-mail address"))
 
 
 def read_roster_file(root: Path, relative: str, top: Path | None = None) -> list[str]:
