@@ -20,8 +20,6 @@ from helpers import Run, apply, commit_all, init_repo, make_site
 from mailman_core import MailmanCore
 from proxy import Proxy
 
-pytestmark = pytest.mark.compat
-
 TEAM = "description: The team.\nowners: [owner@example.org]\n"
 
 
