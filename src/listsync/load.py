@@ -48,7 +48,7 @@ from listsync.models import (
     effective,
 )
 from listsync.policy import declared_settings, lint, lint_file
-from listsync.rosters import Repository, parse_roster_lines
+from listsync.rosters import Repository, RosterError, parse_roster_lines, roster_text
 from listsync.site import ListFile as ListFile
 from listsync.site import Site as Site
 from listsync.typos import DomainCensus
@@ -425,20 +425,14 @@ def _check_rosters(
     for used in reading:
         if used.roster is None or repository is None:
             continue
-        path = (root / used.roster).resolve()
-        if not path.is_relative_to(repository.top):
-            message = "a roster file must be inside the site's repository"
-            found.append(_members_from_problem(root, used, message))
-            continue
-        if not path.exists() and repository.in_submodule(path):
+        if repository.not_checked_out((root / used.roster).resolve()):
             message = f"{used.roster} is in a submodule not checked out here: not checked"
             found.append(_members_from_problem(root, used, message, Severity.WARNING))
             continue
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-            found.append(_members_from_problem(root, used, f"{used.roster} cannot be read ({why})"))
+            text = roster_text(root, used.roster, repository.top)
+        except RosterError as exc:
+            found.append(_members_from_problem(root, used, str(exc)))
             continue
         addresses, bad = parse_roster_lines(text)
         read[used.roster] = addresses

@@ -59,7 +59,12 @@ def read_rosters(
         if lst.disabled or (lst.members is None and lst.members_from is None):
             continue
         repository = repository or Repository.holding(site.root)
-        if not read_ldap and _not_checked_out(site.root, lst, repository):
+        roster_file = lst.members_from if isinstance(lst.members_from, str) else None
+        if (
+            not read_ldap
+            and roster_file is not None
+            and repository.not_checked_out((site.root / roster_file).resolve())
+        ):
             unread = f"{lst.members_from} is in a submodule not checked out here"
             intents[name] = RosterIntent(_source_name(lst), lst.membership, unread=unread)
             continue
@@ -72,15 +77,6 @@ def read_rosters(
             environ=environ,
         )
     return intents
-
-
-def _not_checked_out(root: Path, lst: EffectiveList, repository: Repository) -> bool:
-    """Whether the list's roster file is in a submodule this work tree has not checked out
-    (a public pipeline, say, without the private submodule)."""
-    if not isinstance(lst.members_from, str):
-        return False
-    path = (root / lst.members_from).resolve()
-    return not path.exists() and repository.in_submodule(path)
 
 
 def read_roster(

@@ -165,6 +165,11 @@ class Repository:
             submodules = ()
         return cls(Path(repo.working_tree_dir).resolve(), submodules)
 
+    def not_checked_out(self, path: Path) -> bool:
+        """Whether `path` is missing because its submodule is not checked out here (a
+        public pipeline without a private submodule, say)."""
+        return not path.exists() and self.in_submodule(path)
+
     def in_submodule(self, path: Path) -> bool:
         if not path.is_relative_to(self.top):
             return False
@@ -256,20 +261,24 @@ def parse_roster_lines(text: str) -> tuple[list[tuple[int, str]], list[BadLine]]
     return addresses, bad
 
 
-def read_roster_file(root: Path, relative: str, top: Path | None = None) -> list[str]:
-    """The addresses of the roster file at `relative` (from the site root `root`), which
-    must resolve inside `top` (the repository's top, or the site root); `RosterError`
-    when it cannot be read, is empty, or has a line that is not an address."""
-    boundary = (top or root).resolve()
+def roster_text(root: Path, relative: str, top: Path | None = None) -> str:
+    """The text of the roster file at `relative` (from the site root `root`), which must
+    resolve inside `top` (the repository's top, or the site root); `RosterError` when it
+    does not, or cannot be read."""
     path = (root / relative).resolve()
-    if not path.is_relative_to(boundary):
+    if not path.is_relative_to((top or root).resolve()):
         raise RosterError(f"{relative}: a roster file must be inside the site's repository")
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         raise RosterError(f"{relative}: cannot be read ({reason})") from None
-    addresses, bad = parse_roster_text(text)
+
+
+def read_roster_file(root: Path, relative: str, top: Path | None = None) -> list[str]:
+    """The addresses of the roster file (`roster_text`); `RosterError` when it cannot be
+    read, is empty, or has a line that is not an address."""
+    addresses, bad = parse_roster_text(roster_text(root, relative, top))
     if bad:
         shown = "; ".join(f"{relative}:{b.line}: {b.message}" for b in bad[:5])
         more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
