@@ -262,11 +262,7 @@ def collect(
     reading = read_states(site, backend, None)
     domain = site.config.domain
     unmanaged = reading.live.unmanaged
-    configs = backend.list_configs(domain, unmanaged) if unmanaged else {}
-    rosters = backend.all_rosters() if unmanaged else {}
-    owners = {
-        name: rosters.get(list_id(f"{name}@{domain}"), {}).get("owner", set()) for name in unmanaged
-    }
+    configs, owners = _settings_and_owners(backend, domain, unmanaged)
     return build(
         site,
         reading,
@@ -276,6 +272,22 @@ def collect(
         inactive_after=inactive_after,
         inactive_text=inactive_text,
     )
+
+
+def _settings_and_owners(
+    backend: MailmanBackend, domain: str, names: Iterable[str]
+) -> tuple[dict[str, dict[str, Any]], dict[str, set[str]]]:
+    """The settings of the named lists (one request each) and their owners (the server's
+    rosters, one request a role); nothing is read for no list."""
+    wanted = sorted(set(names))
+    if not wanted:
+        return {}, {}
+    configs = backend.list_configs(domain, wanted)
+    rosters = backend.all_rosters()
+    owners = {
+        name: rosters.get(list_id(f"{name}@{domain}"), {}).get("owner", set()) for name in wanted
+    }
+    return configs, owners
 
 
 def collect_person(
@@ -300,11 +312,7 @@ def collect_person(
     )
     present = {fqdn.partition("@")[0] for fqdn in (*person.in_files, *person.in_mailman)}
     present &= set(counts)
-    configs = backend.list_configs(domain, present) if present else {}
-    rosters = backend.all_rosters() if present else {}
-    owners = {
-        name: rosters.get(list_id(f"{name}@{domain}"), {}).get("owner", set()) for name in present
-    }
+    configs, owners = _settings_and_owners(backend, domain, present)
     return judge_person(
         site,
         person,
