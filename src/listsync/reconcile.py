@@ -353,6 +353,7 @@ def attribute(
                 commits[path] = newest
                 by_roster.add(name)
     pending = set(uncommitted)
+    urls = site.template_urls() if reading is not None else {}
     lists: list[ListPlan] = []
     for lp in plan.lists:
         if lp.name not in paths:
@@ -363,7 +364,7 @@ def attribute(
         if path in pending or commit is None or reading is None or lp.action is Action.CREATE:
             lists.append(dataclasses.replace(lp, commit=commit, uncommitted=path in pending))
             continue
-        if lp.name in by_roster or _asked_for_by(lp, commit, site, repo, reading):
+        if lp.name in by_roster or _asked_for_by(lp, commit, site, repo, reading, urls):
             lists.append(dataclasses.replace(lp, commit=commit))
             continue
         used = [text for text in site.effective(lp.name).templates.values() if text]
@@ -376,7 +377,12 @@ def attribute(
 
 
 def _asked_for_by(
-    lp: ListPlan, commit: CommitInfo, site: Site, repo: SiteRepo, reading: Reading
+    lp: ListPlan,
+    commit: CommitInfo,
+    site: Site,
+    repo: SiteRepo,
+    reading: Reading,
+    template_urls: Mapping[str, str],
 ) -> bool:
     """Whether `commit` asked for some of `lp`'s changes: the list's file as it was before
     the commit would not plan them all. A change the earlier version plans too is no one's
@@ -392,7 +398,7 @@ def _asked_for_by(
     earlier = desired_state(
         effective(lp.name, spec, site.config),
         site.config.disabled_owner,
-        site.template_urls(),
+        template_urls,
         desired.roster,
     )
     planned_before = diff_list(earlier, reading.live.lists.get(lp.name)).changes
