@@ -30,7 +30,7 @@ from listsync.commands.common import (
     print_problems,
 )
 from listsync.commands.imports import import_command
-from listsync.commands.init import init_command
+from listsync.commands.init import init_command, migrate_domains_command
 from listsync.commands.person import person
 from listsync.commands.plan import plan
 from listsync.commands.render import render_command
@@ -71,6 +71,7 @@ WORKFLOW = (
     "person",
     "snapshot",
     "schema",
+    "migrate-domains",
 )
 
 
@@ -126,6 +127,7 @@ for command, name in (
     (person, "person"),
     (snapshot_command, "snapshot"),
     (schema_command, "schema"),
+    (migrate_domains_command, "migrate-domains"),
 ):
     cli.add_command(command, name)
 

@@ -61,10 +61,15 @@ class Removal:
     renamed_to: str | None = None
 
 
-def list_name(path: str) -> str | None:
-    """The list a site-relative path declares (`lists/tor-dev.yaml` -> `tor-dev`), or None."""
+def list_name(path: str, where: str | None = None) -> str | None:
+    """The list a site-relative path in `where` declares (`lists/tor-dev.yaml` -> `tor-dev`;
+    `lists/lists.example.org/tor-dev.yaml` on a site with several domains), or None.
+    Without `where`, a path in either place."""
     pure = PurePosixPath(path)
-    if len(pure.parts) == 2 and pure.parts[0] == LISTS_DIR and pure.suffix in LIST_SUFFIXES:
+    if pure.suffix not in LIST_SUFFIXES or not pure.parts or pure.parts[0] != LISTS_DIR:
+        return None
+    folder = pure.parent.as_posix()
+    if (where is None and len(pure.parts) in (2, 3)) or folder == where:
         return pure.stem
     return None
 
@@ -316,7 +321,7 @@ class SiteRepo:
         except (IndexError, KeyError, ValueError, UnicodeDecodeError):
             return None
 
-    def removed_list_files(self) -> dict[str, Removal]:
+    def removed_list_files(self, where: str = LISTS_DIR) -> dict[str, Removal]:
         """The last deletion or rename of each list file in HEAD's history, by list name
         (whether or not a file for the list came back since).
 
@@ -333,7 +338,7 @@ class SiteRepo:
             "-z",
             "HEAD",
             "--",
-            self.prefix + LISTS_DIR,
+            self.prefix + where,
         )
         found: dict[str, Removal] = {}
         for record in out.split(_RECORD)[1:]:
@@ -345,7 +350,7 @@ class SiteRepo:
                 status = fields.pop(0).strip()
                 old = self._site_path(fields.pop(0))
                 new = self._site_path(fields.pop(0)) if status.startswith("R") else None
-                name = list_name(old) if old is not None else None
+                name = list_name(old, where) if old is not None else None
                 if name is not None and name not in found:
                     found[name] = Removal(commit, new)
         return found

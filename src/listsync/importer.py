@@ -391,8 +391,8 @@ def to_yaml(document: CommentedMap, *, modeline: bool = True) -> str:
 # -- verification -------------------------------------------------------------
 
 
-def file_path(name: str) -> str:
-    return f"{LISTS_DIR}/{name}.yaml"
+def file_path(name: str, where: str = LISTS_DIR) -> str:
+    return f"{where}/{name}.yaml"
 
 
 @dataclass(frozen=True, slots=True)
@@ -459,7 +459,8 @@ def _no_owner(live: ListState, config: SiteConfig, *, modeline: bool) -> ImportF
     return ImportFailed(
         "it has no owner in Mailman, and a list file needs one (or 'disabled: true'):"
         " add its owner in Mailman (Postorius: the list's Members, Owners) and run"
-        f" 'listsync import --list {live.name}', or write {file_path(live.name)} as below"
+        f" 'listsync import --list {live.name}', or write"
+        f" {file_path(live.name, config.lists_dir)} as below"
         f" with {OWNER_PLACEHOLDER} replaced by the owner's address (plan then adds that"
         f" owner, and changes nothing else){templates}:",
         ("  " + line for line in text.splitlines()),
@@ -612,7 +613,9 @@ def verify(
     """Check `text` as the file of `live`: it validates, its state covers what `live`
     holds (`details_to_declare`), and plan for it has no changes but the templates in
     `moved` (the same words, to be served from the site's URL)."""
-    loaded, problems = check_list_text(text, file_path(live.name), live.name, config)
+    loaded, problems = check_list_text(
+        text, file_path(live.name, config.lists_dir), live.name, config
+    )
     if loaded is None:
         # No file exists, so a line and column would point nowhere: the field says where.
         raise ImportFailed(
@@ -684,11 +687,11 @@ def roster_path(directory: str, name: str) -> str:
     return PurePosixPath(directory, name + ROSTER_SUFFIX).as_posix()
 
 
-def roster_text(name: str, domain: str, members: Iterable[str]) -> str:
+def roster_text(name: str, domain: str, members: Iterable[str], where: str = LISTS_DIR) -> str:
     """A roster file: a header (no comma on its first line, which would make it CSV),
     then the addresses sorted, one a line."""
     header = (
-        f"# The members of the list {name}@{domain}: {file_path(name)} names this file.\n"
+        f"# The members of the list {name}@{domain}: {file_path(name, where)} names this file.\n"
         "# Personal data: never commit this file to a public repository.\n"
         "# One address per line; '#' starts a comment. Written by 'listsync import --members'.\n"
     )
@@ -710,10 +713,10 @@ def check_roster(text: str, shown: str, members: frozenset[str]) -> None:
 # -- reading Mailman, writing files -------------------------------------------
 
 
-def _declared(root: Path) -> dict[str, list[Path]]:
+def _declared(root: Path, where: str) -> dict[str, list[Path]]:
     """Existing list files by list name (case-folded, as `load` compares them)."""
     files: dict[str, list[Path]] = {}
-    for path in list_file_paths(root):
+    for path in list_file_paths(root, where):
         files.setdefault(path.stem.casefold(), []).append(path)
     return files
 
@@ -735,7 +738,7 @@ def import_lists(
     """
     domain = config.domain
     rosters = None if members_dir is None else roster_directory(root, members_dir)
-    declared = _declared(root)
+    declared = _declared(root, config.lists_dir)
     results: list[ListImport] = []
     backend.server()  # a URL that is not Mailman's API is an error, not "no such domain"
     present = backend.list_names(domain)
@@ -768,7 +771,7 @@ def import_lists(
         elif rosters is None:
             found.append((state, None))
         else:
-            read = _read_members(root, state, domain, rosters, backend, force=force)
+            read = _read_members(root, state, config, rosters, backend, force=force)
             if isinstance(read, ListImport):
                 results.append(read)
             else:
@@ -825,7 +828,7 @@ class _Members:
 def _read_members(
     root: Path,
     live: ListState,
-    domain: str,
+    config: SiteConfig,
     directory: str,
     backend: MailmanBackend,
     *,
@@ -839,12 +842,15 @@ def _read_members(
     shown = roster_path(directory, live.name)
     if (root / shown).exists() and not force:
         reason = f"the roster file {shown} exists; --force overwrites it"
-        return ListImport(live.name, file_path(live.name), Outcome.SKIPPED, reason)
+        return ListImport(
+            live.name, file_path(live.name, config.lists_dir), Outcome.SKIPPED, reason
+        )
+    domain = config.domain
     members = backend.members(f"{live.name}@{domain}")
     if not members:
         return _Members(MembersImport(0, None, NO_MEMBERS))
     note = f"{len(members)} member(s) in {shown}"
-    text = roster_text(live.name, domain, members)
+    text = roster_text(live.name, domain, members, config.lists_dir)
     return _Members(MembersImport(len(members), shown, note), members, text)
 
 
@@ -885,7 +891,7 @@ def _import_one(
     under a content-addressed name, so never over another text) and its roster file,
     read back as `plan` reads it. A roster file this created is removed again when the
     list's file is not written."""
-    shown = file_path(live.name)
+    shown = file_path(live.name, config.lists_dir)
     result = None if members is None else members.result
     roster = None if result is None else result.roster
 

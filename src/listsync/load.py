@@ -34,7 +34,7 @@ from ruamel.yaml.error import YAMLError
 
 from listsync.acceptance import bans_address
 from listsync.addresses import split_address
-from listsync.errors import InvalidSiteError, Problem, Severity
+from listsync.errors import InvalidSiteError, ListsyncError, Problem, Severity
 from listsync.mailman_templates import TemplateText, check_text, decode, size_problem
 from listsync.models import (
     LIST_NAME,
@@ -45,6 +45,7 @@ from listsync.models import (
     Safety,
     SiteConfig,
     check_templates_url,
+    did_you_mean,
     effective,
 )
 from listsync.policy import declared_settings, lint, lint_file
@@ -57,6 +58,21 @@ from listsync.yamlfile import Loc, dotted, parse_file, parse_text, position, rea
 SITE_FILE = "listsync.yaml"
 TEMPLATES_URL_ENV = "LISTSYNC_TEMPLATES_URL"  # overrides templates_url (a staging server, a demo)
 LISTS_DIR = "lists"
+
+
+def lists_dir(config: SiteConfig, domain: str | None = None) -> str:
+    """Where the list files of `domain` are: lists/ on a site with one domain, lists/DOMAIN/
+    on one with several (`domains:`)."""
+    if not config.several_domains:
+        return LISTS_DIR
+    if domain is None or domain not in config.domains:
+        raise ListsyncError(
+            f"this site has several domains ({', '.join(sorted(config.domains))}): say which"
+            " with --domain" + (f"; {domain} is not one of them" if domain is not None else "")
+        )
+    return f"{LISTS_DIR}/{domain}"
+
+
 LIST_SUFFIXES = (".yaml", ".yml")
 
 _VALIDATING_LIBRARIES = (
@@ -289,10 +305,12 @@ def load_site(
     root: Path,
     names: Iterable[str] | None = None,
     *,
+    domain: str | None = None,
     check_only: Callable[[str], bool] | None = None,
     valid_files: ValidFiles | None = None,
 ) -> tuple[Site | None, list[Problem]]:
-    """Load the site at `root`; only the named lists when `names` is given.
+    """Load the site at `root`, or its `domain` on a site with several (a `Site` is one
+    domain); only the named lists when `names` is given.
 
     Returns the site (None when `listsync.yaml` is unusable) and every
     problem found. A list file with an error is left out of the site, and so
@@ -301,10 +319,12 @@ def load_site(
     checked whichever lists are kept.
     """
     problems: list[Problem] = []
-    config = _load_config(root, problems)
+    whole = _load_config(root, problems)
+    where = LISTS_DIR if whole is None else lists_dir(whole, domain)
+    config = None if whole is None else whole.for_domain(domain or whole.domain)
     lists: dict[str, ListFile] = {}
     uses: dict[str, ListTemplates] = {}
-    for path, shown, name in _declared(root, names, problems):
+    for path, shown, name in _declared(root, names, problems, where):
         if check_only is not None and check_only(name):
             found, _ = _check_list_file(path, shown, name, config, problems, valid_files)
             if found is not None:
@@ -318,34 +338,85 @@ def load_site(
     problems.sort()
     if config is None:
         return None, problems
-    site = Site(root=root, config=config, lists=dict(sorted(lists.items())), templates=texts)
+    site = Site(
+        root=root,
+        config=config,
+        lists=dict(sorted(lists.items())),
+        templates=texts,
+        lists_dir=where,
+    )
     return site, problems
 
 
-def check_site(root: Path) -> tuple[int, list[Problem]]:
+def check_site(root: Path, domains: Iterable[str] | None = None) -> tuple[int, list[Problem]]:
     """What `validate` reports: how many list files are valid, and every problem of the
     site's files and the template texts they name, lint warnings included (addresses
     whose domain looks mistyped too: `_check_typos`); files in `ValidFiles` are not
     parsed again."""
     problems: list[Problem] = []
-    config = _load_config(root, problems)
+    whole = _load_config(root, problems)
     valid_files = ValidFiles.for_user(root)
-    uses: dict[str, ListTemplates] = {}
-    checked: list[_Checked] = []
-    for path, shown, name in _declared(root, None, problems):
-        found, loaded = _check_list_file(
-            path, shown, name, config, problems, valid_files, warn=True
-        )
-        if found is not None:
-            uses[name] = found
-            checked.append(_Checked(path, name, found, loaded))
-    _check_templates(root, config, uses, problems)
-    rosters: dict[str, list[tuple[int, str]]] = {}
-    problems += _check_rosters(root, uses, rosters)
-    if config is not None:
-        problems += _check_typos(config, checked, rosters)
+    units: list[tuple[SiteConfig | None, str]] = [(None, LISTS_DIR)]
+    if whole is not None and whole.several_domains:
+        chosen = sorted(whole.domains if domains is None else set(domains))
+        units = [(whole.for_domain(d), lists_dir(whole, d)) for d in chosen]
+        if domains is None:
+            problems += _misplaced_list_files(root, whole)
+    elif whole is not None:
+        units = [(whole, LISTS_DIR)]
+    valid = 0
+    for config, where in units:
+        uses: dict[str, ListTemplates] = {}
+        checked: list[_Checked] = []
+        for path, shown, name in _declared(root, None, problems, where):
+            found, loaded = _check_list_file(
+                path, shown, name, config, problems, valid_files, warn=True
+            )
+            if found is not None:
+                uses[name] = found
+                checked.append(_Checked(path, name, found, loaded))
+        _check_templates(root, config, uses, problems)
+        rosters: dict[str, list[tuple[int, str]]] = {}
+        problems += _check_rosters(root, uses, rosters)
+        if config is not None:
+            problems += _check_typos(config, checked, rosters)
+            valid += len(uses)
     problems.sort()
-    return (len(uses) if config is not None else 0), problems
+    return valid, problems
+
+
+def _misplaced_list_files(root: Path, config: SiteConfig) -> list[Problem]:
+    """On a site with several domains: list files outside lists/DOMAIN/, and directories of
+    lists/ that name no domain of listsync.yaml."""
+    directory = root / LISTS_DIR
+    if not directory.is_dir():
+        return []
+    problems: list[Problem] = []
+    for path in sorted(directory.iterdir()):
+        shown = path.relative_to(root).as_posix()
+        if path.is_file() and path.suffix in LIST_SUFFIXES:
+            problems.append(
+                Problem(
+                    shown,
+                    1,
+                    1,
+                    "",
+                    "a site with domains: keeps its list files in"
+                    " lists/DOMAIN/ (listsync migrate-domains moves them)",
+                )
+            )
+        elif path.is_dir() and path.name not in config.domains:
+            problems.append(
+                Problem(
+                    shown,
+                    1,
+                    1,
+                    "",
+                    f"{path.name} is not a domain of {SITE_FILE}"
+                    f"{did_you_mean(path.name, set(config.domains))}; its files are not read",
+                )
+            )
+    return problems
 
 
 @dataclass(frozen=True, slots=True)
@@ -548,7 +619,9 @@ def _ref_problem(root: Path, ref: TemplateRef, message: str) -> Problem:
     return Problem(ref.source, line, col, dotted(ref.loc), message)
 
 
-def load_valid_site(root: Path, names: Iterable[str] | None = None) -> tuple[Site, list[Problem]]:
+def load_valid_site(
+    root: Path, names: Iterable[str] | None = None, domain: str | None = None
+) -> tuple[Site, list[Problem]]:
     """The site with every list, or only the named ones (maybe none); returns the warnings too.
 
     Every file of the site is checked whatever `names` selects, so that no
@@ -558,13 +631,14 @@ def load_valid_site(root: Path, names: Iterable[str] | None = None) -> tuple[Sit
     wanted = None if names is None else set(names)
     site, problems = load_site(
         root,
+        domain=domain,
         check_only=None if wanted is None else (lambda name: name not in wanted),
         valid_files=ValidFiles.for_user(root),
     )
-    if wanted is not None:
-        present = {path.stem for path in list_file_paths(root)}
+    if wanted is not None and site is not None:
+        present = {path.stem for path in list_file_paths(root, site.lists_dir)}
         problems += [
-            Problem(f"{LISTS_DIR}/{name}.yaml", 1, 1, "", "no such list file")
+            Problem(f"{site.lists_dir}/{name}.yaml", 1, 1, "", "no such list file")
             for name in sorted(wanted - present)
         ]
         problems.sort()
@@ -573,9 +647,14 @@ def load_valid_site(root: Path, names: Iterable[str] | None = None) -> tuple[Sit
     return site, problems
 
 
-def load_and_lint(root: Path, names: Iterable[str] | None, warn: Callable[[Problem], None]) -> Site:
+def load_and_lint(
+    root: Path,
+    names: Iterable[str] | None,
+    warn: Callable[[Problem], None],
+    domain: str | None = None,
+) -> Site:
     """`load_valid_site`, its warnings and the site's lints given to `warn`, in order."""
-    site, warnings = load_valid_site(root, names)
+    site, warnings = load_valid_site(root, names, domain)
     for problem in sorted(warnings + lint(site)):
         warn(problem)
     return site
@@ -590,12 +669,12 @@ def load_config(root: Path) -> SiteConfig:
     return config
 
 
-def roster_files(root: Path) -> dict[str, Path]:
+def roster_files(root: Path, where: str = LISTS_DIR) -> dict[str, Path]:
     """List name -> the roster file its list file reads (`members_from:` a path), from a
     quick read of the files that mention one (what `--changed-since` needs to plan a
     list whose roster changed)."""
     found: dict[str, Path] = {}
-    for path in list_file_paths(root):
+    for path in list_file_paths(root, where):
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
@@ -612,9 +691,10 @@ def roster_files(root: Path) -> dict[str, Path]:
     return found
 
 
-def list_file_paths(root: Path) -> list[Path]:
-    """Every file in `lists/` that declares a list (valid or not), sorted."""
-    return _list_paths(root, None, [])
+def list_file_paths(root: Path, where: str = LISTS_DIR) -> list[Path]:
+    """Every file in `where` (lists/, or lists/DOMAIN/) that declares a list (valid or not),
+    sorted."""
+    return _list_paths(root, None, [], where)
 
 
 def check_list_text(
@@ -632,12 +712,12 @@ def check_list_text(
 
 
 def _declared(
-    root: Path, names: Iterable[str] | None, problems: list[Problem]
+    root: Path, names: Iterable[str] | None, problems: list[Problem], where: str
 ) -> Iterator[tuple[Path, str, str]]:
     """The list files (path, path as shown, list name), each list's first file only:
     a second file declaring the same list is a problem."""
     claimed: dict[str, str] = {}
-    for path in _list_paths(root, names, problems):
+    for path in _list_paths(root, names, problems, where):
         shown = path.relative_to(root).as_posix()
         name = path.stem
         other = claimed.get(name.casefold())
@@ -648,8 +728,10 @@ def _declared(
         yield path, shown, name
 
 
-def _list_paths(root: Path, names: Iterable[str] | None, problems: list[Problem]) -> list[Path]:
-    directory = root / LISTS_DIR
+def _list_paths(
+    root: Path, names: Iterable[str] | None, problems: list[Problem], where: str
+) -> list[Path]:
+    directory = root / where
     if names is None:
         if not directory.is_dir():
             return []
@@ -659,7 +741,7 @@ def _list_paths(root: Path, names: Iterable[str] | None, problems: list[Problem]
         found = [directory / f"{name}{suffix}" for suffix in LIST_SUFFIXES]
         existing = [p for p in found if p.is_file()]
         if not existing:
-            problems.append(Problem(f"{LISTS_DIR}/{name}.yaml", 1, 1, "", "no such list file"))
+            problems.append(Problem(f"{where}/{name}.yaml", 1, 1, "", "no such list file"))
         paths.extend(existing)
     return paths
 

@@ -24,6 +24,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     StrictBool,
     StrictStr,
     ValidationError,
@@ -731,11 +732,103 @@ class Lifecycle(_Strict):
     )
 
 
+DEFAULT_CORE = "default"
+CORE_NAME = r"^[a-z][a-z0-9_]{0,31}$"
+
+
+def _core_name(value: str) -> str:
+    if not re.fullmatch(CORE_NAME, value) or value == DEFAULT_CORE:
+        raise ValueError(
+            f"{value!r} is not a core name: lower-case letters, digits and '_', starting with"
+            f" a letter (it names the variables MAILMAN_<NAME>_REST_URL, ...), not"
+            f" {DEFAULT_CORE!r}"
+        )
+    return value
+
+
+class CoreConfig(_Strict):
+    """A Mailman core besides the default one; its connection comes from the environment
+    (MAILMAN_<NAME>_REST_URL, MAILMAN_<NAME>_REST_USER, MAILMAN_<NAME>_REST_PASSWORD)."""
+
+
+class DomainConfig(_Strict):
+    """One mail domain of a site with several (`domains:`): its core, and the keys of
+    listsync.yaml it sets for itself (they override the site's)."""
+
+    core: Annotated[StrictStr, AfterValidator(_core_name)] | None = Field(
+        default=None,
+        description="The core (a name in cores:) that serves the domain; omitted, the default"
+        " core (MAILMAN_REST_URL, ...).",
+    )
+    defaults: ListDefaults | None = Field(
+        default=None, description="Merged key by key over the site's defaults."
+    )
+    naming: Annotated[StrictStr, AfterValidator(_compiles)] | None = None
+    disabled_owner: Address | None = None
+    redact_addresses: StrictBool | None = None
+    web_url: Annotated[StrictStr, AfterValidator(_web_url)] | None = Field(
+        default=None,
+        description="The web interface of this domain's lists; default https://DOMAIN.",
+        json_schema_extra={"format": "uri", "pattern": "^https?://[^/?#]+"},
+    )
+    templates: dict[str, TemplatePath] | None = Field(
+        default=None,
+        description="Merged over the site's templates: (a name set here also wins over the"
+        " site's category_templates:).",
+        json_schema_extra=_TEMPLATES_SCHEMA,
+    )
+    category_templates: dict[Category, dict[str, TemplatePath]] | None = Field(
+        default=None,
+        description="Merged over the site's category_templates:, category by category.",
+        json_schema_extra={"additionalProperties": _TEMPLATES_SCHEMA},
+    )
+    disabled_templates: dict[str, TemplatePath] | None = Field(
+        default=None,
+        description="Merged over the site's disabled_templates:.",
+        json_schema_extra=_TEMPLATES_SCHEMA,
+    )
+    templates_url: Annotated[StrictStr, AfterValidator(check_templates_url)] | None = None
+    publish_private_templates: StrictBool | None = None
+
+    @field_validator("templates", "disabled_templates")
+    @classmethod
+    def _own_template_names(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if value is None else _template_names(value)
+
+    @field_validator("category_templates")
+    @classmethod
+    def _own_category_template_names(
+        cls, value: dict[Category, dict[str, str]] | None
+    ) -> dict[Category, dict[str, str]] | None:
+        for templates in (value or {}).values():
+            _template_names(templates)
+        return value
+
+
 class SiteConfig(_Strict):
-    """`listsync.yaml`: the Mailman domain, defaults and policies of a site."""
+    """`listsync.yaml`: the Mailman domain (or domains and cores), defaults and policies of
+    a site."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"oneOf": [{"required": ["domain"]}, {"required": ["domains"]}]},
+    )
 
     domain: Annotated[StrictStr, AfterValidator(_domain)] = Field(
-        description="The mail host of every list, e.g. lists.example.org."
+        default="",
+        description="The mail host of every list, e.g. lists.example.org (a site with one"
+        " domain; a site with several says domains: instead).",
+    )
+    domains: dict[Annotated[StrictStr, AfterValidator(_domain)], DomainConfig] = Field(
+        default_factory=dict,
+        description="A site with several mail domains: each domain, with its core and its own"
+        " keys; its list files are lists/DOMAIN/NAME.yaml.",
+    )
+    cores: dict[Annotated[StrictStr, AfterValidator(_core_name)], CoreConfig] = Field(
+        default_factory=dict,
+        description="The Mailman cores besides the default one, by name; each one's connection"
+        " is MAILMAN_<NAME>_REST_URL, MAILMAN_<NAME>_REST_USER, MAILMAN_<NAME>_REST_PASSWORD.",
     )
     defaults: ListDefaults = Field(default_factory=ListDefaults)
     naming: Annotated[StrictStr, AfterValidator(_compiles)] = Field(
@@ -795,6 +888,7 @@ class SiteConfig(_Strict):
     )
 
     _template_names = field_validator("templates", "disabled_templates")(_template_names)
+    _lists_dir: str = PrivateAttr(default="lists")
 
     @field_validator("category_templates")
     @classmethod
@@ -805,10 +899,80 @@ class SiteConfig(_Strict):
             _template_names(templates)
         return value
 
+    @model_validator(mode="after")
+    def _one_or_several_domains(self) -> Self:
+        if self.domains and self.domain:
+            raise ValueError("say domain: (one domain) or domains: (several), not both")
+        if not self.domains and not self.domain:
+            raise ValueError("missing: domain: (the site's mail domain) or domains:")
+        if not self.domains and self.cores:
+            raise ValueError("cores: serve the domains of domains:; this site has one domain")
+        for domain, own in self.domains.items():
+            if own.core is not None and own.core not in self.cores:
+                raise ValueError(
+                    f"domain {domain} is on core {own.core!r}, which cores: does not name"
+                    f"{did_you_mean(own.core, set(self.cores))}"
+                )
+        idle = set(self.cores) - {own.core for own in self.domains.values()}
+        if idle:
+            raise ValueError(f"no domain is on core {', '.join(sorted(idle))}")
+        return self
+
     @property
     def web_root(self) -> str:
         """The web interface's base URL, without a trailing slash."""
         return self.web_url or f"https://{self.domain}"
+
+    @property
+    def lists_dir(self) -> str:
+        """Where this config's list files are: lists/, or lists/DOMAIN/ for one domain of a
+        site with several (`for_domain`)."""
+        return self._lists_dir
+
+    @property
+    def several_domains(self) -> bool:
+        """Whether the site says domains: (list files in lists/DOMAIN/)."""
+        return bool(self.domains)
+
+    def core_of(self, domain: str) -> str:
+        """The name of the core that serves `domain` (`DEFAULT_CORE` for the default one)."""
+        own = self.domains.get(domain)
+        return DEFAULT_CORE if own is None or own.core is None else own.core
+
+    def for_domain(self, domain: str) -> SiteConfig:
+        """The config of one domain of a site with several: the site's keys with the
+        domain's own over them; a site with one domain is its own."""
+        if not self.domains:
+            return self
+        own = self.domains[domain]
+        update: dict[str, Any] = {"domain": domain, "domains": {}, "cores": {}}
+        for key in own.model_fields_set - {"core", "defaults", "templates", "category_templates"}:
+            update[key] = getattr(own, key)
+        if own.defaults is not None:
+            update["defaults"] = self.defaults.model_copy(
+                update={key: getattr(own.defaults, key) for key in own.defaults.model_fields_set}
+            )
+        if own.templates is not None:
+            update["templates"] = {**self.templates, **own.templates}
+            # a text the domain names for every list wins over the site's category texts
+            update["category_templates"] = {
+                category: {k: v for k, v in texts.items() if k not in own.templates}
+                for category, texts in self.category_templates.items()
+            }
+        if own.category_templates is not None:
+            inherited = update.get("category_templates", self.category_templates)
+            update["category_templates"] = {
+                category: {
+                    **inherited.get(category, {}),
+                    **own.category_templates.get(category, {}),
+                }
+                for category in {*inherited, *own.category_templates}
+            }
+        if own.disabled_templates is not None:
+            update["disabled_templates"] = {**self.disabled_templates, **own.disabled_templates}
+        config = self.model_copy(update=update)
+        config._lists_dir = f"lists/{domain}"
+        return config
 
 
 BUILTIN_DEFAULTS = ListDefaults(

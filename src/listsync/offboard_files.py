@@ -461,11 +461,20 @@ def _read(root: Path, path: str) -> tuple[str, str]:
 _BOM = "\ufeff"
 
 
+def _config_of(path: str, config: SiteConfig) -> SiteConfig:
+    """The config a list file at `path` is checked with: its domain's, on a site with
+    several (lists/DOMAIN/NAME.yaml)."""
+    parts = PurePosixPath(path).parts
+    if config.several_domains and len(parts) == 3 and parts[1] in config.domains:
+        return config.for_domain(parts[1])
+    return config
+
+
 def _check_valid(texts: dict[str, tuple[str, str]], config: SiteConfig) -> None:
     problems = [
         problem
         for path, (name, text) in sorted(texts.items())
-        for problem in check_list_text(text, path, name, config)[1]
+        for problem in check_list_text(text, path, name, _config_of(path, config))[1]
         if problem.severity is Severity.ERROR
     ]
     if problems:

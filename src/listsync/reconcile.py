@@ -159,7 +159,13 @@ class Scope:
     removed: tuple[str, ...] = ()  # lists whose file the change deleted
 
 
-def changed_scope(repo: SiteRepo, root: Path, rev: str, uncommitted: Iterable[str] = ()) -> Scope:
+def changed_scope(
+    repo: SiteRepo,
+    root: Path,
+    rev: str,
+    uncommitted: Iterable[str] = (),
+    where: str = LISTS_DIR,
+) -> Scope:
     """The lists whose files changed since the merge base of `rev` and HEAD.
 
     Every list when `listsync.yaml` or a template text changed (its
@@ -174,14 +180,14 @@ def changed_scope(repo: SiteRepo, root: Path, rev: str, uncommitted: Iterable[st
     changes = repo.changes_since(rev)
     since = f"since {rev}, merge base {changes.merge_base[:7]}"
     paths = {*changes.changed, *changes.deleted, *uncommitted}
-    names = {name for name in map(list_name, paths) if name is not None}
-    rosters = roster_files(root)
+    names = {name for name in (list_name(path, where) for path in paths) if name is not None}
+    rosters = roster_files(root, where)
     changed_rosters = repo.changed_among(changes.merge_base, rosters.values())
     names |= {name for name, path in rosters.items() if path in changed_rosters}
     present = {
         name
         for name in names
-        if any((root / LISTS_DIR / f"{name}{suffix}").is_file() for suffix in LIST_SUFFIXES)
+        if any((root / where / f"{name}{suffix}").is_file() for suffix in LIST_SUFFIXES)
     }
     removed = tuple(sorted(names - present))
     if SITE_FILE in paths:
@@ -239,8 +245,8 @@ def removal_warnings(
 
     One `git log` walk, and a read of those lists alone.
     """
-    removals = repo.removed_list_files()
-    declared = {path.stem for path in list_file_paths(site.root)}
+    removals = repo.removed_list_files(site.lists_dir)
+    declared = {path.stem for path in list_file_paths(site.root, site.lists_dir)}
     candidates = sorted({n for n in names if n in removals and n not in declared})
     if not candidates:
         return {}
@@ -255,17 +261,18 @@ def removal_warnings(
         removal = removals[name]
         commit = removal.commit
         when = f"in {commit.short} ({commit.author}: {commit.subject})"
-        retire = f"to retire it, add lists/{name}.yaml back with 'disabled: true'"
+        file = f"{site.lists_dir}/{name}.yaml"
+        retire = f"to retire it, add {file} back with 'disabled: true'"
         if removal.renamed_to is not None:
             new = list_name(removal.renamed_to) or removal.renamed_to
             warnings[name] = (
-                f"lists/{name}.yaml was renamed to {removal.renamed_to} {when}: Mailman cannot"
+                f"{file} was renamed to {removal.renamed_to} {when}: Mailman cannot"
                 f" rename a list, so {new} is a list of its own and {name} stays live and"
                 f" enabled in Mailman, no longer managed; {retire}"
             )
         else:
             warnings[name] = (
-                f"lists/{name}.yaml was deleted {when}, but {name} is still live and enabled"
+                f"{file} was deleted {when}, but {name} is still live and enabled"
                 f" in Mailman, no longer managed (listsync never deletes a list); {retire}"
             )
     return warnings
@@ -297,13 +304,16 @@ def explained_plan(
         domain_exists=reading.live.domain_exists,
         unmanaged=reading.live.unmanaged,
         scope=described,
-        managed=len(site.lists) if reading.everything else len(list_file_paths(site.root)),
+        managed=len(site.lists)
+        if reading.everything
+        else len(list_file_paths(site.root, site.lists_dir)),
     )
     history = repo.template_versions if repo is not None else None
     texts = template_texts(site, the_plan, history)
     notes = [*server_notes(reading.server)]
     notes += [
-        f"lists/{name}.yaml was deleted: listsync never deletes a list; {name} is left alone"
+        f"{site.lists_dir}/{name}.yaml was deleted: listsync never deletes a list; {name} is"
+        " left alone"
         " in Mailman"
         for name in (scope.removed if scope else ())
         if name not in warnings

@@ -75,6 +75,7 @@ def read_rosters(
             top=repository.top,
             read_ldap=read_ldap,
             environ=environ,
+            where=site.lists_dir,
         )
     return intents
 
@@ -87,6 +88,7 @@ def read_roster(
     top: Path | None = None,
     read_ldap: bool = True,
     environ: Mapping[str, str] = os.environ,
+    where: str = LISTS_DIR,
 ) -> RosterIntent:
     """One list's roster intent (its `problem` says why it must be left alone)."""
     source = _source_name(lst)
@@ -108,7 +110,7 @@ def read_roster(
         return RosterIntent(source, lst.membership, problem=str(exc))
     dropped: frozenset[str] = frozenset()
     if lst.membership is Membership.ADDITIVE:
-        dropped = frozenset(_declared_before(root, lst)) - modes.keys()
+        dropped = frozenset(_declared_before(root, lst, where)) - modes.keys()
     return RosterIntent(source, lst.membership, modes, dropped, welcome=lst.welcome_members)
 
 
@@ -118,11 +120,11 @@ def _source_name(lst: EffectiveList) -> str:
     return lst.members_from or INLINE
 
 
-def _declared_before(root: Path, lst: EffectiveList) -> set[str]:
+def _declared_before(root: Path, lst: EffectiveList, where: str) -> set[str]:
     """Every address a committed version of the list's file (`members:`) or of its
     roster file declared: what listsync may have subscribed for this roster."""
     found: set[str] = set()
-    for path in _list_file(root, lst.name):
+    for path in _list_file(root / where, lst.name):
         for version in gitinfo.file_versions(path):
             found |= _inline_members(version)
     if isinstance(lst.members_from, str):
@@ -133,11 +135,11 @@ def _declared_before(root: Path, lst: EffectiveList) -> set[str]:
     return found
 
 
-def _list_file(root: Path, name: str) -> list[Path]:
+def _list_file(directory: Path, name: str) -> list[Path]:
     return [
-        root / LISTS_DIR / f"{name}{suffix}"
+        directory / f"{name}{suffix}"
         for suffix in LIST_SUFFIXES
-        if (root / LISTS_DIR / f"{name}{suffix}").is_file()
+        if (directory / f"{name}{suffix}").is_file()
     ]
 
 

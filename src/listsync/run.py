@@ -27,7 +27,7 @@ from listsync import gitinfo, offboard_files, offboard_ops, people, render, save
 from listsync.apply import ApplyResult, ListResult, apply_lock, apply_plan
 from listsync.errors import ListsyncError, Problem, hide_addresses
 from listsync.gitinfo import SiteRepo
-from listsync.load import Site, list_file_paths, load_and_lint
+from listsync.load import Site, list_file_paths, lists_dir, load_and_lint, load_config
 from listsync.mailman import MailmanBackend
 from listsync.mailman_templates import domain_base_url
 from listsync.plan import Action, Plan, roster_guard, unsafe_reason
@@ -58,6 +58,7 @@ class Request:
     names: tuple[str, ...] | None = None  # these lists alone (None: every list)
     changed_since: str | None = None  # --changed-since: the lists whose files changed
     redact: bool = False  # --redact (the site's redact_addresses masks them too)
+    domain: str | None = None  # the domain planned, on a site with several
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,15 +174,18 @@ def plan_run(
         if request.names:
             raise ListsyncError("--changed-since and --list both choose the lists: use one")
         repo = repo or gitinfo.require_site_repo(request.root)
-        scope = changed_scope(repo, request.root, request.changed_since, worktree.uncommitted)
+        where = lists_dir(load_config(request.root), request.domain)
+        scope = changed_scope(
+            repo, request.root, request.changed_since, worktree.uncommitted, where
+        )
         selection = scope.names
     # A merge request's plan against a snapshot reads every list (it costs nothing): the
     # apply after the merge repairs drift beyond the changed lists, so the plan shows it.
     with_drift = live_file is not None and scope is not None and scope.names is not None
     read = None if with_drift else selection
-    site = load_and_lint(request.root, read, warn)
+    site = load_and_lint(request.root, read, warn, request.domain)
     hidden = hiding(site, request.redact)
-    reader = snapshot.load(live_file) if live_file is not None else connect()
+    reader = snapshot.load(live_file, request.domain) if live_file is not None else connect()
     reading = read_states(site, reader, read, live_members=live_file is None)
     warnings: dict[str, str] = {}
     if repo is not None:
@@ -194,7 +198,8 @@ def plan_run(
     min_lists = site.config.safety.min_new_domain_lists
     other_domains: tuple[str, ...] = ()
     if the_plan.create_domain and the_plan.counts()[Action.CREATE] >= max(min_lists, 1):
-        other_domains = tuple(reader.domains_with_lists())
+        siblings = load_config(request.root).domains
+        other_domains = tuple(d for d in reader.domains_with_lists() if d not in siblings)
     new_domain = new_domain_reason(the_plan, other_domains, min_lists)
     if new_domain is not None:
         note = f"{new_domain}; apply refuses it without --force; {FORCE_ROUTE}"
@@ -214,16 +219,24 @@ def plan_run(
 
 
 def replan_saved(
-    root: Path, path: Path, backend: MailmanBackend, *, redact: bool, warn: Warn
+    root: Path,
+    path: Path,
+    backend: MailmanBackend,
+    *,
+    redact: bool,
+    warn: Warn,
+    domain: str | None = None,
 ) -> PlannedRun:
-    """The plan to apply for the saved plan at `path`: planned again as `plan_run` plans,
-    and refused unless it is exactly the one recorded (`savedplan`)."""
-    saved = savedplan.load(path)
+    """The plan to apply for the saved plan at `path` (its part for `domain`, on a site
+    with several): planned again as `plan_run` plans, and refused unless it is exactly the
+    one recorded (`savedplan`)."""
+    saved = savedplan.load(path, domain)
+    where = lists_dir(load_config(root), domain)
     repo = gitinfo.open_site_repo(root)
     worktree = _worktree(repo)
     savedplan.check_worktree(saved, worktree)
-    savedplan.check_selection(saved, (p.stem for p in list_file_paths(root)))
-    request = Request(root, saved.selection, redact=redact or saved.redacted)
+    savedplan.check_selection(saved, (p.stem for p in list_file_paths(root, where)))
+    request = Request(root, saved.selection, redact=redact or saved.redacted, domain=domain)
     replanned = plan_run(request, lambda: backend, warn=warn)
     domain = replanned.site.config.domain
     if domain != saved.domain:
@@ -345,10 +358,12 @@ def plan_removal(
     *,
     redact_addresses: bool,
     warn: Warn,
+    domain: str | None = None,
 ) -> Removal:
-    """Plan removing `address` everywhere: refused before anything is read from Mailman
-    when a list file would be left without an owner (naming every such list)."""
-    site = load_and_lint(root, None, warn)
+    """Plan removing `address` everywhere (in `domain`, on a site with several): refused
+    before anything is read from Mailman when a list file would be left without an owner
+    (naming every such list)."""
+    site = load_and_lint(root, None, warn, domain)
     hidden = hiding(site, redact_addresses)
     subject = people.normalise(address)
     edits = offboard_files.plan_file_edits(
@@ -392,11 +407,17 @@ def plan_removal(
 
 
 def replan_removal(
-    root: Path, path: Path, backend: MailmanBackend, *, redact: bool, warn: Warn
+    root: Path,
+    path: Path,
+    backend: MailmanBackend,
+    *,
+    redact: bool,
+    warn: Warn,
+    domain: str | None = None,
 ) -> Removal:
     """The removal saved at `path`, planned again and refused unless it is exactly the one
     recorded: the same revision, the same Mailman operations and the same file edits."""
-    saved = savedplan.load(path)
+    saved = savedplan.load(path, domain)
     recorded = saved.removal
     if not isinstance(recorded, dict):
         raise savedplan.SavedPlanError(
@@ -413,7 +434,9 @@ def replan_removal(
     except (KeyError, TypeError) as exc:
         raise savedplan.SavedPlanError(f"{path} is not a valid saved removal: {exc!r}") from None
     hidden = redact or saved.redacted
-    removal = plan_removal(root, address, backend, options, redact_addresses=hidden, warn=warn)
+    removal = plan_removal(
+        root, address, backend, options, redact_addresses=hidden, warn=warn, domain=domain
+    )
     edits = removal.edits.redacted() if saved.redacted else removal.edits
     savedplan.check_removal(saved, removal.plan, edits.as_json())
     return removal

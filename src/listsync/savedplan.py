@@ -44,6 +44,7 @@ from listsync.errors import ListsyncError
 from listsync.plan import Plan
 from listsync.reconcile import Reading
 from listsync.render import JSON_FORMAT_VERSION, redacted, to_json_data
+from listsync.targets import domain_part
 
 COMMITMENT = 2
 """The version of `saved`: 2 holds no hash (1 keyed its hashes with the REST password)."""
@@ -182,10 +183,11 @@ def _parse(data: Mapping[str, Any], source: str) -> SavedPlan:
     )
 
 
-def loads(text: str, source: str = "the plan") -> SavedPlan:
-    """Parse a saved-plan document; `SavedPlanError` says what is wrong with it."""
+def loads(text: str, source: str = "the plan", domain: str | None = None) -> SavedPlan:
+    """Parse a saved-plan document (its part for `domain`, in a plan of several domains);
+    `SavedPlanError` says what is wrong with it."""
     try:
-        data = json.loads(text)
+        data = domain_part(json.loads(text), domain, source)
     except json.JSONDecodeError as exc:
         raise SavedPlanError(f"{source} is not JSON: {exc}") from None
     if not isinstance(data, dict):
@@ -213,8 +215,8 @@ def loads(text: str, source: str = "the plan") -> SavedPlan:
         raise SavedPlanError(f"{source} is not a valid saved plan: {exc!r}") from None
 
 
-def load(path: Path) -> SavedPlan:
-    return loads(path.read_text(encoding="utf-8"), str(path))
+def load(path: Path, domain: str | None = None) -> SavedPlan:
+    return loads(path.read_text(encoding="utf-8"), str(path), domain)
 
 
 # -- the checks, in the order apply makes them ------------------------------------------

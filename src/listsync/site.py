@@ -41,12 +41,18 @@ class ListFile:
 
 @dataclass(frozen=True, slots=True)
 class Site:
-    """A site as declared on disk: its config and its valid list files by name."""
+    """A site (one domain of it, on a site with several) as declared on disk: its config
+    and its valid list files by name."""
 
     root: Path
     config: SiteConfig
     lists: dict[str, ListFile]
     templates: dict[str, TemplateText] = field(default_factory=dict)  # by path, every one used
+    lists_dir: str = "lists"  # where its list files are: lists/, or lists/DOMAIN/
+
+    @property
+    def domain(self) -> str:
+        return self.config.domain
 
     def effective(self, name: str) -> EffectiveList:
         return effective(name, self.lists[name].spec, self.config)

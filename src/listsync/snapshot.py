@@ -54,6 +54,7 @@ from listsync.mailman import (
     server_info,
 )
 from listsync.policy import DETAILS, Detail, ListState, reads_bans
+from listsync.targets import domain_part
 
 FORMAT = "listsync-snapshot"
 FORMAT_VERSION = 2
@@ -191,10 +192,11 @@ def _strings(value: Any, what: str) -> list[str]:
     return value
 
 
-def loads(text: str, source: str) -> Snapshot:
-    """Read a snapshot document; `SnapshotError` says what is wrong with it."""
+def loads(text: str, source: str, domain: str | None = None) -> Snapshot:
+    """Read a snapshot document (its part for `domain`, in a snapshot of several domains);
+    `SnapshotError` says what is wrong with it."""
     try:
-        data = json.loads(text)
+        data = domain_part(json.loads(text), domain, source)
     except json.JSONDecodeError as exc:
         raise SnapshotError(f"{source} is not JSON: {exc}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
@@ -240,9 +242,9 @@ def loads(text: str, source: str) -> Snapshot:
         raise SnapshotError(f"{source} is not a valid snapshot: {exc}") from None
 
 
-def load(path: Path) -> Snapshot:
+def load(path: Path, domain: str | None = None) -> Snapshot:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SnapshotError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return loads(text, str(path))
+    return loads(text, str(path), domain)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ from listsync.commands.common import (
     say,
     warn,
 )
+from listsync.commands.domains import for_each_domain
 from listsync.errors import ListsyncError, scrub
 
 if TYPE_CHECKING:
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 
 @click.command()
 @connection_options
+@for_each_domain
 @names_option
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option(
@@ -88,12 +91,17 @@ def apply(
         raise ListsyncError(
             "--format json needs --yes (or a saved plan): nobody can answer a prompt"
         )
+    if plan_file is not None and obj.domain is not None and not _plans(plan_file, obj.domain):
+        click.echo(f"{plan_file} plans nothing of {obj.domain}: nothing to apply", err=as_json)
+        return
     backend = conn.backend()
     with run.exclusive(backend, obj.root, require_tip):
         if plan_file is not None:
-            planned = run.replan_saved(obj.root, plan_file, backend, redact=redact, warn=warn)
+            planned = run.replan_saved(
+                obj.root, plan_file, backend, redact=redact, warn=warn, domain=obj.domain
+            )
         else:
-            request = run.Request(obj.root, names or None, redact=redact)
+            request = run.Request(obj.root, names or None, redact=redact, domain=obj.domain)
             planned = run.plan_run(request, lambda: backend, warn=warn)
         echo_plan(obj, render.to_text(planned.shown), err=as_json)
         # a refused roster is a failure to report even when nothing else is to change
@@ -135,6 +143,20 @@ def _progress(total: int) -> Iterator[Callable[[ListResult], None]]:
     ) as bar:
         task = bar.add_task("apply", total=total)
         yield lambda result: bar.advance(task)
+
+
+def _plans(plan_file: Path, domain: str) -> bool:
+    """Whether a saved plan of several domains holds one of `domain` (any other file is
+    left for the saved-plan checks to judge)."""
+    from listsync.targets import NotInBundleError, domain_part
+
+    try:
+        domain_part(json.loads(plan_file.read_text(encoding="utf-8")), domain, str(plan_file))
+    except NotInBundleError:
+        return False
+    except (OSError, ValueError):
+        return True
+    return True
 
 
 def confirm(yes: bool, url: str) -> None:

@@ -4,7 +4,9 @@ printing that masks secrets and hidden addresses."""
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -36,6 +38,7 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 3
 
 OUT_FORMATS = {".md": "markdown", ".json": "json", ".txt": "text"}
+COLLECTED: ContextVar[dict[Path, list[str]] | None] = ContextVar("COLLECTED", default=None)
 RENDER_OUT_FORMATS = {".html": "html", ".htm": "html", ".md": "markdown", ".json": "json"}
 
 
@@ -43,6 +46,7 @@ class Context:
     def __init__(self, root: Path, *, color: bool = True) -> None:
         self.root = root
         self.color = color
+        self.domain: str | None = None  # the domain a command runs for, on a site with several
 
 
 pass_context = click.make_pass_decorator(Context)
@@ -59,24 +63,39 @@ class Connection:
     timeout: float
     retries: int
 
+    variables: tuple[str, str, str] = (
+        "MAILMAN_REST_URL",
+        "MAILMAN_REST_USER",
+        "MAILMAN_REST_PASSWORD",
+    )
+
     @property
     def given(self) -> bool:
         return bool(self.url or self.user or self.password)
 
+    def for_core(self, core: str) -> Connection:
+        """The connection of `core` (`targets`): this one for the default core, else
+        MAILMAN_<NAME>_REST_URL, ..._USER and ..._PASSWORD."""
+        from listsync.targets import connection_variables
+
+        variables = connection_variables(core)
+        if variables == self.variables:
+            return self
+        url, user, password = (os.environ.get(name) or None for name in variables)
+        return Connection(url, user, password, self.timeout, self.retries, variables)
+
     def backend(self) -> MailmanBackend:
         from listsync.mailman import MailmanBackend
 
-        given = (
-            ("MAILMAN_REST_URL", self.url),
-            ("MAILMAN_REST_USER", self.user),
-            ("MAILMAN_REST_PASSWORD", self.password),
-        )
+        given = tuple(zip(self.variables, (self.url, self.user, self.password), strict=True))
         missing = [name for name, value in given if not value]
         if missing or self.url is None or self.user is None or self.password is None:
-            raise ListsyncError(
-                f"no Mailman connection: set {', '.join(missing)}"
+            options = (
                 " (or pass --mailman-url/--user/--password)"
+                if self.variables == Connection.variables
+                else ""
             )
+            raise ListsyncError(f"no Mailman connection: set {', '.join(missing)}{options}")
         register_secret(self.password)
         return MailmanBackend(
             self.url, self.user, self.password, timeout=self.timeout, attempts=self.retries + 1
@@ -218,7 +237,13 @@ def format_given(ctx: click.Context) -> bool:
 
 
 def write_out(out: Path, text: str) -> None:
-    """Write a command's output file, or fail with one line saying why."""
+    """Write a command's output file, or fail with one line saying why (on a site with
+    several domains, `domains.for_each_domain` gathers each domain's text and writes the
+    file once they are all done)."""
+    collecting = COLLECTED.get()
+    if collecting is not None:
+        collecting.setdefault(out, []).append(text)
+        return
     try:
         out.write_text(text, encoding="utf-8")
     except OSError as exc:
@@ -247,7 +272,7 @@ def load_site(obj: Context, names: tuple[str, ...]) -> Site:
     """The valid site with every list (no names) or the named ones, warnings printed."""
     from listsync.load import load_and_lint
 
-    return load_and_lint(obj.root, names or None, warn)
+    return load_and_lint(obj.root, names or None, warn, obj.domain)
 
 
 def echo_plan(obj: Context, text: str, *, err: bool = False) -> None:

@@ -16,11 +16,13 @@ from listsync.commands.common import (
     result_format_option,
     say,
 )
+from listsync.commands.domains import for_each_domain
 from listsync.errors import ListsyncError, scrub
 
 
 @click.command("import")
 @connection_options
+@for_each_domain
 @click.option(
     "--list",
     "-l",
@@ -79,7 +81,7 @@ def import_command(
         raise ListsyncError(
             "--force needs --list NAME: import overwrites only the files of lists named"
         )
-    config = load_config(obj.root)
+    config = load_config(obj.root).for_domain(obj.domain or "")
     result = import_lists(
         obj.root, config, conn.backend(), names or None, force=force, members_dir=members_dir
     )

@@ -1,4 +1,5 @@
-"""`listsync init`: a new site repository, from the domain alone."""
+"""`listsync init`: a new site repository, from the domain alone; `listsync migrate-domains`:
+a site of one domain moved to the layout of several."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from listsync.commands.common import say
+from listsync.commands.common import Context, pass_context, say
 from listsync.errors import ListsyncError
 
 
@@ -58,4 +59,30 @@ def init_command(directory: Path, domain: str | None) -> None:
         f" `listsync --root {directory} validate`, commit (git add --all && git commit),"
         " push to GitLab and set the pipeline's variables (README.md). The pipeline plans"
         ' but applies nothing until LISTSYNC_APPLY is "true" in .gitlab-ci.yml.'
+    )
+
+
+@click.command("migrate-domains")
+@pass_context
+def migrate_domains_command(obj: Context) -> None:
+    """Move a site with one domain to the layout of several: listsync.yaml's domain: D
+    becomes domains: {D: {}}, and lists/NAME.yaml moves to lists/D/NAME.yaml (with git mv,
+    which keeps each file's history). The next plan is the same as before; commit, then
+    add domains and cores: (README.md, "Several domains and cores").
+
+    \b
+    Example:
+      listsync migrate-domains && git commit -m "One directory per domain"
+    """
+    from listsync import migrate
+    from listsync.load import SITE_FILE
+
+    migration = migrate.prepare(obj.root)
+    migrate.carry_out(migration)
+    for old, new in migration.moves:
+        say(f"moved {old.relative_to(obj.root)} to {new.relative_to(obj.root)}")
+    say(
+        f"wrote {SITE_FILE}: domains: {{{migration.domain}: {{}}}};"
+        + (" the moves are staged in git" if migration.in_git else "")
+        + ": run listsync plan (it shows no change), then commit"
     )

@@ -28,6 +28,7 @@ from listsync.commands.common import (
     warn,
     write_out,
 )
+from listsync.commands.domains import for_each_domain
 from listsync.errors import ListsyncError
 from listsync.escaping import visible
 
@@ -45,6 +46,7 @@ def person() -> None:
 @person.command("show")
 @click.argument("addresses", metavar="ADDRESS...", nargs=-1, required=True)
 @connection_options
+@for_each_domain
 @format_option(REPORT_FORMATS, "Text, Markdown (an issue or a runbook), or JSON.")
 @outs_option("Write it to FILE (repeatable); the format follows the name (.md, .json, .txt).")
 @click.option(
@@ -110,6 +112,7 @@ def show(
 
 @person.command("remove")
 @connection_options
+@for_each_domain
 @click.argument("address", required=False)
 @click.option(
     "--replace-with",
@@ -203,10 +206,18 @@ def remove(
         )
     with run.exclusive(backend, obj.root, None):
         if plan_file is not None:
-            removal = run.replan_removal(obj.root, plan_file, backend, redact=redact, warn=warn)
+            removal = run.replan_removal(
+                obj.root, plan_file, backend, redact=redact, warn=warn, domain=obj.domain
+            )
         elif address:
             removal = run.plan_removal(
-                obj.root, address, backend, options, redact_addresses=redact, warn=warn
+                obj.root,
+                address,
+                backend,
+                options,
+                redact_addresses=redact,
+                warn=warn,
+                domain=obj.domain,
             )
         else:
             raise ListsyncError("name the ADDRESS to remove (or --plan FILE)")

@@ -24,10 +24,12 @@ from listsync.commands.common import (
     warn,
     write_out,
 )
+from listsync.commands.domains import for_each_domain
 
 
 @click.command()
 @connection_options
+@for_each_domain
 @names_option
 @format_option(PLAN_FORMATS, "Human text, Markdown for merge requests, or JSON.")
 @outs_option(
@@ -79,7 +81,7 @@ def plan(
 
     obj: Context = ctx.obj
     formats = [(out, out_format(out, fmt, format_given(ctx))) for out in outs]
-    request = run.Request(obj.root, names or None, changed_since, redact)
+    request = run.Request(obj.root, names or None, changed_since, redact, obj.domain)
     planned = run.plan_run(request, conn.backend, live_file=live_file, warn=warn)
     shown = planned.shown
     if not formats and fmt == "text":

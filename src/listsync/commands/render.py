@@ -20,6 +20,7 @@ from listsync.commands.common import (
     say,
     write_out,
 )
+from listsync.commands.domains import for_each_domain
 from listsync.errors import ListsyncError
 
 if TYPE_CHECKING:
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
     " (from 'listsync snapshot') instead of Mailman.",
 )
 @connection_options
+@for_each_domain
 @click.pass_context
 def render_command(
     ctx: click.Context,
@@ -125,7 +127,13 @@ def _publish_templates(site: Site, out: Path, conn: Connection, live_file: Path 
             " give the Mailman connection (MAILMAN_REST_URL, MAILMAN_REST_USER,"
             " MAILMAN_REST_PASSWORD) or a snapshot with --live FILE; nothing was written"
         )
-    source = snapshot.load(live_file) if live_file is not None else conn.backend()
+    domain = site.config.domain
+    if site.config.lists_dir != "lists" and domain not in out.as_posix():
+        raise ListsyncError(
+            "on a site with several domains each publishes its own texts: give a directory"
+            " per domain, e.g. --templates-out 'public/templates/{domain}'; nothing was written"
+        )
+    source = snapshot.load(live_file, domain) if live_file is not None else conn.backend()
     live = publishing.live_states(source, site.config.domain)
     repo = open_site_repo(site.root)
     history = texts_of(repo.template_versions()) if repo is not None else []

@@ -23,11 +23,13 @@ from listsync.commands.common import (
     redact_option,
     write_out,
 )
+from listsync.commands.domains import for_each_domain
 from listsync.errors import ListsyncError
 
 
 @click.command("report")
 @connection_options
+@for_each_domain
 @format_option(REPORT_FORMATS, "Text, Markdown tables (an issue or a wiki page), or JSON.")
 @outs_option(
     "Write the report to FILE (repeatable); the format follows the name (.md, .json, .txt)."
@@ -154,6 +156,7 @@ def report_command(
 
 @click.command("snapshot")
 @connection_options
+@for_each_domain
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -183,7 +186,7 @@ def snapshot_command(obj: Context, conn: Connection, out: Path, include_addresse
     from listsync import snapshot
     from listsync.load import load_config
 
-    config = load_config(obj.root)
+    config = load_config(obj.root).for_domain(obj.domain or "")
     if config.redact_addresses and not include_addresses:
         raise ListsyncError(
             "listsync.yaml says redact_addresses, and a snapshot holds every owner's,"

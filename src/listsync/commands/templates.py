@@ -14,10 +14,12 @@ from listsync.commands.common import (
     pass_context,
     say,
 )
+from listsync.commands.domains import for_each_domain
 
 
 @click.command("check-templates")
 @connection_options
+@for_each_domain
 @names_option
 @pass_context
 def check_templates(obj: Context, conn: Connection, names: tuple[str, ...]) -> None:

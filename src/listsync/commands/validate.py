@@ -16,8 +16,16 @@ from listsync.errors import scrub
 
 @click.command()
 @result_format_option
+@click.option(
+    "--domain",
+    "domain_names",
+    multiple=True,
+    metavar="DOMAIN",
+    help="Only this domain of a site with several (repeatable).",
+)
+@click.option("--core", "core_name", metavar="NAME", help="Only the domains on this core.")
 @pass_context
-def validate(obj: Context, fmt: str) -> None:
+def validate(obj: Context, fmt: str, domain_names: tuple[str, ...], core_name: str | None) -> None:
     """Check every list file and listsync.yaml; report every problem.
 
     \b
@@ -26,9 +34,13 @@ def validate(obj: Context, fmt: str) -> None:
       listsync validate --format json
     """
     from listsync import results
-    from listsync.load import check_site
+    from listsync.load import check_site, load_config
+    from listsync.targets import select
 
-    files, problems = check_site(obj.root)
+    domains = None
+    if domain_names or core_name:
+        domains = [t.domain for t in select(load_config(obj.root), domain_names, core_name)]
+    files, problems = check_site(obj.root, domains)
     if fmt == "json":
         document = results.validation(files, problems)
         click.echo(scrub(results.dumps(document)), nl=False)
