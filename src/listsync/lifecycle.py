@@ -102,6 +102,7 @@ class Person:
     lists: tuple[PersonList, ...] = ()  # in_files and in_mailman, one entry each, judged
     as_of: datetime | None = None
     inactive_after: str = ""
+    lists_dir: str = "lists"  # where the files of the domain's lists are
 
     @property
     def only_in_files(self) -> tuple[str, ...]:
@@ -123,6 +124,7 @@ class Report:
     unmanaged: tuple[ListFacts, ...]
     never_posted: tuple[ListFacts, ...] = ()
     no_members: tuple[ListFacts, ...] = ()
+    lists_dir: str = "lists"  # where the files of the domain's lists are
 
     def non_empty(self) -> list[str]:
         return [name for name in SECTIONS if getattr(self, name)]
@@ -237,6 +239,7 @@ def build(
         return tuple(sorted(by_activity[section], key=lambda f: (f.last_activity or epoch, f.name)))
 
     return Report(
+        lists_dir=site.lists_dir,
         domain=site.config.domain,
         as_of=as_of,
         inactive_after=inactive_text,
@@ -309,6 +312,7 @@ def collect_person(
     person = replace(
         person_in_mailman(address, role, backend.lists_of(address, role), domain, counts),
         in_files=person_in_files(site, address, role),
+        lists_dir=site.lists_dir,
     )
     present = {fqdn.partition("@")[0] for fqdn in (*person.in_files, *person.in_mailman)}
     present &= set(counts)
@@ -524,6 +528,7 @@ def _count(number: int, noun: str) -> str:
 def person_list_words(entry: PersonList, person: Person) -> list[str]:
     """What the report says of one of a person's lists, in words, most telling first."""
     name, role = entry.fqdn.partition("@")[0], person.role
+    file = f"{person.lists_dir}/{name}.yaml"
     words = []
     if not entry.managed:
         words.append("unmanaged (in no file)")
@@ -531,11 +536,11 @@ def person_list_words(entry: PersonList, person: Person) -> list[str]:
         words.append("disabled in its file")
     facts = entry.facts
     if facts is None:
-        return [*words, f"not in Mailman (lists/{name}.yaml not yet applied?)"]
+        return [*words, f"not in Mailman ({file} not yet applied?)"]
     if entry.managed and not entry.in_mailman:
-        words.append(f"{role} by lists/{name}.yaml, not in Mailman (not yet applied?)")
+        words.append(f"{role} by {file}, not in Mailman (not yet applied?)")
     if entry.managed and not entry.in_files:
-        words.append(f"{role} in Mailman, not in lists/{name}.yaml (drift)")
+        words.append(f"{role} in Mailman, not in {file} (drift)")
     if facts.private:
         words.append("private")
     as_of = person.as_of or datetime.now(UTC)
@@ -620,11 +625,11 @@ def to_json_data(report: Report) -> dict[str, Any]:
         "as_of": report.as_of.isoformat(),
         "inactive_after": report.inactive_after,
         "inactive": [
-            {**_facts_json(f, report.as_of), "retire": f"lists/{f.name}.yaml: disabled: true"}
+            {**_facts_json(f, report.as_of), "retire": f"{report.lists_dir}/{f.name}.yaml: disabled: true"}
             for f in report.inactive
         ],
         "never_posted": [
-            {**_facts_json(f, report.as_of), "retire": f"lists/{f.name}.yaml: disabled: true"}
+            {**_facts_json(f, report.as_of), "retire": f"{report.lists_dir}/{f.name}.yaml: disabled: true"}
             for f in report.never_posted
         ],
         "new": [_facts_json(f, report.as_of) for f in report.new],

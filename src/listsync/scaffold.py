@@ -30,7 +30,7 @@ PRECOMMIT_FILE = ".pre-commit-config.yaml"
 EXAMPLE_LIST = "listmasters"
 BRANCH = "main"
 # What the pre-commit hook watches: what `listsync validate` reads.
-HOOK_FILES = r"^(listsync\.yaml|lists/[^/]+\.ya?ml|templates/.+)$"
+HOOK_FILES = r"^(listsync\.yaml|lists/([^/]+/)?[^/]+\.ya?ml|templates/.+)$"
 
 
 @dataclass(frozen=True)
