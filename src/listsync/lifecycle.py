@@ -625,11 +625,17 @@ def to_json_data(report: Report) -> dict[str, Any]:
         "as_of": report.as_of.isoformat(),
         "inactive_after": report.inactive_after,
         "inactive": [
-            {**_facts_json(f, report.as_of), "retire": f"{report.lists_dir}/{f.name}.yaml: disabled: true"}
+            {
+                **_facts_json(f, report.as_of),
+                "retire": f"{report.lists_dir}/{f.name}.yaml: disabled: true",
+            }
             for f in report.inactive
         ],
         "never_posted": [
-            {**_facts_json(f, report.as_of), "retire": f"{report.lists_dir}/{f.name}.yaml: disabled: true"}
+            {
+                **_facts_json(f, report.as_of),
+                "retire": f"{report.lists_dir}/{f.name}.yaml: disabled: true",
+            }
             for f in report.never_posted
         ],
         "new": [_facts_json(f, report.as_of) for f in report.new],

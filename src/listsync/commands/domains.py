@@ -5,10 +5,11 @@ with several (`domains:` in listsync.yaml) it runs once per domain that
 `--domain`/`--core` choose (`targets.select`), each time with that domain's
 config and files and its core's connection, and then:
 
-- what it prints comes under a heading per domain (`# DOMAIN`); JSON on
-  standard output becomes one document, `{"domains": [...]}`;
-- each `--out FILE` is written once, after every domain: Markdown and text
-  with a heading per domain, JSON as `{"domains": [...]}` (with the
+- what it prints comes under a heading per domain (`# DOMAIN`; Markdown and
+  HTML name their domain themselves); JSON on standard output becomes one
+  document, `{"domains": [...]}`;
+- each `--out FILE` is written once, after every domain: text with a heading
+  per domain, Markdown one part after the other, JSON as `{"domains": [...]}` (with the
   `resource_changes` of every domain at the top, for policies), and a path
   holding `{domain}` is written per domain instead (`--out plan-{domain}.json`);
 - an error in one domain is reported under its heading and the others go
@@ -76,8 +77,9 @@ def _combined(path: Path, texts: list[tuple[str, str]]) -> str:
                 change for doc in documents for change in doc["resource_changes"]
             ]
         return json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
-    marker = "##" if suffix == ".md" else "#"
-    return "\n".join(f"{marker} {heading}\n\n{text.rstrip()}\n" for heading, text in texts)
+    if suffix == ".md":  # each part's own headings name its domain
+        return "\n".join(f"{text.rstrip()}\n" for _, text in texts)
+    return "\n".join(f"# {heading}\n\n{text.rstrip()}\n" for heading, text in texts)
 
 
 def for_each_domain(command: F) -> F:
@@ -124,6 +126,7 @@ def for_each_domain(command: F) -> F:
         gathered: dict[Path, list[tuple[str, str]]] = {}
         printed: list[tuple[str, str]] = []
         as_json = kwargs.get("fmt") == "json"
+        headed = kwargs.get("fmt") not in {"json", "markdown", "html"}
         codes: list[int] = []
         for target in targets:
             obj.domain = target.domain
@@ -131,7 +134,7 @@ def for_each_domain(command: F) -> F:
             conn = own.get("conn")
             if isinstance(conn, Connection):
                 own["conn"] = conn.for_core(target.core)
-            if not as_json:
+            if headed:
                 click.secho(f"# {target.heading}", bold=True)
             collected: dict[Path, list[str]] = {}
             token = COLLECTED.set(collected)
