@@ -73,8 +73,14 @@ def test_the_manifest_declares_the_validate_hook() -> None:
     assert hook["language"] == "python"
     assert hook["pass_filenames"] is False
     files = re.compile(str(hook["files"]))
-    site_files = ["listsync.yaml", "lists/tor-dev.yaml", "lists/old.yml"]
-    other_files = ["README.md", "lists/notes/x.yaml", "docs/listsync.yaml", "lists.yaml"]
+    site_files = [
+        "listsync.yaml",
+        "lists/tor-dev.yaml",
+        "lists/old.yml",
+        "lists/lists.example.org/tor-dev.yaml",  # a site with several domains
+        "templates/footer.txt",
+    ]
+    other_files = ["README.md", "lists/a/b/x.yaml", "docs/listsync.yaml", "lists.yaml", "x.txt"]
     assert [path for path in site_files if not files.search(path)] == []
     assert [path for path in other_files if files.search(path)] == []
 
