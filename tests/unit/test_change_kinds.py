@@ -283,7 +283,14 @@ def test_a_removal_or_ban_already_made_is_done(kind: type[Any]) -> None:
 
 
 def test_every_kind_is_a_change_kind_with_nothing_left_abstract() -> None:
-    assert ChangeKind.__abstractmethods__ == {"order", "as_json", "lines", "redacted", "write"}
+    assert ChangeKind.__abstractmethods__ == {
+        "order",
+        "as_json",
+        "resource_changes",
+        "lines",
+        "redacted",
+        "write",
+    }
     for kind in KINDS:
         assert issubclass(kind, ChangeKind), kind
         assert not inspect.isabstract(kind), (kind, kind.__abstractmethods__)
