@@ -34,6 +34,7 @@ WRITTEN = [
     "templates/.gitkeep",
     "schema/list.schema.json",
     "schema/site.schema.json",
+    "schema/plan.schema.json",
     ".gitlab-ci.yml",
     ".pre-commit-config.yaml",
     "README.md",
@@ -64,7 +65,9 @@ def test_init_writes_a_site_that_validates_and_a_plan_only_pipeline_pinned_to_th
 
     assert result.status == 0, result.err
     assert site_files(site) == sorted(WRITTEN)
-    assert [line.removeprefix(f"wrote {site}/") for line in result.out.splitlines()[:8]] == WRITTEN
+    assert [
+        line.removeprefix(f"wrote {site}/") for line in result.out.splitlines()[: len(WRITTEN)]
+    ] == WRITTEN
     assert 'applies nothing until LISTSYNC_APPLY is "true"' in result.out
     validated = run("--root", str(site), "validate")
     assert validated.status == 0, validated.out + validated.err

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 from cilocal import Credentials, PipelineRun, SiteRemote, ToolMissing, check_tools
 from mailmanclient import Client
 
-from helpers import commit_all, git
+from helpers import REPO, commit_all, git
 from listsync.cli import main
 from mailman_core import MailmanCore
 
@@ -250,6 +251,25 @@ def test_pipelines_run_in_the_wrong_order_never_undo_a_merged_change(
     assert schedule.jobs["reconcile"] == "PASS", schedule.output
     assert "No drift: Mailman matches the files." in schedule.log("reconcile")
     assert disabled(mailman_client, f"tor-dev@{domain}")
+
+
+def test_a_site_with_policies_has_its_plan_judged_by_them(remote: SiteRemote, domain: str) -> None:
+    """The policy job runs only in a site with policy/*.rego (the pipelines above have
+    none: their jobs are listed exactly), on the plan job's plan.json; a denial fails it."""
+    (remote.work / "policy").mkdir()
+    shutil.copy(REPO / "policy-examples" / "retire.rego", remote.work / "policy")
+    dev = remote.work / "lists" / "tor-dev.yaml"
+    dev.write_text(LISTS["lists/tor-dev.yaml"] + "disabled: true\n")
+    commit_all(remote.work, "Retire tor-dev")
+    git(remote.work, "push", "--quiet", "origin", "main")
+
+    run = remote.run_pipeline()
+    assert run.jobs["plan"] == "PASS", run.output
+    assert run.jobs["policy"] == "FAIL", run.output
+    log = run.log("policy")
+    assert f"deny: tor-dev@{domain}: disabling a list needs the label retire" in log
+    assert "1 denial(s) from 1 policy file(s) in policy (labels: none)." in log
+    assert run.status != 0
 
 
 def test_a_reviewed_change_past_the_blast_radius_goes_through_the_manual_job(

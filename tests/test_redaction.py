@@ -155,6 +155,7 @@ def test_no_address_shows_in_any_output_or_artifact(
 
     everything = "\n".join(seen).lower()
     assert "+ owner" in everything
+    assert ".owners[" in everything, "the JSON plans' resource_changes name owners, masked"
     assert "accept_these_nonmembers" in everything
     tokens = {
         **addresses,

@@ -27,7 +27,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any, Protocol, Self
+from typing import Any, Literal, Protocol, Self, get_args
 
 from listsync import acceptance, mailman_settings
 from listsync.acceptance import HeaderRule
@@ -61,6 +61,40 @@ class SiteWriter(Protocol):
     def erase_address(self, address: str) -> None: ...
 
 
+ResourceType = Literal[
+    "listsync_list",
+    "listsync_setting",
+    "listsync_owner",
+    "listsync_moderator",
+    "listsync_member",
+    "listsync_members",
+    "listsync_nonmember",
+    "listsync_ban",
+    "listsync_template",
+    "listsync_header_filters",
+    "listsync_site_ban",
+    "listsync_address",
+]
+"""What a resource change in the plan JSON's `resource_changes` is a change of."""
+RESOURCE_TYPES: tuple[str, ...] = get_args(ResourceType)
+
+ResourceAction = Literal["create", "update", "disable", "enable", "add", "remove"]
+"""What a resource change does: listsync's own verbs."""
+RESOURCE_ACTIONS: tuple[str, ...] = get_args(ResourceAction)
+
+
+def resource_change(
+    address: str, kind: ResourceType, action: ResourceAction, before: Any, after: Any
+) -> dict[str, Any]:
+    """One entry of `resource_changes`, in Terraform's shape: `before`/`after` are None
+    (JSON null) where there is nothing."""
+    return {
+        "address": address,
+        "type": kind,
+        "change": {"actions": [action], "before": before, "after": after},
+    }
+
+
 class ChangeKind(ABC):
     """What every kind of change has; a kind lacking any of it cannot be made."""
 
@@ -76,6 +110,11 @@ class ChangeKind(ABC):
         """Its object in the plan JSON, with its `type`."""
 
     @abstractmethod
+    def resource_changes(self, fqdn: str) -> list[dict[str, Any]]:
+        """Its entries in the plan JSON's `resource_changes` (`resource_change`), on list
+        `fqdn`; never more than `as_json` shows."""
+
+    @abstractmethod
     def lines(self, texts: Mapping[str, str]) -> list[str]:
         """Its lines for people, not yet made `visible`; `texts` holds template texts by URL."""
 
@@ -86,6 +125,12 @@ class ChangeKind(ABC):
     @abstractmethod
     def write(self, writer: ListWriter, fqdn: str) -> None:
         """Make the change on list `fqdn`."""
+
+
+def list_value(fqdn: str, enabled: bool) -> dict[str, Any]:
+    """A list's `before`/`after` in `resource_changes`: its address and whether it is
+    enabled (a disabled list is retired: locked down, every post refused)."""
+    return {"fqdn": fqdn, "enabled": enabled}
 
 
 class Role(StrEnum):
@@ -135,6 +180,9 @@ class CreateList(ChangeKind):
     def as_json(self) -> dict[str, Any]:
         return {"type": "create_list", "locked_down": dict(self.settings)}
 
+    def resource_changes(self, fqdn: str) -> list[dict[str, Any]]:
+        return [resource_change(fqdn, "listsync_list", "create", None, list_value(fqdn, True))]
+
     def lines(self, texts: Mapping[str, str]) -> list[str]:
         return []
 
@@ -154,6 +202,11 @@ class AddMember(ChangeKind):
 
     def as_json(self) -> dict[str, Any]:
         return {"type": "add_member", "role": self.role.value, "address": self.address}
+
+    def resource_changes(self, fqdn: str) -> list[dict[str, Any]]:
+        kind: ResourceType = "listsync_owner" if self.role is Role.OWNER else "listsync_moderator"
+        where = f"{fqdn}.{self.role.value}s[{self.address}]"
+        return [resource_change(where, kind, "add", None, self.address)]
 
     def lines(self, texts: Mapping[str, str]) -> list[str]:
         return [f"+ {self.role.value} {self.address}"]
@@ -176,6 +229,11 @@ class RemoveMember(ChangeKind):
 
     def as_json(self) -> dict[str, Any]:
         return {"type": "remove_member", "role": self.role.value, "address": self.address}
+
+    def resource_changes(self, fqdn: str) -> list[dict[str, Any]]:
+        kind: ResourceType = "listsync_owner" if self.role is Role.OWNER else "listsync_moderator"
+        where = f"{fqdn}.{self.role.value}s[{self.address}]"
+        return [resource_change(where, kind, "remove", self.address, None)]
 
     def lines(self, texts: Mapping[str, str]) -> list[str]:
         return [f"- {self.role.value} {self.address}"]
@@ -217,6 +275,14 @@ class UpdateSettings(ChangeKind):
             ],
         }
 
+    def resource_changes(self, fqdn: str) -> list[dict[str, Any]]:
+        return [
+            resource_change(
+                f"{fqdn}.settings.{c.key}", "listsync_setting", "update", c.existing, c.desired
+            )
+            for c in self.changes
+        ]
+
     def lines(self, texts: Mapping[str, str]) -> list[str]:
         return [
             f"~ {c.key}: {value(c.existing)} -> {value(c.desired)}{how(c.existing, c.desired)}"
@@ -249,6 +315,10 @@ class AddBan(ChangeKind):
     def as_json(self) -> dict[str, Any]:
         return {"type": "add_ban", "pattern": self.pattern}
 
+    def resource_changes(self, fqdn: str) -> list[dict[str, Any]]:
+        where = f"{fqdn}.bans[{self.pattern}]"
+        return [resource_change(where, "listsync_ban", "add", None, self.pattern)]
+
     def lines(self, texts: Mapping[str, str]) -> list[str]:
         return [f"+ ban {self.pattern}"]
 
@@ -268,6 +338,10 @@ class RemoveBan(ChangeKind):
 
     def as_json(self) -> dict[str, Any]:
         return {"type": "remove_ban", "pattern": self.pattern}
+
+    def resource_changes(self, fqdn: str) -> list[dict[str, Any]]:
+        where = f"{fqdn}.bans[{self.pattern}]"
+        return [resource_change(where, "listsync_ban", "remove", self.pattern, None)]
 
     def lines(self, texts: Mapping[str, str]) -> list[str]:
         return [f"- ban {self.pattern}"]
@@ -295,6 +369,14 @@ class SetTemplate(ChangeKind):
             "existing": self.existing,
             "desired": self.desired,
         }
+
+    def resource_changes(self, fqdn: str) -> list[dict[str, Any]]:
+        """add: a URL where Mailman's own text was; remove: back to Mailman's own text."""
+        action: ResourceAction = (
+            "add" if self.existing is None else "remove" if self.desired is None else "update"
+        )
+        where = f"{fqdn}.templates[{self.name}]"
+        return [resource_change(where, "listsync_template", action, self.existing, self.desired)]
 
     def lines(self, texts: Mapping[str, str]) -> list[str]:
         """`~ template NAME`, then a unified diff of the texts (or the URLs, when a text is
@@ -355,6 +437,14 @@ class SetNonmember(ChangeKind):
             "on_roster": self.present,
         }
 
+    def resource_changes(self, fqdn: str) -> list[dict[str, Any]]:
+        """add: onto the non-member roster; update: another action (None: the default)."""
+        before = {"address": self.address, "action": self.existing} if self.present else None
+        after = {"address": self.address, "action": self.desired}
+        where = f"{fqdn}.nonmembers[{self.address}]"
+        action: ResourceAction = "update" if self.present else "add"
+        return [resource_change(where, "listsync_nonmember", action, before, after)]
+
     def lines(self, texts: Mapping[str, str]) -> list[str]:
         address, existing, desired = self.address, self.existing, self.desired
         if desired is None:
@@ -390,6 +480,15 @@ class SetHeaderFilters(ChangeKind):
             "desired": [_rule_json(rule) for rule in self.desired],
         }
 
+    def resource_changes(self, fqdn: str) -> list[dict[str, Any]]:
+        data = self.as_json()
+        where = f"{fqdn}.header_filters"
+        return [
+            resource_change(
+                where, "listsync_header_filters", "update", data["existing"], data["desired"]
+            )
+        ]
+
     def lines(self, texts: Mapping[str, str]) -> list[str]:
         before = [f"header filter {rule.text()}" for rule in self.existing]
         after = [f"header filter {rule.text()}" for rule in self.desired]
@@ -422,6 +521,10 @@ class UnsubscribeMember(ChangeKind):
     def as_json(self) -> dict[str, Any]:
         return {"type": "unsubscribe_member", "address": self.address}
 
+    def resource_changes(self, fqdn: str) -> list[dict[str, Any]]:
+        where = f"{fqdn}.members[{self.address}]"
+        return [resource_change(where, "listsync_member", "remove", self.address, None)]
+
     def lines(self, texts: Mapping[str, str]) -> list[str]:
         return [f"- member {self.address} (unsubscribed, no goodbye mail)"]
 
@@ -444,6 +547,11 @@ class RemoveNonmember(ChangeKind):
 
     def as_json(self) -> dict[str, Any]:
         return {"type": "remove_nonmember", "address": self.address, "existing": self.existing}
+
+    def resource_changes(self, fqdn: str) -> list[dict[str, Any]]:
+        before = {"address": self.address, "action": self.existing}
+        where = f"{fqdn}.nonmembers[{self.address}]"
+        return [resource_change(where, "listsync_nonmember", "remove", before, None)]
 
     def lines(self, texts: Mapping[str, str]) -> list[str]:
         action = self.existing or "the list's default"
@@ -483,6 +591,12 @@ class SubscribeMembers(ChangeKind):
         if len(self.members) == self.count:
             data["members"] = [{"address": a, "delivery_mode": m} for a, m in self.members]
         return data
+
+    def resource_changes(self, fqdn: str) -> list[dict[str, Any]]:
+        """The roster's additions as one change of `members`: their number, and who
+        only where `as_json` names them (never in a redacted plan)."""
+        after = {k: v for k, v in self.as_json().items() if k != "type"}
+        return [resource_change(f"{fqdn}.members", "listsync_members", "add", None, after)]
 
     def lines(self, texts: Mapping[str, str]) -> list[str]:
         mail = "a welcome mail" if self.welcome else "no welcome mail"
@@ -524,6 +638,11 @@ class UnsubscribeMembers(ChangeKind):
         if len(self.addresses) == self.count:
             data["addresses"] = list(self.addresses)
         return data
+
+    def resource_changes(self, fqdn: str) -> list[dict[str, Any]]:
+        """The roster's removals as one change of `members`, as `as_json` shows them."""
+        before = {k: v for k, v in self.as_json().items() if k != "type"}
+        return [resource_change(f"{fqdn}.members", "listsync_members", "remove", before, None)]
 
     def lines(self, texts: Mapping[str, str]) -> list[str]:
         why = "not declared" if self.membership == "exact" else "dropped from the roster"
@@ -577,6 +696,10 @@ class SiteChangeKind(ABC):
         """Its object in the plan JSON's `site_changes`, with its `type`."""
 
     @abstractmethod
+    def resource_changes(self) -> list[dict[str, Any]]:
+        """Its entries in the plan JSON's `resource_changes`, on the server (`site.`)."""
+
+    @abstractmethod
     def lines(self) -> list[str]:
         """Its lines for people, not yet made `visible`."""
 
@@ -599,6 +722,10 @@ class BanSite(SiteChangeKind):
     def as_json(self) -> dict[str, Any]:
         return {"type": "ban_site", "pattern": self.pattern}
 
+    def resource_changes(self) -> list[dict[str, Any]]:
+        where = f"site.bans[{self.pattern}]"
+        return [resource_change(where, "listsync_site_ban", "add", None, self.pattern)]
+
     def lines(self) -> list[str]:
         return [f"+ ban {self.pattern} (site-wide: every list of the server)"]
 
@@ -620,6 +747,10 @@ class EraseAddress(SiteChangeKind):
 
     def as_json(self) -> dict[str, Any]:
         return {"type": "erase_address", "address": self.address}
+
+    def resource_changes(self) -> list[dict[str, Any]]:
+        where = f"site.addresses[{self.address}]"
+        return [resource_change(where, "listsync_address", "remove", self.address, None)]
 
     def lines(self) -> list[str]:
         return [

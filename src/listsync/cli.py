@@ -33,6 +33,7 @@ from listsync.commands.imports import import_command
 from listsync.commands.init import init_command, migrate_domains_command
 from listsync.commands.person import person
 from listsync.commands.plan import plan
+from listsync.commands.policy import check_policy
 from listsync.commands.render import render_command
 from listsync.commands.report import report_command, snapshot_command
 from listsync.commands.templates import check_templates
@@ -63,6 +64,7 @@ WORKFLOW = (
     "init",
     "validate",
     "plan",
+    "check-policy",
     "apply",
     "check-templates",
     "import",
@@ -119,6 +121,7 @@ for command, name in (
     (init_command, "init"),
     (validate, "validate"),
     (plan, "plan"),
+    (check_policy, "check-policy"),
     (apply, "apply"),
     (check_templates, "check-templates"),
     (import_command, "import"),

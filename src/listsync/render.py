@@ -24,6 +24,7 @@ from listsync.changes import (
     RemoveBan,
     RemoveMember,
     RemoveNonmember,
+    ResourceAction,
     SetHeaderFilters,
     SetNonmember,
     SetTemplate,
@@ -31,6 +32,8 @@ from listsync.changes import (
     UnsubscribeMember,
     UnsubscribeMembers,
     UpdateSettings,
+    list_value,
+    resource_change,
     value,
 )
 from listsync.escaping import code_span, fenced, json_text, markdown_text, visible
@@ -252,7 +255,8 @@ def _markdown_commit(commit: CommitInfo) -> str:
 
 def to_json_data(plan: Plan) -> dict[str, Any]:
     """The plan's JSON; `site_changes` only when it has some (every other plan's JSON is
-    as it was before they existed)."""
+    as it was before they existed); `resource_changes` always, the same changes flat
+    (`resource_changes`), for policies (`plan_policy`)."""
     counts = plan.counts()
     data: dict[str, Any] = {
         "format_version": JSON_FORMAT_VERSION,
@@ -288,7 +292,41 @@ def to_json_data(plan: Plan) -> dict[str, Any]:
     }
     if plan.site_changes:
         data["site_changes"] = [c.as_json() for c in plan.site_changes]
+    data["resource_changes"] = resource_changes(plan)
     return data
+
+
+LIFECYCLE: dict[Action, tuple[ResourceAction, bool, bool]] = {
+    Action.DISABLE: ("disable", True, False),
+    Action.ENABLE: ("enable", False, True),
+}
+"""A list's own change for the actions no change kind stands for: enabled before, after."""
+
+
+def resource_changes(plan: Plan) -> list[dict[str, Any]]:
+    """The plan as a flat list of `{address, type, change: {actions, before, after}}`
+    (Terraform's `resource_changes`), in the order of the plan: each list's own
+    change (disable, enable; create is `CreateList`'s), then each of its changes'
+    (`ChangeKind.resource_changes`), then the site's. Shaped from the same changes as
+    `lists`, so a redacted plan's are masked alike and name no one `lists` does not."""
+    entries: list[dict[str, Any]] = []
+    for lp in plan.lists:
+        if lp.action in LIFECYCLE:
+            action, before, after = LIFECYCLE[lp.action]
+            entries.append(
+                resource_change(
+                    lp.fqdn,
+                    "listsync_list",
+                    action,
+                    list_value(lp.fqdn, before),
+                    list_value(lp.fqdn, after),
+                )
+            )
+        for change in lp.changes:
+            entries += change.resource_changes(lp.fqdn)
+    for site_change in plan.site_changes:
+        entries += site_change.resource_changes()
+    return entries
 
 
 def _commit_json(commit: CommitInfo | None) -> dict[str, str] | None:
