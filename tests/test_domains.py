@@ -159,6 +159,10 @@ def test_saved_plan_of_several_domains_is_applied_domain_by_domain(
     assert saved.status == 0, saved.err
     bundle = json.loads((tmp_path / "plan.json").read_text())
     assert [part["domain"] for part in bundle["domains"]] == [first, second]
+    # one flat view of every domain's changes, for policies over the whole merge
+    addresses = {change["address"] for change in bundle["resource_changes"]}
+    assert f"board@{second}" in addresses
+    assert f"dev@{first}" in addresses
 
     per_domain = run(
         "--root", str(site), "plan", "--core", "other", "--out", str(tmp_path / "p-{domain}.md")
