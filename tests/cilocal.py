@@ -219,3 +219,13 @@ class SiteRemote:
             unset=("CI_COMMIT_BRANCH",),
             protected=False,
         )
+
+    def scope_variables(self, entries: dict[str, dict[str, str]]) -> None:
+        """Replace the project's CI/CD variables by `entries`: KEY -> {environment scope:
+        value}, as GitLab scopes a variable to the jobs of matching environments only."""
+        variables = self.home / STATE_DIR / "variables.yml"
+        lines = ["global:\n"]
+        for key, scopes in entries.items():
+            lines.append(f"  {key}:\n    type: variable\n    values:\n")
+            lines += [f"      {json.dumps(s)}: {json.dumps(v)}\n" for s, v in scopes.items()]
+        variables.write_text("".join(lines))

@@ -32,6 +32,7 @@ from listsync.commands.common import (
 from listsync.commands.imports import import_command
 from listsync.commands.init import init_command, migrate_domains_command
 from listsync.commands.person import person
+from listsync.commands.pipeline import pipeline_command
 from listsync.commands.plan import plan
 from listsync.commands.render import render_command
 from listsync.commands.report import report_command, snapshot_command
@@ -72,6 +73,7 @@ WORKFLOW = (
     "snapshot",
     "schema",
     "migrate-domains",
+    "pipeline",
 )
 
 
@@ -128,6 +130,7 @@ for command, name in (
     (snapshot_command, "snapshot"),
     (schema_command, "schema"),
     (migrate_domains_command, "migrate-domains"),
+    (pipeline_command, "pipeline"),
 ):
     cli.add_command(command, name)
 
