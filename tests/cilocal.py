@@ -35,10 +35,13 @@ GITLAB_CI_LOCAL = Path(
     os.environ.get("LISTSYNC_GITLAB_CI_LOCAL")
     or REPO / ".ci" / "node_modules" / ".bin" / "gitlab-ci-local"
 )
-LOCAL_FILE = ".gitlab-ci-local.yml"
+# Not .gitlab-ci-local.yml: gitlab-ci-local merges that file into every pipeline it runs,
+# a child pipeline too, which would then hold the parent's jobs.
+LOCAL_FILE = ".gitlab-ci-shell.yml"
 STATE_DIR = ".gitlab-ci-local"
 TIMEOUT = 300.0
 _SUMMARY = re.compile(r"^\s*(PASS|FAIL|WARN)\s+(\S+)\s*$")
+_CHILD_SUMMARY = re.compile(r"^\s*(PASS|FAIL|WARN)\s+\[[^]]+\] -> (\S+)\s*$")
 
 
 class ToolMissing(RuntimeError):
@@ -83,6 +86,17 @@ class PipelineRun:
         found = {}
         for line in self.output.splitlines():
             match = _SUMMARY.match(line)
+            if match:
+                found[match.group(2)] = match.group(1)
+        return found
+
+    @property
+    def child_jobs(self) -> dict[str, str]:
+        """Job name -> PASS/FAIL/WARN of the child pipelines' jobs, which gitlab-ci-local's
+        summary shows as `[TRIGGER JOB] -> NAME`."""
+        found = {}
+        for line in self.output.splitlines():
+            match = _CHILD_SUMMARY.match(line)
             if match:
                 found[match.group(2)] = match.group(1)
         return found
@@ -219,3 +233,13 @@ class SiteRemote:
             unset=("CI_COMMIT_BRANCH",),
             protected=False,
         )
+
+    def scope_variables(self, entries: dict[str, dict[str, str]]) -> None:
+        """Replace the project's CI/CD variables by `entries`: KEY -> {environment scope:
+        value}, as GitLab scopes a variable to the jobs of matching environments only."""
+        variables = self.home / STATE_DIR / "variables.yml"
+        lines = ["global:\n"]
+        for key, scopes in entries.items():
+            lines.append(f"  {key}:\n    type: variable\n    values:\n")
+            lines += [f"      {json.dumps(s)}: {json.dumps(v)}\n" for s, v in scopes.items()]
+        variables.write_text("".join(lines))

@@ -32,6 +32,7 @@ from listsync.commands.common import (
 from listsync.commands.imports import import_command
 from listsync.commands.init import init_command, migrate_domains_command
 from listsync.commands.person import person
+from listsync.commands.pipeline import pipeline_command
 from listsync.commands.plan import plan
 from listsync.commands.policy import check_policy
 from listsync.commands.render import render_command
@@ -74,6 +75,7 @@ WORKFLOW = (
     "snapshot",
     "schema",
     "migrate-domains",
+    "pipeline",
 )
 
 
@@ -131,6 +133,7 @@ for command, name in (
     (snapshot_command, "snapshot"),
     (schema_command, "schema"),
     (migrate_domains_command, "migrate-domains"),
+    (pipeline_command, "pipeline"),
 ):
     cli.add_command(command, name)
 
