@@ -10,7 +10,10 @@ would repeat them and drift). For each core C that serves a domain:
 - `plan-C`: `listsync plan --core C`, plan-C.md and the saved plan plan-C.json;
 - `apply-C`: what the parent's `apply` job does, for core C only:
   check-templates, then `listsync apply plan-C.json --require-tip`;
-- `apply-force-C`: the same past the blast-radius limit, run by hand.
+- `apply-force-C`: the same past the blast-radius limit, run by hand;
+- `policy-C`, in a site with policies (policy/*.rego): plan-C.json judged by them
+  (`listsync check-policy`); apply-C and apply-force-C wait for it, so a denial stops
+  that core's apply.
 
 Each pair takes the resource group `mailman-C` (one writer per core at a
 time, the cores independent of each other) and declares the environment
@@ -100,7 +103,11 @@ def _apply_script(core: str, force: bool) -> list[Any]:
     ]
 
 
-def _core_jobs(core: str, apply: bool) -> dict[str, Any]:
+def policy_job(core: str) -> str:
+    return f"policy-{core}"
+
+
+def _core_jobs(core: str, apply: bool, policy: bool = False) -> dict[str, Any]:
     if not re.fullmatch(CORE_NAME, core):  # listsync.yaml's validation makes this unreachable
         raise ValueError(f"not a core name: {core!r}")
     jobs: dict[str, Any] = {
@@ -118,13 +125,23 @@ def _core_jobs(core: str, apply: bool) -> dict[str, Any]:
             },
         }
     }
+    if policy:
+        jobs[policy_job(core)] = {
+            "stage": "policy",
+            "needs": [plan_job(core)],
+            "script": [
+                'python3 -c "import regopy" 2>/dev/null'
+                ' || pip install --quiet --root-user-action=ignore "regopy>=1.5,<2"',
+                f"listsync check-policy plan-{core}.json --policy policy/",
+            ],
+        }
     if not apply:
         return jobs
 
     def pair() -> dict[str, Any]:  # new objects each time: the YAML holds no anchors
         return {
             "stage": "apply",
-            "needs": [plan_job(core)],
+            "needs": [plan_job(core), *([policy_job(core)] if policy else [])],
             "resource_group": resource_group(core),
             "environment": {"name": environment(core)},
         }
@@ -139,18 +156,23 @@ def _core_jobs(core: str, apply: bool) -> dict[str, Any]:
     return jobs
 
 
-def child_pipeline(cores: Sequence[str], *, apply: bool, image: str | None = None) -> str:
-    """The child pipeline's YAML for `cores`: a plan job per core and, with `apply`, its
-    apply and apply-force jobs; run in `image` (none: the runner's default)."""
+def child_pipeline(
+    cores: Sequence[str], *, apply: bool, image: str | None = None, policy: bool = False
+) -> str:
+    """The child pipeline's YAML for `cores`: a plan job per core, with `policy` the job that
+    judges its plan by the site's policies (README.md, "Policy over plans"), which its apply
+    then waits for, and, with `apply`, its apply and apply-force jobs; run in `image` (none:
+    the runner's default)."""
     if not cores:
         raise ValueError("a child pipeline needs at least one core")
     default: dict[str, Any] = {}
     if image:
         default["image"] = image
     default["before_script"] = list(BEFORE_SCRIPT)
-    document: dict[str, Any] = {"stages": ["plan", "apply"], "default": default}
+    stages = ["plan", *(["policy"] if policy else []), "apply"]
+    document: dict[str, Any] = {"stages": stages, "default": default}
     for core in cores:
-        document.update(_core_jobs(core, apply))
+        document.update(_core_jobs(core, apply, policy))
     yaml = YAML()
     yaml.width = 4096  # one command a line, as written
     yaml.indent(mapping=2, sequence=4, offset=2)

@@ -81,6 +81,20 @@ def test_plan_only_has_no_apply_job() -> None:
     assert list(jobs) == ["plan-default", "plan-other"]
 
 
+def test_with_policies_each_core_s_apply_waits_for_its_policy_job() -> None:
+    document = load(fanout.child_pipeline(["default", "other"], apply=True, policy=True))
+    jobs = jobs_of(document)
+
+    assert document["stages"] == ["plan", "policy", "apply"]
+    assert jobs["policy-other"]["needs"] == ["plan-other"]
+    assert jobs["policy-other"]["script"][-1] == (
+        "listsync check-policy plan-other.json --policy policy/"
+    )
+    assert jobs["apply-other"]["needs"] == ["plan-other", "policy-other"]
+    assert jobs["apply-force-default"]["needs"] == ["plan-default", "policy-default"]
+    assert "policy-default" not in jobs_of(load(fanout.child_pipeline(["default"], apply=True)))
+
+
 def test_the_image_is_written_as_yaml_whatever_it_holds() -> None:
     image = "registry.example.org/x:1 # not a comment\n'\"{}: [&*"
     document = load(fanout.child_pipeline(["default"], apply=True, image=image))

@@ -37,7 +37,8 @@ def pipeline_command(obj: Context, out: Path | None, image: str, apply_value: st
 
     Per core C of listsync.yaml that serves a domain: plan-C, apply-C and
     (manual) apply-force-C, in resource group mailman-C and environment
-    mailman/C (README.md, "GitOps", "Several cores"). The default-branch
+    mailman/C (README.md, "GitOps", "Several cores"), and policy-C before
+    them when the site has policies (policy/*.rego). The default-branch
     pipeline of a site with domains: runs it; a site with one domain gets
     the one pair of the default core.
 
@@ -50,7 +51,10 @@ def pipeline_command(obj: Context, out: Path | None, image: str, apply_value: st
     from listsync.load import load_config
 
     cores = fanout.cores_of(load_config(obj.root))
-    text = fanout.child_pipeline(cores, apply=apply_value == "true", image=image or None)
+    policy = any((obj.root / "policy").glob("**/*.rego"))
+    text = fanout.child_pipeline(
+        cores, apply=apply_value == "true", image=image or None, policy=policy
+    )
     if out is None:
         click.echo(text, nl=False)
         return
