@@ -52,7 +52,16 @@ from listsync.rosters import Repository, RosterError, parse_roster_lines, roster
 from listsync.site import ListFile as ListFile
 from listsync.site import Site as Site
 from listsync.typos import DomainCensus
-from listsync.yamlfile import Loc, dotted, parse_file, parse_text, position, read_text, validate
+from listsync.yamlfile import (
+    Loc,
+    dotted,
+    fast_mapping,
+    parse_file,
+    parse_text,
+    position,
+    read_text,
+    validate,
+)
 
 SITE_FILE = "listsync.yaml"
 TEMPLATES_URL_ENV = "LISTSYNC_TEMPLATES_URL"  # overrides templates_url (a staging server, a demo)
@@ -829,9 +838,6 @@ def _load_list_text(
     return loaded
 
 
-_SAFE = YAML(typ="safe", pure=True)
-
-
 def spec_of_text(text: str, config: SiteConfig) -> ListSpec | None:
     """What a list file's text declares, when it is clean (`_load_clean`); else None."""
     return _load_clean(text, config)
@@ -868,19 +874,15 @@ def _explicit_nulls(document: Any, shown: str) -> list[Problem]:
 def _load_clean(text: str, config: SiteConfig | None) -> ListSpec | None:
     """The file's spec when it loads with the safe loader and has no problem at all; else None.
 
-    Most of a plan's time before its first request is parsing YAML in pure
-    Python; the safe loader (same YAML 1.2 rules, no comment bookkeeping) is
-    the fast path. Any doubt (a YAML error, a tag the safe loader refuses, a
+    Parsing YAML in pure Python was most of a cold `validate` and of a plan's
+    time before its first request; libyaml (`yamlfile.fast_mapping`, the data
+    the round-trip loader would give, or None) is the fast path. Any doubt (a
+    construct the two loaders could read differently, a YAML error, a
     validation error, a cross-file rule) sends the file down the round-trip
     path, which reports it with its position.
     """
-    try:
-        data = _SAFE.load(text)
-    except Exception:  # whatever it is, the round-trip path reports it properly
-        return None
-    if not isinstance(data, dict) or any(
-        key in data and data[key] is None for key in _NULL_MEANS_NOTHING
-    ):
+    data = fast_mapping(text)
+    if data is None or any(key in data and data[key] is None for key in _NULL_MEANS_NOTHING):
         return None
     try:
         spec = ListSpec.model_validate(data)
