@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import re
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -53,7 +54,16 @@ from listsync.rosters import Repository, RosterError, parse_roster_lines, roster
 from listsync.site import ListFile as ListFile
 from listsync.site import Site as Site
 from listsync.typos import DomainCensus
-from listsync.yamlfile import Loc, dotted, parse_file, parse_text, position, read_text, validate
+from listsync.yamlfile import (
+    Loc,
+    dotted,
+    fast_mapping,
+    parse_file,
+    parse_text,
+    position,
+    read_text,
+    validate,
+)
 
 SITE_FILE = "listsync.yaml"
 TEMPLATES_URL_ENV = "LISTSYNC_TEMPLATES_URL"  # overrides templates_url (a staging server, a demo)
@@ -88,21 +98,29 @@ class ValidFiles:
     scoped runs check every file of the site, and need not parse again those it
     already found valid.
 
-    One empty file per key under the user's cache directory ($LISTSYNC_CACHE_DIR,
-    else $XDG_CACHE_HOME/listsync or ~/.cache/listsync). The key covers the list
-    file's name and bytes, listsync.yaml's bytes, and listsync's own code and the
-    versions of the libraries that validate, so any change to either is a miss. A
-    file is remembered only when it had no problem of its own, lint warnings
-    included. Whether an address's domain looks mistyped depends on the rest of the
-    site, so an entry keeps the file's domains (never an address), and `check_site`
-    reads a remembered file again when one of them now looks mistyped.
-    Without a usable directory nothing is remembered.
+    One JSON file per site (by its directory's resolved path) under the user's cache
+    directory ($LISTSYNC_CACHE_DIR, else $XDG_CACHE_HOME/listsync or
+    ~/.cache/listsync), read once and, when a run found a file valid that it did not
+    know, written again whole (a temporary file renamed over it: a reader sees the
+    old or the new one, and of two runs at once the last one's). It keeps the entries
+    of the files that run found valid or remembered, so that old contents drop out.
+    An entry's key covers the list file's name and bytes, listsync.yaml's bytes, and
+    listsync's own code and the versions of the libraries that validate, so any
+    change to either is a miss. A file is remembered only when it had no problem of
+    its own, lint warnings included. Whether an address's domain looks mistyped
+    depends on the rest of the site, so an entry keeps the file's domains (never an
+    address), and `check_site` reads a remembered file again when one of them now
+    looks mistyped. Without a usable directory nothing is remembered.
     """
 
-    def __init__(self, directory: Path | None, site_config: bytes) -> None:
+    def __init__(self, directory: Path | None, site_config: bytes, site: str = "") -> None:
         self.directory = directory
         self._site_config = site_config
         self._prefix: str | None = None
+        self._file = f"site-{hashlib.sha256(site.encode()).hexdigest()[:32]}.json"
+        self._known: dict[str, Any] | None = None  # the file's entries, read on first use
+        self._kept: dict[str, Any] = {}  # the entries of this run: remembered, or added
+        self._added = False
 
     @classmethod
     def for_user(cls, root: Path) -> ValidFiles:
@@ -111,12 +129,13 @@ class ValidFiles:
             site_config = (root / SITE_FILE).read_bytes()
         except OSError:
             return cls(None, b"")
+        site = str(root.resolve())
         base = os.environ.get("LISTSYNC_CACHE_DIR")
         if base:
-            return cls(Path(base), site_config)
+            return cls(Path(base), site_config, site)
         xdg = os.environ.get("XDG_CACHE_HOME")
         directory = (Path(xdg) if xdg else Path.home() / ".cache") / "listsync" / "valid"
-        return cls(directory, site_config)
+        return cls(directory, site_config, site)
 
     def key(self, shown: str, content: bytes) -> str:
         if self._prefix is None:  # listsync's code, its validators, listsync.yaml: once a run
@@ -132,24 +151,34 @@ class ValidFiles:
             digest.update(len(part).to_bytes(8, "big") + part)
         return digest.hexdigest()
 
+    def _entries(self) -> dict[str, Any]:
+        if self._known is None:
+            self._known = {}
+            if self.directory is not None:
+                try:
+                    data = json.loads((self.directory / self._file).read_text())
+                    if isinstance(data, dict) and isinstance(data.get("entries"), dict):
+                        self._known = data["entries"]
+                except (OSError, ValueError):
+                    pass
+        return self._known
+
     def __contains__(self, key: str) -> bool:
-        return self.directory is not None and (self.directory / key).is_file()
+        return self.directory is not None and key in self._entries()
 
     def templates(self, key: str, source: str) -> ListTemplates | None:
         """What a file remembered as valid says about templates (`ListTemplates`); None
         when the file is not remembered."""
         if self.directory is None:
             return None
-        try:
-            content = (self.directory / key).read_text()
-        except OSError:
+        data: Any = self._entries().get(key)
+        if data is None:
             return None
         try:
-            data = json.loads(content)
             own = tuple((str(n), None if p is None else str(p)) for n, p in data["templates"])
             roster = data["roster"]
             domains = tuple((str(d), int(n)) for d, n in data["domains"].items())
-            return ListTemplates(
+            found = ListTemplates(
                 source,
                 own,
                 bool(data["private"]),
@@ -158,13 +187,15 @@ class ValidFiles:
                 str(data["category"]),
                 domains,
             )
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, AttributeError):
             return None
+        self._kept[key] = data
+        return found
 
     def add(self, key: str, templates: ListTemplates) -> None:
         if self.directory is None:
             return
-        entry = {
+        self._kept[key] = {
             "templates": [list(item) for item in templates.own],
             "private": templates.private,
             "disabled": templates.disabled,
@@ -172,11 +203,26 @@ class ValidFiles:
             "category": templates.category,
             "domains": dict(templates.domains),
         }
+        self._added = True
+
+    def save(self) -> None:
+        """Write the entries of this run, when it added any."""
+        if self.directory is None or not self._added:
+            return
+        text = json.dumps({"entries": self._kept})
+        temporary = None
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            (self.directory / key).write_text(json.dumps(entry))
+            with tempfile.NamedTemporaryFile(
+                "w", dir=self.directory, prefix=".site-", suffix=".tmp", delete=False
+            ) as stream:
+                temporary = Path(stream.name)
+                stream.write(text)
+            os.replace(temporary, self.directory / self._file)
         except OSError:
-            self.directory = None
+            if temporary is not None:
+                temporary.unlink(missing_ok=True)
+        self._added = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,6 +381,8 @@ def load_site(
             lists[name] = loaded
             uses[name] = _list_templates(shown, name, loaded.spec, config)
     texts = _check_templates(root, config, uses, problems)
+    if valid_files is not None:
+        valid_files.save()
     problems.sort()
     if config is None:
         return None, problems
@@ -381,6 +429,7 @@ def check_site(root: Path, domains: Iterable[str] | None = None) -> tuple[int, l
         if config is not None:
             problems += _check_typos(config, checked, rosters)
             valid += len(uses)
+    valid_files.save()
     problems.sort()
     return valid, problems
 
@@ -911,9 +960,6 @@ def _load_list_text(
     return loaded
 
 
-_SAFE = YAML(typ="safe", pure=True)
-
-
 def spec_of_text(text: str, config: SiteConfig) -> ListSpec | None:
     """What a list file's text declares, when it is clean (`_load_clean`); else None."""
     return _load_clean(text, config)
@@ -950,19 +996,15 @@ def _explicit_nulls(document: Any, shown: str) -> list[Problem]:
 def _load_clean(text: str, config: SiteConfig | None) -> ListSpec | None:
     """The file's spec when it loads with the safe loader and has no problem at all; else None.
 
-    Most of a plan's time before its first request is parsing YAML in pure
-    Python; the safe loader (same YAML 1.2 rules, no comment bookkeeping) is
-    the fast path. Any doubt (a YAML error, a tag the safe loader refuses, a
+    Parsing YAML in pure Python was most of a cold `validate` and of a plan's
+    time before its first request; libyaml (`yamlfile.fast_mapping`, the data
+    the round-trip loader would give, or None) is the fast path. Any doubt (a
+    construct the two loaders could read differently, a YAML error, a
     validation error, a cross-file rule) sends the file down the round-trip
     path, which reports it with its position.
     """
-    try:
-        data = _SAFE.load(text)
-    except Exception:  # whatever it is, the round-trip path reports it properly
-        return None
-    if not isinstance(data, dict) or any(
-        key in data and data[key] is None for key in _NULL_MEANS_NOTHING
-    ):
+    data = fast_mapping(text)
+    if data is None or any(key in data and data[key] is None for key in _NULL_MEANS_NOTHING):
         return None
     try:
         spec = ListSpec.model_validate(data)

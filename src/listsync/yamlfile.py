@@ -6,12 +6,18 @@ what YAML refuses (a tab, a duplicate key, a character it does not allow),
 validating the document against a pydantic model, and turning each of
 pydantic's errors into a `Problem` at the position of the field it names.
 What the fields mean, and the checks across files, are load.py's.
+
+Also the fast parse (`fast_mapping`): libyaml through PyYAML, for the files
+that turn out clean, with no positions. It gives exactly what the
+round-trip loader gives, or refuses (None) wherever the two could differ,
+and the caller then takes the round-trip path.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,6 +30,7 @@ from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
+from ruamel.yaml.resolver import implicit_resolvers as ruamel_implicit_resolvers
 
 from listsync.errors import Problem
 from listsync.models import KEY_ERROR_TYPES, did_you_mean
@@ -298,3 +305,148 @@ def position(document: Any, loc: Loc, *, key: bool = False) -> tuple[int, int]:
         else:
             break
     return found
+
+
+# -- the fast parse ----------------------------------------------------------------
+#
+# libyaml (PyYAML's CParser) scans, parses and composes; the tag of each node, and the
+# Python value made of it, are decided here, not by PyYAML's YAML 1.1 rules. A plain
+# scalar is read only where YAML 1.1 and 1.2 agree and ruamel.yaml reads it the same:
+# null, true/false, a decimal integer with no leading zero or underscore, a decimal
+# fraction, and text that no implicit resolver of either library (any YAML version)
+# would type. Anything else refuses the file: `yes`/`no`/`on`/`off`/`y`/`n`, `017`,
+# `0o17`, `0x1F`, `1_000`, `1e5`, `.inf`, `.nan`, `12:30`, dates and timestamps, `<<`
+# (merge) and `=`, any explicit tag (`!!str`, `!`, `!foo`), an alias, a key given twice
+# (or two keys Python takes as one, `1` and `true`), a key that is not a scalar, more
+# than one document, any directive but `%YAML 1.2` (`%YAML 1.1` switches ruamel.yaml's
+# rules), and any tab, NEL, line or paragraph separator, byte order mark or control
+# character (where the rules of the two parsers about them could differ). The
+# round-trip path then reads the file, and reports what is wrong with its position.
+
+
+class _Refused(Exception):
+    """The fast parse declines a text: the round-trip loader reads it."""
+
+
+# Node tags of the fast parse's own; a tag written in YAML cannot hold a space.
+_STR, _NULL, _BOOL, _INT, _FLOAT, _SEQ, _MAP = (
+    f"listsync fast {kind}" for kind in ("str", "null", "bool", "int", "float", "seq", "map")
+)
+_YAML_STR = "tag:yaml.org,2002:str"
+_NULLS = frozenset({"", "~", "null", "Null", "NULL"})
+_BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_DECIMAL_INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)\Z")
+_DECIMAL_FRACTION = re.compile(r"[-+]?(?:0|[1-9][0-9]*)\.[0-9]+\Z")
+_REFUSED_TEXT = re.compile(
+    "[^\n\r\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd"
+    "\U00010000-\U0010ffff]"
+    r"|^%(?!YAML 1\.2[ \r]*$)"  # a directive, but the one that says what ruamel.yaml assumes
+    r"|(?<![^\s\[{,])!(?![^\s\]},])",  # the non-specific tag, which libyaml takes for none
+    re.MULTILINE,
+)
+
+
+def fast_mapping(text: str) -> dict[Any, Any] | None:
+    """The top-level mapping of `text` exactly as `plain` of the round-trip document, or
+    None: when the text is not one mapping, when libyaml refuses it, or when it holds
+    anything the two loaders could read differently (see above)."""
+    if _REFUSED_TEXT.search(text):
+        return None
+    try:
+        node = _fast_composer()(text).get_single_node()
+        data = _construct(node, set()) if node is not None else None
+    except Exception:  # any doubt at all: the round-trip path reads it, and reports it
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _construct(node: Any, seen: set[int]) -> Any:
+    if id(node) in seen:  # the composer hands an alias over as its anchor's node
+        raise _Refused("an alias")
+    seen.add(id(node))
+    tag = node.tag
+    if tag == _STR:
+        return node.value
+    if tag == _NULL:
+        return None
+    if tag == _BOOL:
+        return _BOOLS[node.value]
+    if tag == _INT:
+        return int(node.value)
+    if tag == _FLOAT:
+        return float(node.value)
+    if tag == _SEQ:
+        return [_construct(item, seen) for item in node.value]
+    if tag == _MAP:
+        mapping: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = _construct(key_node, seen)
+            if isinstance(key, list | dict) or key in mapping:
+                raise _Refused("a key that is not a scalar, or given twice")
+            mapping[key] = _construct(value_node, seen)
+        return mapping
+    raise _Refused(f"tag {tag!r}")
+
+
+def _resolve_plain(value: str, maybe_typed: Mapping[str, tuple[re.Pattern[str], ...]]) -> str:
+    if value in _NULLS:
+        return _NULL
+    if value in _BOOLS:
+        return _BOOL
+    patterns = maybe_typed.get(value[0])
+    if patterns is None:
+        return _STR
+    if _DECIMAL_INT.match(value):
+        return _INT
+    if _DECIMAL_FRACTION.match(value):
+        return _FLOAT
+    if any(pattern.match(value) for pattern in patterns):
+        raise _Refused(f"plain scalar {value!r}")
+    return _STR
+
+
+@functools.cache
+def _fast_composer() -> Callable[[str], Any]:
+    """libyaml's composer, with `_resolve_plain` for the tags (PyYAML imported on first use:
+    a `validate` whose files the cache knows never parses one)."""
+    from yaml._yaml import CParser
+    from yaml.nodes import ScalarNode, SequenceNode
+    from yaml.resolver import Resolver
+
+    maybe_typed: dict[str, tuple[re.Pattern[str], ...]] = {}
+    typing_rules: list[tuple[str | None, re.Pattern[str]]] = [
+        (first, re.compile(regexp.pattern, regexp.flags))  # ruamel.yaml's compile lazily
+        for _, tag, regexp, firsts in ruamel_implicit_resolvers
+        for first in firsts
+        if tag != _YAML_STR
+    ]
+    typing_rules += [
+        (first, regexp)
+        for first, rules in Resolver.yaml_implicit_resolvers.items()
+        for tag, regexp in rules
+        if tag != _YAML_STR
+    ]
+    for first, regexp in typing_rules:
+        if first:  # "" is the empty scalar: null, in `_NULLS`
+            maybe_typed[first] = (*maybe_typed.get(first, ()), regexp)
+
+    class Composer(CParser):
+        def resolve(self, kind: type[Any], value: str | None, implicit: Any) -> str:
+            if kind is ScalarNode:
+                plain, quoted = implicit
+                if plain:
+                    return _resolve_plain(str(value), maybe_typed)
+                if quoted:
+                    return _STR
+                raise _Refused("the non-specific tag '!'")
+            if not implicit:
+                raise _Refused("the non-specific tag '!'")
+            return _SEQ if kind is SequenceNode else _MAP
+
+        def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+            return None
+
+        def ascend_resolver(self) -> None:
+            return None
+
+    return Composer
