@@ -14,10 +14,13 @@ by kind, peak memory, CPU of client and server), in alternating order:
   least-squares line through the plans' medians, so that growth that is
   not linear shows;
 * ``details``: one core holding 1,000 lists that declare nothing beyond
-  ``plan_scale``'s files (``plain``) and 1,000 that also declare a template,
-  two non-members, two header filters and two bans each (``declared``; the
+  ``plan_scale``'s files (``plain``) and, in a domain of their own, 1,000
+  that also declare a template, two non-members, two header filters and
+  two bans each (``declared``; the
   texts served by ``tools/serve_templates.py``), then a no-change ``plan``
-  of each site: seconds and requests a list, against each other.
+  of each site: seconds and requests a list, against each other; and, with
+  5 members on each plain list, the ``listsync report`` command against the
+  ``listsync plan`` command of the plain site.
 
     .venv/bin/python benchmarks/plan_cost.py                       # both, about 25 minutes
     .venv/bin/python benchmarks/plan_cost.py --sizes 200 --details 200 --rounds 1   # a check
@@ -49,6 +52,7 @@ from postgres_cluster import PostgresCluster
 JSON = dict[str, Any]
 DEFAULT_SIZES = (1000, 3000, 10000)
 FOOTER = "templates/footer.txt"
+DECLARED_DOMAIN = f"declared.{ps.DOMAIN}"
 FOOTER_TEXT = "-- \nThis list is managed by listsync.\n"
 
 
@@ -85,16 +89,18 @@ def declared_file(i: int, n: int) -> str:
 
 
 def write_detail_sites(work: Path, n: int, base_url: str) -> tuple[Path, Path, Path]:
-    """Two sites of n lists each, in one domain: `plain` and `declared` (other names),
-    and the directory of published texts."""
+    """Two sites of n lists each, a domain each: `plain` and `declared`, and the
+    directory of published texts."""
     from listsync.mailman_templates import TemplateText
 
     plain, declared, published = work / "plain", work / "declared", work / "published"
-    config = f"domain: {ps.DOMAIN}\ndisabled_owner: {ps.DEVNULL_OWNER}\n"
+    owner = f"disabled_owner: {ps.DEVNULL_OWNER}\n"
     for root in (plain, declared):
         (root / "lists").mkdir(parents=True)
-    (plain / "listsync.yaml").write_text(config)
-    (declared / "listsync.yaml").write_text(config + f"templates_url: {base_url}\n")
+    (plain / "listsync.yaml").write_text(f"domain: {ps.DOMAIN}\n{owner}")
+    (declared / "listsync.yaml").write_text(
+        f"domain: {DECLARED_DOMAIN}\n{owner}templates_url: {base_url}\n"
+    )
     (declared / "templates").mkdir()
     (declared / FOOTER).write_text(FOOTER_TEXT)
     published.mkdir()
@@ -183,6 +189,30 @@ def measure_scale(bench: ps.Bench, sizes: list[int], work: Path) -> JSON:
     }
 
 
+MEMBERS_PER_LIST = 5
+
+
+def subscribe(core: Any, n: int) -> None:
+    """MEMBERS_PER_LIST members on each plain list (not measured): what the report counts."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from listsync.mailman import MailmanBackend
+
+    backend = MailmanBackend(core.url, core.user, core.password)
+    people = max(50, n)
+
+    def one(i: int) -> None:
+        members = [
+            (f"member{(i * 7 + k * 31) % people:05d}@example.com", "regular")
+            for k in range(MEMBERS_PER_LIST)
+        ]
+        backend.subscribe_members(f"plain-{i:05d}@{ps.DOMAIN}", members, welcome=False)
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(one, range(n)))
+    backend.close()
+
+
 def measure_details(bench: ps.Bench, n: int, work: Path) -> JSON:
     core = bench.core("details")
     port_file = work / "templates.port"
@@ -211,12 +241,19 @@ def measure_details(bench: ps.Bench, n: int, work: Path) -> JSON:
             for label, root in (("plain", plain), ("declared", declared)):
                 ps.say(f"details: set-up of {label}")
                 ps.run_child("setup", "apply", {"root": str(root)}, core.env(), 0, core)
+            ps.say(f"details: {MEMBERS_PER_LIST} members on each plain list (for the report)")
+            subscribe(core, n)
+            env = core.env()
             for rnd in range(bench.rounds):
-                order = ["plain", "declared"] if rnd % 2 == 0 else ["declared", "plain"]
-                for label in order:
+                order = ["plain", "declared", "plan_cli", "report_cli"]
+                for label in order if rnd % 2 == 0 else order[::-1]:
+                    if label.endswith("_cli"):
+                        argv = ["--root", str(plain), label.removesuffix("_cli")]
+                        bench.add(n, ps.run_cli(label, argv, env, rnd, 0, core))
+                        continue
                     root = plain if label == "plain" else declared
                     sample = ps.run_child(
-                        f"plan_{label}", "plan", {"root": str(root)}, core.env(), rnd, core
+                        f"plan_{label}", "plan", {"root": str(root)}, env, rnd, core
                     )
                     if sample.detail.get("has_changes"):
                         raise RuntimeError(f"the {label} plan after set-up has changes")
@@ -237,6 +274,10 @@ def measure_details(bench: ps.Bench, n: int, work: Path) -> JSON:
             "declared": round(declared_ops["requests"] / n, 3),
         },
         "declared/plain_seconds": round(declared_ops["median_s"] / plain_ops["median_s"], 2),
+        "members_on_plain_lists": n * MEMBERS_PER_LIST,
+        "report_cli/plan_cli": round(
+            summary["report_cli"]["median_s"] / summary["plan_cli"]["median_s"], 2
+        ),
     }
 
 
@@ -322,6 +363,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"  ({details['requests_per_list'][label]} a list)  {ops['requests_by_kind']}"
             )
         print(f"  declared / plain: {details['declared/plain_seconds']}x the time")
+        print(
+            f"  report command / plan command ({details['members_on_plain_lists']} members):"
+            f" {details['report_cli/plan_cli']}x"
+        )
     ps.say(f"\nwrote {args.out} ({result['duration_s']} s)")
     return 0
 
