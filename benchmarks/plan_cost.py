@@ -281,6 +281,14 @@ def measure_details(bench: ps.Bench, n: int, work: Path) -> JSON:
     }
 
 
+def write(out: Path, result: JSON, started: float) -> None:
+    result["machine"]["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
+    result["machine"]["busy_at_end"] = ps.busy_processes()
+    result["duration_s"] = round(time.perf_counter() - started, 1)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -328,17 +336,14 @@ def main(argv: list[str] | None = None) -> int:
             bench = ps.Bench(args.mailman_home, work, args.rounds, 1, 0, args.shape, cluster)
             if not args.skip_scale:
                 result["scale"] = measure_scale(bench, args.sizes, work)
+                write(args.out, result, started)  # kept should the next phase not finish
             if not args.skip_details:
                 bench.samples = []
                 result["details"] = measure_details(bench, args.details, work)
         finally:
             if cluster is not None:
                 cluster.stop()
-    result["machine"]["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
-    result["machine"]["busy_at_end"] = ps.busy_processes()
-    result["duration_s"] = round(time.perf_counter() - started, 1)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    write(args.out, result, started)
     if "scale" in result:
         scale = result["scale"]
         print(f"\nno-change plan by size ({args.shape.label})")
