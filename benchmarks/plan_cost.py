@@ -281,6 +281,18 @@ def measure_details(bench: ps.Bench, n: int, work: Path) -> JSON:
     }
 
 
+def measure_apply(bench: ps.Bench, n: int, work: Path) -> JSON:
+    """`listsync apply` of n new lists against the naive create-and-configure loop, each
+    on a fresh core, as plan_scale measures it (its apply phase)."""
+    root = work / f"apply-{n}"
+    ps.write_site(root, n)
+    desired_file = work / f"apply-desired-{n}.json"
+    ps.run_child("desired", "desired", {"root": str(root), "out": str(desired_file)}, {}, 0)
+    bench._apply_phase(n, root, desired_file).stop()
+    summary = ps.summarise(bench.samples, n)
+    return {"n": n, "operations": summary["operations"], "ratios": summary["ratios"]}
+
+
 def write(out: Path, result: JSON, started: float) -> None:
     result["machine"]["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
     result["machine"]["busy_at_end"] = ps.busy_processes()
@@ -299,8 +311,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--details", type=int, default=1000, help="lists of each details site")
     parser.add_argument("--skip-details", action="store_true")
+    parser.add_argument(
+        "--apply", type=int, default=0, metavar="N", help="also apply N new lists vs the naive loop"
+    )
     parser.add_argument("--skip-scale", action="store_true")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--apply-rounds", type=int, default=1)
     parser.add_argument("--shape", type=ps.Shape.parse, default=ps.Shape("postgresql", 2))
     parser.add_argument(
         "--mailman-home",
@@ -333,7 +349,19 @@ def main(argv: list[str] | None = None) -> int:
     with ps.workdir(args.work) as work:
         cluster = PostgresCluster().start() if args.shape.database == "postgresql" else None
         try:
-            bench = ps.Bench(args.mailman_home, work, args.rounds, 1, 0, args.shape, cluster)
+            bench = ps.Bench(
+                args.mailman_home,
+                work,
+                args.rounds,
+                args.apply_rounds,
+                args.apply,
+                args.shape,
+                cluster,
+            )
+            if args.apply:
+                result["apply"] = measure_apply(bench, args.apply, work)
+                write(args.out, result, started)
+                bench.samples = []
             if not args.skip_scale:
                 result["scale"] = measure_scale(bench, args.sizes, work)
                 write(args.out, result, started)  # kept should the next phase not finish
@@ -344,6 +372,11 @@ def main(argv: list[str] | None = None) -> int:
             if cluster is not None:
                 cluster.stop()
     write(args.out, result, started)
+    if "apply" in result:
+        ops = result["apply"]["operations"]
+        for op in ("naive_apply", "apply"):
+            print(f"{op:<12} {ops[op]['median_s']:7.2f} s  {ops[op]['requests']:>6} requests")
+        print(f"  naive_apply / apply: {result['apply']['ratios']['naive_apply/apply']}")
     if "scale" in result:
         scale = result["scale"]
         print(f"\nno-change plan by size ({args.shape.label})")
