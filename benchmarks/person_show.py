@@ -24,6 +24,7 @@ mailmanclient's request hook. Setting up takes about 2 minutes on 2 CPUs.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -109,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lists", type=int, default=1000)
     parser.add_argument("--on", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--out", type=Path, help="also write the figures here, as JSON")
     parser.add_argument(
         "--mailman-home",
         type=Path,
@@ -153,6 +155,26 @@ def main(argv: list[str] | None = None) -> int:
             f"naive / {name}: {median['naive'] / median[name]:.1f}x the time,"
             f" {requests['naive'] / requests[name]:.1f}x the requests"
         )
+    if args.out is not None:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import plan_scale
+
+        result = {
+            "benchmark": "person_show",
+            "machine": {**plan_scale.machine(), "load_avg_end": list(os.getloadavg())},
+            "versions": plan_scale.versions(),
+            "config": {"lists": args.lists, "on": args.on, "rounds": args.rounds},
+            "seconds": {name: [round(v, 3) for v in values] for name, values in seconds.items()},
+            "median_s": {name: round(value, 3) for name, value in median.items()},
+            "requests": requests,
+            "loading_median_s": round(statistics.median(LOADING), 3),
+            "ratios": {
+                f"naive/{name}": round(median["naive"] / median[name], 2)
+                for name in ("person_show", "person_show_bans")
+            },
+        }
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=1) + "\n")
     return 0
 
 

@@ -921,6 +921,31 @@ def machine() -> JSON:
     }
 
 
+def versions() -> JSON:
+    """What was measured: the listsync commit, Mailman's release, the client libraries."""
+    from importlib import metadata
+
+    commit = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "-C", str(REPO), "status", "--porcelain", "--", "src"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    libraries = ("requests", "mailmanclient", "pydantic", "ruamel.yaml", "urllib3")
+    return {
+        "listsync_commit": commit + ("+uncommitted" if dirty else ""),
+        "mailman": DEFAULT_VERSION,
+        "python": platform.python_version(),
+        **{name: metadata.version(name) for name in libraries},
+    }
+
+
 @contextlib.contextmanager
 def workdir(keep: Path | None) -> Iterator[Path]:
     if keep is not None:
@@ -966,7 +991,11 @@ def main(argv: list[str] | None = None) -> int:
         help="also measure GET config throughput with W REST workers (vs 1), in each shape",
     )
     parser.add_argument("--no-verify", action="store_true", help="skip the proxy count check")
-    parser.add_argument("--mailman-home", type=Path, default=REPO / ".mailman")
+    parser.add_argument(
+        "--mailman-home",
+        type=Path,
+        default=Path(os.environ.get("LISTSYNC_MAILMAN_HOME") or REPO / ".mailman"),
+    )
     parser.add_argument("--work", type=Path, help="keep sites and cores here (default: temp)")
     parser.add_argument(
         "--out",
@@ -980,6 +1009,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "plan_scale",
         "date": date.today().isoformat(),
         "machine": machine(),
+        "versions": versions(),
         "config": {
             "mailman": DEFAULT_VERSION,
             "shapes": [shape.label for shape in args.shapes],

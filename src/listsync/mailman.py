@@ -16,7 +16,7 @@ import re
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -484,41 +484,12 @@ class MailmanBackend:
         taken to carry no ban listsync manages. `details` names, per list,
         what else to read (`policy.Detail`: templates, non-members, header
         filters, bans); what is not read stays None in its state.
+
+        The reads overlap (`SiteRead`): the listing, the bulk rosters and the
+        settings of every list are under way at once.
         """
-        wanted = sorted(set(names))
-        unmanaged: tuple[str, ...] = ()
-        member_counts: dict[str, int] = {}
-        if everything:
-            listing = self.list_listing(domain)
-            if listing is None:
-                return LiveSite(domain_exists=False, lists={})
-            member_counts = listing
-            present = sorted(listing)
-            wanted_set, present_set = set(wanted), set(present)
-            unmanaged = tuple(n for n in present if n not in wanted_set)
-            wanted = [n for n in wanted if n in present_set]
-        rosters: dict[str, dict[str, dict[str, str]]] | None = None
-        if len(wanted) > BULK_ROSTER_THRESHOLD:
-            rosters = self._all_named_rosters()
-        ban_names = set(bans_for)
-        wanted_details = details or {}
-
-        def read_one(name: str) -> ListState | None:
-            extra = wanted_details.get(name, frozenset())
-            if name in ban_names:
-                extra = extra | {Detail.BANS}
-            return self._read_list(f"{name}@{domain}", rosters, extra)
-
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            states = list(pool.map(read_one, wanted))
-        lists = {
-            name: state for name, state in zip(wanted, states, strict=True) if state is not None
-        }
-        if not everything and not lists and not self.domain_exists(domain):
-            return LiveSite(domain_exists=False, lists={})
-        return LiveSite(
-            domain_exists=True, lists=lists, unmanaged=unmanaged, member_counts=member_counts
-        )
+        reading = SiteRead(self, domain, sorted(set(names)), everything)
+        return reading.finish(set(bans_for), details or {})
 
     def list_configs(self, domain: str, names: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The settings of the named lists (those that exist), one request each, concurrently."""
@@ -548,10 +519,30 @@ class MailmanBackend:
         """list_id -> role -> address -> display name ('' for none), one call per role."""
         rosters: dict[str, dict[str, dict[str, str]]] = defaultdict(lambda: {r: {} for r in ROLES})
         for role in ROLES:
-            body = self.call(f"members/find?role={role}&{MEMBER_FIELDS}&fields=display_name")
-            for entry in body.get("entries", []):
-                rosters[entry["list_id"]][role].update(_named(entry))
+            for lid, named in self._bulk_roster(role).items():
+                rosters[lid][role] = named
         return rosters
+
+    def _bulk_roster(self, role: str) -> dict[str, dict[str, str]]:
+        """list_id -> address -> display name ('' for none) of every list's `role` roster,
+        in one call."""
+        named: dict[str, dict[str, str]] = defaultdict(dict)
+        query = f"members/find?role={role}&{MEMBER_FIELDS}&fields=display_name"
+        body = self.call(query)
+        for entry in body.get("entries", []):
+            named[str(entry["list_id"])].update(_named(entry))
+        return named
+
+    def _bulk_nonmembers(self) -> dict[str, dict[str, str | None]]:
+        """list_id -> address -> moderation action (None: the list's default) of every
+        list's non-members, in one call."""
+        found: dict[str, dict[str, str | None]] = defaultdict(dict)
+        body = self.call(f"members/find?role=nonmember&{MEMBER_FIELDS}&fields=moderation_action")
+        for entry in body.get("entries", []):
+            found[str(entry["list_id"])][str(entry["email"]).lower()] = entry.get(
+                "moderation_action"
+            )
+        return found
 
     def _roster(self, fqdn: str, role: str) -> dict[str, str]:
         """The list's `role` roster: address (lower case) -> display name ('' for none)."""
@@ -561,27 +552,35 @@ class MailmanBackend:
             named.update(_named(entry))
         return named
 
-    def _read_list(
-        self,
-        fqdn: str,
-        rosters: dict[str, dict[str, dict[str, str]]] | None,
-        details: frozenset[str],
-    ) -> ListState | None:
-        lid = list_id(fqdn)
+    def _read_config(self, fqdn: str) -> dict[str, Any] | None:
+        """The list's settings without Mailman's bookkeeping keys; None: no such list."""
         config = self._get_or_none(list_path(fqdn, "config"))
         if config is None:
             return None
+        for key in ("http_etag", "self_link"):
+            config.pop(key, None)
+        return dict(config)
+
+    def _read_rest(
+        self,
+        fqdn: str,
+        config: dict[str, Any],
+        rosters: Mapping[str, Mapping[str, Mapping[str, str]]] | None,
+        nonmembers: Mapping[str, dict[str, str | None]] | None,
+        details: frozenset[str],
+    ) -> ListState:
+        """The rest of a list's state once its settings are read: its rosters (from the
+        bulk reads, else one request each) and the details asked for."""
+        lid = list_id(fqdn)
         if rosters is None:
             owners, moderators = self._roster(fqdn, "owner"), self._roster(fqdn, "moderator")
         else:
-            roster = rosters.get(lid, {r: {} for r in ROLES})
-            owners, moderators = roster["owner"], roster["moderator"]
+            roster = rosters.get(lid, {})
+            owners, moderators = dict(roster.get("owner", {})), dict(roster.get("moderator", {}))
         bans: frozenset[str] = frozenset()
         if reads_bans(details, config):
             body = self.call(list_path(fqdn, "bans"))
             bans = frozenset(str(entry["email"]) for entry in body.get("entries", []))
-        for key in ("http_etag", "self_link"):
-            config.pop(key, None)
         members, members_unread = None, None
         if Detail.MEMBERS in details:
             try:
@@ -590,6 +589,9 @@ class MailmanBackend:
                 if is_outage(exc):
                     raise
                 members_unread = str(exc)  # this list's roster is left alone, not the run
+        non: dict[str, str | None] | None = None
+        if Detail.NONMEMBERS in details:
+            non = dict(nonmembers.get(lid, {})) if nonmembers is not None else self.nonmembers(fqdn)
         return ListState(
             fqdn=fqdn,
             settings=config,
@@ -600,7 +602,7 @@ class MailmanBackend:
             },
             bans=bans,
             templates=self.templates(fqdn) if Detail.TEMPLATES in details else None,
-            nonmembers=self.nonmembers(fqdn) if Detail.NONMEMBERS in details else None,
+            nonmembers=non,
             header_filters=(
                 self.header_filters(fqdn) if Detail.HEADER_FILTERS in details else None
             ),
@@ -863,6 +865,96 @@ class MailmanBackend:
                     self.call(path, method="DELETE", retry=False)
             now = acceptance.after_write(now, write)
             fresh = False
+
+
+class SiteRead:
+    """One `read_site` under way, its reads overlapping on one pool of `workers` threads.
+
+    Started at once: the domain's listing (with `everything`), the bulk owner
+    and moderator rosters (more than `BULK_ROSTER_THRESHOLD` lists) and each
+    named list's settings, so that Mailman's workers are never idle waiting
+    for one big answer. A list the listing has already shown absent is not
+    asked for (a new domain, new lists: that listing answers first, and few
+    settings reads are sent in vain). `finish` then reads what each list's
+    details need and builds the `LiveSite` exactly as reading one thing after
+    the other would; after an error nothing more is sent.
+    """
+
+    def __init__(
+        self, backend: MailmanBackend, domain: str, wanted: list[str], everything: bool
+    ) -> None:
+        self.backend = backend
+        self.domain = domain
+        self.wanted = wanted
+        self.everything = everything
+        self.pool = ThreadPoolExecutor(max_workers=backend.workers)
+        self.listing: Future[dict[str, int] | None] | None = None
+        if everything:
+            self.listing = self.pool.submit(backend.list_listing, domain)
+        self.bulk = len(wanted) > BULK_ROSTER_THRESHOLD
+        self.rosters = {
+            role: self.pool.submit(backend._bulk_roster, role) for role in ROLES if self.bulk
+        }
+        self.configs = [self.pool.submit(self._config, name) for name in wanted]
+
+    def _config(self, name: str) -> dict[str, Any] | None:
+        listing = self.listing
+        if listing is not None and listing.done() and listing.exception() is None:
+            present = listing.result()
+            if present is None or name not in present:
+                return None  # the listing has it absent: not asked for
+        return self.backend._read_config(f"{name}@{self.domain}")
+
+    def finish(self, ban_names: set[str], details: Mapping[str, frozenset[str]]) -> LiveSite:
+        try:
+            return self._finish(ban_names, details)
+        finally:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def _finish(self, ban_names: set[str], details: Mapping[str, frozenset[str]]) -> LiveSite:
+        backend, domain = self.backend, self.domain
+
+        def extra(name: str) -> frozenset[str]:
+            asked = details.get(name, frozenset())
+            return asked | {Detail.BANS} if name in ban_names else asked
+
+        bulk_nonmembers: Future[dict[str, dict[str, str | None]]] | None = None
+        if sum(Detail.NONMEMBERS in extra(name) for name in self.wanted) > BULK_ROSTER_THRESHOLD:
+            bulk_nonmembers = self.pool.submit(backend._bulk_nonmembers)
+        wanted = self.wanted
+        unmanaged: tuple[str, ...] = ()
+        member_counts: dict[str, int] = {}
+        if self.listing is not None:
+            listing = self.listing.result()
+            if listing is None:
+                return LiveSite(domain_exists=False, lists={})
+            member_counts = listing
+            wanted_set = set(wanted)
+            unmanaged = tuple(n for n in sorted(listing) if n not in wanted_set)
+        configs = {name: future.result() for name, future in zip(wanted, self.configs, strict=True)}
+        if self.listing is not None:
+            wanted = [n for n in wanted if n in member_counts]
+        found = [name for name in wanted if configs[name] is not None]
+        rosters: dict[str, dict[str, dict[str, str]]] | None = None
+        if self.bulk:
+            rosters = defaultdict(dict)
+            for role, future in self.rosters.items():
+                for lid, named in future.result().items():
+                    rosters[lid][role] = named
+        nonmembers = None if bulk_nonmembers is None else bulk_nonmembers.result()
+
+        def read_rest(name: str) -> ListState:
+            config = configs[name]
+            assert config is not None
+            return backend._read_rest(f"{name}@{domain}", config, rosters, nonmembers, extra(name))
+
+        futures = [self.pool.submit(read_rest, name) for name in found]
+        lists = {name: future.result() for name, future in zip(found, futures, strict=True)}
+        if not self.everything and not lists and not backend.domain_exists(domain):
+            return LiveSite(domain_exists=False, lists={})
+        return LiveSite(
+            domain_exists=True, lists=lists, unmanaged=unmanaged, member_counts=member_counts
+        )
 
 
 def _named(entry: Mapping[str, Any]) -> dict[str, str]:
