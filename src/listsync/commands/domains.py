@@ -82,23 +82,27 @@ def _combined(path: Path, texts: list[tuple[str, str]]) -> str:
     return "\n".join(f"# {heading}\n\n{text.rstrip()}\n" for heading, text in texts)
 
 
+domain_option = click.option(
+    "--domain",
+    "domain_names",
+    multiple=True,
+    metavar="DOMAIN",
+    help="Only this domain of a site with several (repeatable).",
+)
+core_option = click.option(
+    "--core",
+    "core_name",
+    metavar="NAME",
+    help="Only the domains on this Mailman core (a name in cores:, or 'default').",
+)
+
+
 def for_each_domain(command: F) -> F:
     """Add `--domain` (repeatable) and `--core`, and run `command` once per domain chosen
     (see the module's docstring)."""
 
-    @click.option(
-        "--domain",
-        "domain_names",
-        multiple=True,
-        metavar="DOMAIN",
-        help="Only this domain of a site with several (repeatable).",
-    )
-    @click.option(
-        "--core",
-        "core_name",
-        metavar="NAME",
-        help="Only the domains on this Mailman core (a name in cores:, or 'default').",
-    )
+    @domain_option
+    @core_option
     @functools.wraps(command)
     def run(*args: Any, domain_names: tuple[str, ...], core_name: str | None, **kwargs: Any) -> Any:
         from listsync.load import load_config

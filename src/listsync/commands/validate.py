@@ -11,19 +11,14 @@ from listsync.commands.common import (
     print_problems,
     result_format_option,
 )
+from listsync.commands.domains import core_option, domain_option
 from listsync.errors import scrub
 
 
 @click.command()
 @result_format_option
-@click.option(
-    "--domain",
-    "domain_names",
-    multiple=True,
-    metavar="DOMAIN",
-    help="Only this domain of a site with several (repeatable).",
-)
-@click.option("--core", "core_name", metavar="NAME", help="Only the domains on this core.")
+@domain_option
+@core_option
 @pass_context
 def validate(obj: Context, fmt: str, domain_names: tuple[str, ...], core_name: str | None) -> None:
     """Check every list file and listsync.yaml; report every problem.
