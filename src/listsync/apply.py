@@ -45,15 +45,7 @@ from urllib.parse import urlsplit
 
 from filelock import FileLock, Timeout
 
-from listsync.changes import (
-    ROSTER_CHANGES,
-    Change,
-    CreateList,
-    SetTemplate,
-    SiteChange,
-    Stage,
-    UpdateSettings,
-)
+from listsync.changes import ROSTER_CHANGES, Change, CreateList, SetTemplate, SiteChange
 from listsync.errors import ListsyncError
 from listsync.mailman import MailmanAway, MailmanBackend, is_outage
 from listsync.mailman_templates import check_urls
@@ -213,10 +205,7 @@ def apply_list(
     skipped: list[tuple[Change, str]] = []
     refused = list(list_plan.roster_notes) if list_plan.roster_refused else []
     applied = 0
-    joined = _joined_stages(list_plan.changes) if creating else None
-    for index, change in enumerate(list_plan.changes):
-        if joined is not None and index == joined:
-            continue  # sent with the opening stage, next
+    for change in list_plan.changes:
         if held is not None and isinstance(change, ROSTER_CHANGES):
             skipped.append((change, held))
             continue
@@ -226,18 +215,7 @@ def apply_list(
                 skipped.append((change, _not_served(change, why)))
                 continue
         try:
-            if joined is not None and index == joined + 1:
-                opening = change
-                change = list_plan.changes[joined]  # the first change not made, until it is
-                together = _settings_at_once(backend, list_plan.fqdn, change, opening)
-                if not together:  # refused together: each stage alone, as planned
-                    change.write(backend, list_plan.fqdn)
-                applied += 1
-                change = opening
-                if not together:
-                    change.write(backend, list_plan.fqdn)
-            else:
-                change.write(backend, list_plan.fqdn)
+            change.write(backend, list_plan.fqdn)
         except ListsyncError as exc:
             if stop is not None and is_outage(exc):
                 stop.set(MAILMAN_AWAY)
@@ -253,40 +231,6 @@ def apply_list(
         first = left[0] if left else None
         return ListResult(list_plan.name, applied, error, first, creating=creating, skipped=left)
     return ListResult(list_plan.name, applied, creating=creating)
-
-
-def _joined_stages(changes: tuple[Change, ...]) -> int | None:
-    """Where a new list's configuring settings come right before its opening ones: the
-    position of the configuring stage, whose PATCH then goes with the opening one."""
-    for index, change in enumerate(changes[:-1]):
-        after = changes[index + 1]
-        if (
-            isinstance(change, UpdateSettings)
-            and change.stage is Stage.CONFIGURE
-            and isinstance(after, UpdateSettings)
-            and after.stage is Stage.OPEN
-        ):
-            return index
-    return None
-
-
-def _settings_at_once(
-    backend: MailmanBackend, fqdn: str, configure: Change, opening: Change
-) -> bool:
-    """Send a new list's configuring and opening stages in one PATCH: one request fewer
-    a list, nothing reordered (no change of the plan comes between the two), the list
-    opened with its settings in, as before. False when Mailman refused it (one value it
-    does not take refuses a whole PATCH, and writes nothing): the caller then sends each
-    stage alone, in order, and the refused one fails as it would have."""
-    assert isinstance(configure, UpdateSettings)
-    assert isinstance(opening, UpdateSettings)
-    try:
-        backend.update_settings(fqdn, {**configure.as_patch(), **opening.as_patch()})
-    except ListsyncError as exc:
-        if is_outage(exc):
-            raise
-        return False
-    return True
 
 
 def apply_plan(

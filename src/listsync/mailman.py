@@ -652,9 +652,27 @@ class MailmanBackend:
 
     def create_list(self, fqdn: str, locked_down: Mapping[str, Any]) -> None:
         """Create the list private (Mailman's private style), then lock it down at once."""
+        self.create_configured_list(fqdn, locked_down, None)
+
+    def create_configured_list(
+        self, fqdn: str, locked_down: Mapping[str, Any], configured: Mapping[str, Any] | None
+    ) -> bool:
+        """`create_list`, with `configured` (the lockdown and settings that open nothing
+        more) as the one PATCH sent after the creation; should Mailman refuse it (one
+        value it does not take refuses the whole PATCH), the lockdown alone is sent
+        instead. True: `configured` is in."""
         data = {"fqdn_listname": fqdn, "style_name": mailman_settings.NEW_LIST_STYLE}
         self.call("lists", data, done_already=LIST_EXISTS)
+        if configured is not None:
+            try:
+                self.update_settings(fqdn, configured)
+            except MailmanError as exc:
+                if is_outage(exc):
+                    raise
+            else:
+                return True
         self.update_settings(fqdn, locked_down)
+        return False
 
     def update_settings(self, fqdn: str, settings: Mapping[str, Any]) -> None:
         form = {key: mailman_settings.wire_value(key, value) for key, value in settings.items()}
