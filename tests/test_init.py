@@ -108,8 +108,14 @@ def test_init_writes_a_site_that_validates_and_a_plan_only_pipeline_pinned_to_th
     )
     assert hook["additional_dependencies"] == [f"{DISTRIBUTION}=={version}"]
     watched = re.compile(hook["files"])
-    checked = ["listsync.yaml", "lists/tor-dev.yaml", "lists/old.yml", "templates/footer.txt"]
-    unchecked = ["README.md", ".gitlab-ci.yml", "schema/list.schema.json", "lists/x/y.yaml"]
+    checked = [
+        "listsync.yaml",
+        "lists/tor-dev.yaml",
+        "lists/old.yml",
+        "lists/lists.example.org/tor-dev.yaml",  # a site with several domains
+        "templates/footer.txt",
+    ]
+    unchecked = ["README.md", ".gitlab-ci.yml", "schema/list.schema.json", "lists/x/y/z.yaml"]
     assert [path for path in checked if not watched.search(path)] == []
     assert [path for path in unchecked if watched.search(path)] == []
 
