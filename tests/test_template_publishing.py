@@ -276,6 +276,7 @@ def test_pages_runs_on_the_default_branch_only_and_apply_waits_for_it() -> None:
         {"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"},
     ]
     assert pages["resource_group"] == "mailman"
-    assert pipeline[".apply"]["needs"] == ["plan", "pages"]
+    # and for the policy job, where a site has policies (README.md, "Policy over plans")
+    assert pipeline[".apply"]["needs"] == ["plan", "pages", {"job": "policy", "optional": True}]
     for job in ("apply", "apply-force"):
         assert pipeline[job]["extends"] == ".apply"
