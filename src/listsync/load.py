@@ -391,7 +391,6 @@ def load_site(
         config=config,
         lists=dict(sorted(lists.items())),
         templates=texts,
-        lists_dir=where,
     )
     return site, problems
 

@@ -48,7 +48,11 @@ class Site:
     config: SiteConfig
     lists: dict[str, ListFile]
     templates: dict[str, TemplateText] = field(default_factory=dict)  # by path, every one used
-    lists_dir: str = "lists"  # where its list files are: lists/, or lists/DOMAIN/
+
+    @property
+    def lists_dir(self) -> str:
+        """Where its list files are: lists/, or lists/DOMAIN/ (`SiteConfig.lists_dir`)."""
+        return self.config.lists_dir
 
     @property
     def domain(self) -> str:
