@@ -245,8 +245,12 @@ def test_plan_formats_and_out_file(run: Run, site: Path, domain: str, connected:
             "dmarc_mitigate_unconditionally": True,
         },
     }
-    stages = [c["stage"] for c in dev["changes"] if c["type"] == "update_settings"]
-    assert stages == ["configure", "open"]
+    # a new list's settings come in one PATCH, last: it stays locked down until then
+    settings = [c for c in dev["changes"] if c["type"] == "update_settings"]
+    assert [c["stage"] for c in settings] == ["open"]
+    assert dev["changes"][-1] == settings[0]
+    keys = {s["key"] for s in settings[0]["settings"]}
+    assert {"description", "advertised"} <= keys  # configuring and opening together
     assert {"type": "add_member", "role": "moderator", "address": "gaba@example.org"} in (
         dev["changes"]
     )

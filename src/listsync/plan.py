@@ -236,6 +236,8 @@ def diff_list(desired: ListState, existing: ListState | None) -> ListPlan:
     members, notes, refused = _member_changes(desired, base, desired.bans | base.bans)
     changes += members
     changes.sort(key=lambda c: c.order)
+    if existing is None:
+        changes = _open_new_list_at_once(changes)
     action = _action(desired, existing, changes)
     return ListPlan(
         desired.name,
@@ -245,6 +247,30 @@ def diff_list(desired: ListState, existing: ListState | None) -> ListPlan:
         roster_notes=notes,
         roster_refused=refused,
     )
+
+
+def _open_new_list_at_once(changes: list[Change]) -> list[Change]:
+    """A new list's configuring settings joined to its opening ones: one PATCH, at the
+    opening's place, last. The list is locked down until then, so nothing opens sooner
+    and nothing is left half-configured but closed; one request fewer a new list.
+
+    Kept apart where a change comes between the two (members subscribed after the
+    settings and before the list opens: their welcome mail is written with the settings).
+    """
+    configure = next(
+        (c for c in changes if isinstance(c, UpdateSettings) and c.stage is Stage.CONFIGURE), None
+    )
+    opening = next(
+        (c for c in changes if isinstance(c, UpdateSettings) and c.stage is Stage.OPEN), None
+    )
+    if configure is None or opening is None:
+        return changes
+    if any(configure.order < c.order < opening.order for c in changes):
+        return changes
+    joined = UpdateSettings(
+        tuple(sorted(configure.changes + opening.changes, key=lambda c: c.key)), Stage.OPEN
+    )
+    return [joined if c is opening else c for c in changes if c is not configure]
 
 
 def _member_changes(

@@ -30,6 +30,7 @@ from listsync import acceptance, mailman_settings, render, savedplan
 from listsync.acceptance import DISABLE_BAN, bans_address
 from listsync.apply import apply_plan
 from listsync.changes import (
+    STAGE_ORDER,
     AddBan,
     AddMember,
     Change,
@@ -207,9 +208,16 @@ def check_order(changes: tuple[Change, ...]) -> None:
     # owners and moderators are added before any is removed
     added = where(lambda c: isinstance(c, AddMember))
     assert max(added, default=-1) < min(where(lambda c: isinstance(c, RemoveMember)), default=99)
-    # settings go in the stage of what they do: mitigation and closing ones to restrict
-    for update in (c for c in changes if isinstance(c, UpdateSettings)):
-        assert {stage_of(s) for s in update.changes} == {update.stage}, update
+    # settings go in the stage of what they do: mitigation and closing ones to restrict;
+    # a new list's configuring ones go with its opening ones, unless a change comes between
+    updates = [c for c in changes if isinstance(c, UpdateSettings)]
+    for update in updates:
+        stages = {stage_of(s) for s in update.changes}
+        if creating and update.stage is Stage.OPEN:
+            assert Stage.OPEN in stages, update
+            assert stages <= {Stage.CONFIGURE, Stage.OPEN}, update
+        else:
+            assert stages == {update.stage}, update
         for s in update.changes:
             before = mailman_settings.openness(s.key, s.existing)
             after = mailman_settings.openness(s.key, s.desired)
@@ -219,7 +227,14 @@ def check_order(changes: tuple[Change, ...]) -> None:
             else:
                 assert {None: Stage.CONFIGURE, True: Stage.OPEN, False: Stage.RESTRICT}[
                     moves
-                ] is update.stage, s
+                ] is update.stage or (creating and update.stage is Stage.OPEN), s
+    if creating:
+        apart = [i for i, c in enumerate(changes) if c in updates and c.stage is not Stage.RESTRICT]
+        if len(apart) == 2:  # configuring, then opening: only with a change between
+            assert any(
+                STAGE_ORDER[Stage.CONFIGURE] < changes[i].order < STAGE_ORDER[Stage.OPEN]
+                for i in range(apart[0] + 1, apart[1])
+            ), changes
     # what closes comes before the roster and the other settings, what opens after them
     closing = where(lambda c: _opens(c) is False)
     opening = where(lambda c: _opens(c) is True)
