@@ -762,7 +762,9 @@ def import_lists(
         else:
             to_read.append(name)
     details = dict.fromkeys(to_read, DETAILS - {Detail.MEMBERS})  # members: `_read_members`
-    live = backend.read_site(domain, to_read, everything=False, details=details).lists
+    live = backend.read_site(
+        domain, to_read, everything=False, details=details, display_names=True
+    ).lists
     found: list[tuple[ListState, _Members | None]] = []
     for name in to_read:
         state = live.get(name)

@@ -48,7 +48,7 @@ ROLES = ("owner", "moderator")
 MEMBER_FIELDS = "fields=email&fields=list_id"
 # An owner's or moderator's display name comes with the roster read (one more field, no
 # request more): Mailman's member record has the address's name, else its user's.
-ROLE_FIELDS = "fields=email&fields=display_name"
+ROLE_FIELDS = "fields=email"
 # One person's places: what `person show` prints of each (rest/members.py, 3.3.8 to 3.3.10).
 PERSON_FIELDS = "&".join(
     f"fields={name}" for name in ("list_id", "email", "role", "moderation_action", "delivery_mode")
@@ -473,6 +473,7 @@ class MailmanBackend:
         everything: bool,
         bans_for: Iterable[str] = (),
         details: Mapping[str, frozenset[str]] | None = None,
+        display_names: bool = False,
     ) -> LiveSite:
         """Live state of the named lists in `domain`.
 
@@ -483,12 +484,15 @@ class MailmanBackend:
         emergency moderation (the disable procedure's mark); the others are
         taken to carry no ban listsync manages. `details` names, per list,
         what else to read (`policy.Detail`: templates, non-members, header
-        filters, bans); what is not read stays None in its state.
+        filters, bans); what is not read stays None in its state. Owners' and
+        moderators' display names are read only with `display_names` (`import`
+        writes them into files): a plan does not compare them, and Mailman
+        looks up each member's user to give one.
 
         The reads overlap (`SiteRead`): the listing, the bulk rosters and the
         settings of every list are under way at once.
         """
-        reading = SiteRead(self, domain, sorted(set(names)), everything)
+        reading = SiteRead(self, domain, sorted(set(names)), everything, with_names=display_names)
         return reading.finish(set(bans_for), details or {})
 
     def list_configs(self, domain: str, names: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -510,24 +514,17 @@ class MailmanBackend:
 
     def all_rosters(self) -> dict[str, dict[str, set[str]]]:
         """list_id -> role -> addresses, for every list of the server, one call per role."""
-        return {
-            lid: {role: set(named) for role, named in roles.items()}
-            for lid, roles in self._all_named_rosters().items()
-        }
-
-    def _all_named_rosters(self) -> dict[str, dict[str, dict[str, str]]]:
-        """list_id -> role -> address -> display name ('' for none), one call per role."""
-        rosters: dict[str, dict[str, dict[str, str]]] = defaultdict(lambda: {r: {} for r in ROLES})
+        rosters: dict[str, dict[str, set[str]]] = defaultdict(lambda: {r: set() for r in ROLES})
         for role in ROLES:
             for lid, named in self._bulk_roster(role).items():
-                rosters[lid][role] = named
-        return rosters
+                rosters[lid][role] = set(named)
+        return dict(rosters)
 
-    def _bulk_roster(self, role: str) -> dict[str, dict[str, str]]:
-        """list_id -> address -> display name ('' for none) of every list's `role` roster,
-        in one call."""
+    def _bulk_roster(self, role: str, names: bool = False) -> dict[str, dict[str, str]]:
+        """list_id -> address -> display name ('' for none, and for all without `names`)
+        of every list's `role` roster, in one call."""
         named: dict[str, dict[str, str]] = defaultdict(dict)
-        query = f"members/find?role={role}&{MEMBER_FIELDS}&fields=display_name"
+        query = f"members/find?role={role}&{MEMBER_FIELDS}" + ("&fields=display_name" * names)
         body = self.call(query)
         for entry in body.get("entries", []):
             named[str(entry["list_id"])].update(_named(entry))
@@ -544,9 +541,11 @@ class MailmanBackend:
             )
         return found
 
-    def _roster(self, fqdn: str, role: str) -> dict[str, str]:
-        """The list's `role` roster: address (lower case) -> display name ('' for none)."""
-        body = self.call(list_path(fqdn, "roster", role) + f"?{ROLE_FIELDS}")
+    def _roster(self, fqdn: str, role: str, names: bool = False) -> dict[str, str]:
+        """The list's `role` roster: address (lower case) -> display name ('' for none,
+        and for all without `names`)."""
+        fields = ROLE_FIELDS + ("&fields=display_name" * names)
+        body = self.call(list_path(fqdn, "roster", role) + f"?{fields}")
         named: dict[str, str] = {}
         for entry in body.get("entries", []):
             named.update(_named(entry))
@@ -568,12 +567,14 @@ class MailmanBackend:
         rosters: Mapping[str, Mapping[str, Mapping[str, str]]] | None,
         nonmembers: Mapping[str, dict[str, str | None]] | None,
         details: frozenset[str],
+        names: bool = False,
     ) -> ListState:
         """The rest of a list's state once its settings are read: its rosters (from the
         bulk reads, else one request each) and the details asked for."""
         lid = list_id(fqdn)
         if rosters is None:
-            owners, moderators = self._roster(fqdn, "owner"), self._roster(fqdn, "moderator")
+            owners = self._roster(fqdn, "owner", names)
+            moderators = self._roster(fqdn, "moderator", names)
         else:
             roster = rosters.get(lid, {})
             owners, moderators = dict(roster.get("owner", {})), dict(roster.get("moderator", {}))
@@ -899,9 +900,16 @@ class SiteRead:
     """
 
     def __init__(
-        self, backend: MailmanBackend, domain: str, wanted: list[str], everything: bool
+        self,
+        backend: MailmanBackend,
+        domain: str,
+        wanted: list[str],
+        everything: bool,
+        *,
+        with_names: bool = False,
     ) -> None:
         self.backend = backend
+        self.with_names = with_names
         self.domain = domain
         self.wanted = wanted
         self.everything = everything
@@ -911,7 +919,9 @@ class SiteRead:
             self.listing = self.pool.submit(backend.list_listing, domain)
         self.bulk = len(wanted) > BULK_ROSTER_THRESHOLD
         self.rosters = {
-            role: self.pool.submit(backend._bulk_roster, role) for role in ROLES if self.bulk
+            role: self.pool.submit(backend._bulk_roster, role, with_names)
+            for role in ROLES
+            if self.bulk
         }
         self.configs = [self.pool.submit(self._config, name) for name in wanted]
 
@@ -964,7 +974,9 @@ class SiteRead:
         def read_rest(name: str) -> ListState:
             config = configs[name]
             assert config is not None
-            return backend._read_rest(f"{name}@{domain}", config, rosters, nonmembers, extra(name))
+            return backend._read_rest(
+                f"{name}@{domain}", config, rosters, nonmembers, extra(name), self.with_names
+            )
 
         futures = [self.pool.submit(read_rest, name) for name in found]
         lists = {name: future.result() for name, future in zip(found, futures, strict=True)}
