@@ -262,7 +262,7 @@ def collect(
 ) -> Report:
     """Read what the report needs and build it: what a full plan reads, plus the unmanaged
     lists' settings and the server's rosters (when there are unmanaged lists)."""
-    reading = read_states(site, backend, None)
+    reading = read_states(site, backend, None, member_counts=True)
     domain = site.config.domain
     unmanaged = reading.live.unmanaged
     configs, owners = _settings_and_owners(backend, domain, unmanaged)

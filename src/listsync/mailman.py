@@ -449,6 +449,14 @@ class MailmanBackend:
         listing = self.list_listing(domain)
         return None if listing is None else sorted(listing)
 
+    def list_total(self, domain: str) -> int | None:
+        """How many lists the domain holds, or None when there is no such domain: one
+        request that serializes a single list (the full listing counts every list's
+        members, one query each)."""
+        path = f"domains/{quote(domain, safe='')}/lists?count=1&page=1"
+        body = self._get_or_none(path)
+        return None if body is None else int(body.get("total_size", 0))
+
     def list_listing(self, domain: str) -> dict[str, int] | None:
         """The domain's lists with their member counts (the listing carries them), or None
         when there is no such domain."""
@@ -474,12 +482,15 @@ class MailmanBackend:
         bans_for: Iterable[str] = (),
         details: Mapping[str, frozenset[str]] | None = None,
         display_names: bool = False,
+        member_counts: bool = False,
     ) -> LiveSite:
         """Live state of the named lists in `domain`.
 
         With `everything`, also lists the domain's other lists as unmanaged;
         the listing tells whether the domain exists. Without, the domain is
-        asked about only when none of the named lists exists.
+        asked about only when none of the named lists exists. Every list's
+        member count (`LiveSite.member_counts`) is read only with
+        `member_counts` (the lifecycle report shows them).
         Bans are read for the lists in `bans_for` and for every list in
         emergency moderation (the disable procedure's mark); the others are
         taken to carry no ban listsync manages. `details` names, per list,
@@ -492,7 +503,14 @@ class MailmanBackend:
         The reads overlap (`SiteRead`): the listing, the bulk rosters and the
         settings of every list are under way at once.
         """
-        reading = SiteRead(self, domain, sorted(set(names)), everything, with_names=display_names)
+        reading = SiteRead(
+            self,
+            domain,
+            sorted(set(names)),
+            everything,
+            with_names=display_names,
+            with_counts=member_counts,
+        )
         return reading.finish(set(bans_for), details or {})
 
     def list_configs(self, domain: str, names: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -886,17 +904,30 @@ class MailmanBackend:
             fresh = False
 
 
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """What a `SiteRead` knows of the domain's lists: how many there are, and their
+    names with member counts once the full listing is read (None before)."""
+
+    total: int
+    counts: dict[str, int] | None
+
+
 class SiteRead:
     """One `read_site` under way, its reads overlapping on one pool of `workers` threads.
 
-    Started at once: the domain's listing (with `everything`), the bulk owner
-    and moderator rosters (more than `BULK_ROSTER_THRESHOLD` lists) and each
-    named list's settings, so that Mailman's workers are never idle waiting
-    for one big answer. A list the listing has already shown absent is not
-    asked for (a new domain, new lists: that listing answers first, and few
-    settings reads are sent in vain). `finish` then reads what each list's
-    details need and builds the `LiveSite` exactly as reading one thing after
-    the other would; after an error nothing more is sent.
+    Started at once: the domain's count of lists (with `everything`), the
+    bulk owner and moderator rosters (more than `BULK_ROSTER_THRESHOLD`
+    lists) and each named list's settings, so that Mailman's workers are
+    never idle waiting for one big answer. The full listing, which costs
+    Mailman a member count per list, is read only where the count cannot
+    settle it: when member counts are asked for, when the domain holds fewer
+    lists than are named (it then tells which to ask for: a new domain or new
+    lists send few settings reads in vain), or when the named lists found are
+    not all the domain holds (the others are unmanaged). `finish` then reads
+    what each list's details need and builds the `LiveSite` exactly as
+    reading one thing after the other would; after an error nothing more is
+    sent.
     """
 
     def __init__(
@@ -907,16 +938,18 @@ class SiteRead:
         everything: bool,
         *,
         with_names: bool = False,
+        with_counts: bool = False,
     ) -> None:
         self.backend = backend
         self.with_names = with_names
+        self.with_counts = with_counts
         self.domain = domain
         self.wanted = wanted
         self.everything = everything
         self.pool = ThreadPoolExecutor(max_workers=backend.workers)
-        self.listing: Future[dict[str, int] | None] | None = None
+        self.listing: Future[Listing | None] | None = None
         if everything:
-            self.listing = self.pool.submit(backend.list_listing, domain)
+            self.listing = self.pool.submit(self._listing)
         self.bulk = len(wanted) > BULK_ROSTER_THRESHOLD
         self.rosters = {
             role: self.pool.submit(backend._bulk_roster, role, with_names)
@@ -925,11 +958,27 @@ class SiteRead:
         }
         self.configs = [self.pool.submit(self._config, name) for name in wanted]
 
+    def _listing(self) -> Listing | None:
+        total = self.backend.list_total(self.domain)
+        if total is None:
+            return None
+        if self.with_counts or total < len(self.wanted):
+            return self._full_listing()
+        return Listing(total, None)
+
+    def _full_listing(self) -> Listing | None:
+        counts = self.backend.list_listing(self.domain)
+        return None if counts is None else Listing(len(counts), counts)
+
     def _config(self, name: str) -> dict[str, Any] | None:
         listing = self.listing
         if listing is not None and listing.done() and listing.exception() is None:
-            present = listing.result()
-            if present is None or name not in present:
+            known = listing.result()
+            if (
+                known is None
+                or known.total == 0
+                or (known.counts is not None and name not in known.counts)
+            ):
                 return None  # the listing has it absent: not asked for
         return self.backend._read_config(f"{name}@{self.domain}")
 
@@ -952,16 +1001,20 @@ class SiteRead:
         wanted = self.wanted
         unmanaged: tuple[str, ...] = ()
         member_counts: dict[str, int] = {}
-        if self.listing is not None:
-            listing = self.listing.result()
-            if listing is None:
-                return LiveSite(domain_exists=False, lists={})
-            member_counts = listing
-            wanted_set = set(wanted)
-            unmanaged = tuple(n for n in sorted(listing) if n not in wanted_set)
         configs = {name: future.result() for name, future in zip(wanted, self.configs, strict=True)}
         if self.listing is not None:
-            wanted = [n for n in wanted if n in member_counts]
+            listing = self.listing.result()
+            if listing is not None and listing.counts is None:
+                found_count = sum(config is not None for config in configs.values())
+                if found_count != listing.total:  # others, or a list came or went meanwhile
+                    listing = self._full_listing()
+            if listing is None:
+                return LiveSite(domain_exists=False, lists={})
+            if listing.counts is not None:
+                member_counts = listing.counts
+                wanted_set = set(wanted)
+                unmanaged = tuple(n for n in sorted(member_counts) if n not in wanted_set)
+                wanted = [n for n in wanted if n in member_counts]
         found = [name for name in wanted if configs[name] is not None]
         rosters: dict[str, dict[str, dict[str, str]]] | None = None
         if self.bulk:

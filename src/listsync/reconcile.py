@@ -74,6 +74,7 @@ class LiveReader(Protocol):
         everything: bool,
         bans_for: Iterable[str] = (),
         details: Mapping[str, frozenset[str]] | None = None,
+        member_counts: bool = False,
     ) -> LiveSite: ...
 
 
@@ -93,13 +94,15 @@ def read_states(
     names: Iterable[str] | None = None,
     *,
     live_members: bool = True,
+    member_counts: bool = False,
 ) -> Reading:
     """Desired states of the site's lists (or the named ones) and their live states.
 
     Asks the server what it is first: a file that needs more than its Mailman
     release has fails here, before anything else is read or written. The
     declared rosters are read too (`roster_read`); without `live_members` (a
-    snapshot, which holds none) no LDAP server is asked.
+    snapshot, which holds none) no LDAP server is asked. Every list's member count is
+    read only with `member_counts` (the lifecycle report's).
     """
     selected = None if names is None else list(names)
     rosters = read_rosters(site, selected, read_ldap=live_members)
@@ -114,7 +117,11 @@ def read_states(
         raise InvalidSiteError(unsupported, against=server.text)
     publishing.check_base_url(site, server, backend)
     live = backend.read_site(
-        site.config.domain, desired, everything=names is None, details=details_to_read(desired)
+        site.config.domain,
+        desired,
+        everything=names is None,
+        details=details_to_read(desired),
+        member_counts=member_counts,
     )
     return Reading(desired, live, everything=names is None, server=server)
 

@@ -141,8 +141,10 @@ class Snapshot:
         everything: bool,
         bans_for: Iterable[str] = (),
         details: Mapping[str, frozenset[str]] | None = None,
+        member_counts: bool = False,
     ) -> LiveSite:
-        """What `MailmanBackend.read_site` would have answered when the snapshot was taken."""
+        """What `MailmanBackend.read_site` would have answered when the snapshot was taken
+        (but member counts: a snapshot holds none)."""
         if domain != self.domain:
             raise SnapshotError(
                 f"{self.source} is a snapshot of {self.domain}; the site's domain is {domain}"
