@@ -210,6 +210,13 @@ class PooledConnection(Connection):  # type: ignore[misc]
         adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=pool_size)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
+        # requests reads the proxy and CA bundle variables of the environment again for
+        # each request (walking os.environ twice, a third of its CPU per request here);
+        # every request goes to this one URL, so they are read once, with the same result.
+        environment = self.session.merge_environment_settings(baseurl, {}, None, None, None)
+        self.session.proxies = environment["proxies"]
+        self.session.verify = environment["verify"]
+        self.session.trust_env = False
 
     def call(
         self, path: str, data: Mapping[str, Any] | None = None, method: str | None = None
