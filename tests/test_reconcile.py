@@ -219,6 +219,27 @@ def test_unmanaged_and_removed_lists_are_left_alone(
     assert names == ["by-hand", "tor-announce", "tor-dev", "tor-internal"]
 
 
+def test_a_plan_lists_the_domain_in_full_only_when_it_holds_other_lists(
+    run: Run, site: Path, domain: str, connected: Proxy, mailman_client: Client
+) -> None:
+    assert apply(run, site).status == 0
+
+    def listings() -> list[str]:
+        return [path for _, path in connected.recorder.reads if f"domains/{domain}/lists" in path]
+
+    connected.recorder.clear()
+    assert plan(run, site).status == 0
+    assert [path.split("?")[1] for path in listings()] == ["count=1&page=1"]  # the count alone
+
+    mailman_client.get_domain(domain).create_list("by-hand")
+    connected.recorder.clear()
+    planned = plan(run, site, "--format", "json")
+    assert planned.status == 0
+    actions = {entry["name"]: entry["action"] for entry in json.loads(planned.out)["lists"]}
+    assert actions["by-hand"] == "unmanaged"
+    assert len(listings()) == 2  # the count, then the names: one list is not in a file
+
+
 def test_plan_formats_and_out_file(run: Run, site: Path, domain: str, connected: Proxy) -> None:
     markdown = plan(run, site, "--format", "markdown")
     assert f"#### `tor-dev@{domain}`: create" in markdown.out

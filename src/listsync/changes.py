@@ -168,7 +168,8 @@ def how(existing: Any, desired: Any) -> str:
 
 @dataclass(frozen=True, slots=True)
 class CreateList(ChangeKind):
-    """Create the list locked down (`LOCKED_DOWN`); its roster and settings follow.
+    """Create the list locked down (`LOCKED_DOWN`, with the file's DMARC mitigation, and
+    closer still where the file asks for it); its roster and settings follow.
 
     It has no lines of its own: a new list's plan shows each setting once, as it ends
     (`render.list_body`).

@@ -214,6 +214,11 @@ def diff_list(desired: ListState, existing: ListState | None) -> ListPlan:
         locked.update(
             (k, v) for k, v in desired.settings.items() if k in mailman_settings.MITIGATION
         )
+        locked.update(  # closer still where the file asks: no restricting PATCH after it
+            (k, v)
+            for k, v in desired.settings.items()
+            if k in locked and stage_of(SettingChange(k, locked[k], v)) is Stage.RESTRICT
+        )
         base = ListState(fqdn=desired.fqdn, settings=locked, members=frozenset())
         changes.append(CreateList(tuple(locked.items())))
     changes += _roster_changes(Role.OWNER, base.owners, desired.owners, desired.display_names)
@@ -221,8 +226,9 @@ def diff_list(desired: ListState, existing: ListState | None) -> ListPlan:
         Role.MODERATOR, base.moderators, desired.moderators, desired.display_names
     )
     settings = diff_settings(base.settings, desired.settings)
+    stages = [stage_of(c) for c in settings]
     for stage in Stage:
-        staged = tuple(c for c in settings if stage_of(c) is stage)
+        staged = tuple(c for c, its in zip(settings, stages, strict=True) if its is stage)
         if staged:
             changes.append(UpdateSettings(staged, stage))
     covered = desired.covers()
