@@ -113,8 +113,10 @@ def write_detail_sites(work: Path, n: int, base_url: str) -> tuple[Path, Path, P
 
 
 def fit(points: list[tuple[int, float]]) -> JSON:
-    """Least squares seconds = fixed + per_list * n, with R^2."""
+    """Least squares seconds = fixed + per_list * n, with R^2 (None: fewer than two sizes)."""
     xs, ys = [float(x) for x, _ in points], [y for _, y in points]
+    if len(set(xs)) < 2:
+        return None
     mx, my = statistics.fmean(xs), statistics.fmean(ys)
     sxx = sum((x - mx) ** 2 for x in xs)
     slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
