@@ -46,8 +46,9 @@ ROLES = ("owner", "moderator")
 # Only what the diff needs: Mailman serialises every other member field with
 # queries of its own (preferences, user), which makes a bulk read ~5x slower.
 MEMBER_FIELDS = "fields=email&fields=list_id"
-# An owner's or moderator's display name comes with the roster read (one more field, no
-# request more): Mailman's member record has the address's name, else its user's.
+# An owner's or moderator's display name can come with the roster read (one more field,
+# no request more: Mailman gives the address's name, else its user's, looking the user up
+# for each member), so it is asked for only where it is used (`import`).
 ROLE_FIELDS = "fields=email"
 # One person's places: what `person show` prints of each (rest/members.py, 3.3.8 to 3.3.10).
 PERSON_FIELDS = "&".join(
@@ -507,8 +508,8 @@ class MailmanBackend:
         writes them into files): a plan does not compare them, and Mailman
         looks up each member's user to give one.
 
-        The reads overlap (`SiteRead`): the listing, the bulk rosters and the
-        settings of every list are under way at once.
+        The reads overlap (`SiteRead`): the domain's count of lists, the bulk
+        rosters and the settings of every list are under way at once.
         """
         reading = SiteRead(
             self,
