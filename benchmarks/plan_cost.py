@@ -112,7 +112,7 @@ def write_detail_sites(work: Path, n: int, base_url: str) -> tuple[Path, Path, P
     return plain, declared, published
 
 
-def fit(points: list[tuple[int, float]]) -> JSON:
+def fit(points: list[tuple[int, float]]) -> JSON | None:
     """Least squares seconds = fixed + per_list * n, with R^2 (None: fewer than two sizes)."""
     xs, ys = [float(x) for x, _ in points], [y for _, y in points]
     if len(set(xs)) < 2:

@@ -10,7 +10,7 @@ from listsync.mailman import PooledConnection
 URL = "http://mailman.example:8001/3.1"
 
 
-def used_for(connection: PooledConnection, url: str) -> dict[str, str]:
+def used_for(connection: PooledConnection, url: str) -> dict[str, object]:
     """The proxies and the CA bundle requests uses for a request to `url` now."""
     settings = connection.session.merge_environment_settings(url, {}, None, None, None)
     return {**settings["proxies"], "verify": settings["verify"]}
