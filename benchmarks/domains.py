@@ -28,7 +28,6 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -42,6 +41,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO / "tools")]
+
+import plan_scale as ps  # noqa: E402
 
 from mailman_core import DEFAULT_VERSION, MailmanCore, install  # noqa: E402
 from postgres_cluster import PostgresCluster  # noqa: E402
@@ -111,22 +112,6 @@ def timed(commands: list[list[str]], env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
-def machine() -> JSON:
-    cpu = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cores": os.cpu_count(),
-        "cpu": cpu,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "load_avg_start": [round(x, 2) for x in os.getloadavg()],
-    }
-
-
 @contextlib.contextmanager
 def cores(work: Path, home: Path) -> Iterator[tuple[MailmanCore, MailmanCore]]:
     install(home, DEFAULT_VERSION)
@@ -162,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     result: JSON = {
         "benchmark": "domains",
         "date": date.today().isoformat(),
-        "machine": machine(),
+        "machine": ps.machine(),
         "mailman": DEFAULT_VERSION,
         "database": "postgresql",
         "rest_workers": 2,
