@@ -282,15 +282,12 @@ def test_a_removal_or_ban_already_made_is_done(kind: type[Any]) -> None:
     assert memory.states["tor-dev"] == row.after
 
 
+KIND_METHODS = {"order", "as_json", "resource_changes", "lines", "redacted", "write"}
+"""What every kind of change, on a list or site-wide, must have (`ChangeKind`, `SiteChangeKind`)."""
+
+
 def test_every_kind_is_a_change_kind_with_nothing_left_abstract() -> None:
-    assert ChangeKind.__abstractmethods__ == {
-        "order",
-        "as_json",
-        "resource_changes",
-        "lines",
-        "redacted",
-        "write",
-    }
+    assert ChangeKind.__abstractmethods__ == KIND_METHODS
     for kind in KINDS:
         assert issubclass(kind, ChangeKind), kind
         assert not inspect.isabstract(kind), (kind, kind.__abstractmethods__)
@@ -386,14 +383,7 @@ def site_memory() -> MemoryBackend:
 def test_the_site_table_has_a_row_for_every_kind_of_site_change() -> None:
     assert set(SITE_ROWS) == set(SITE_KINDS)
     assert all(type(row.change) is kind for kind, row in SITE_ROWS.items())
-    assert SiteChangeKind.__abstractmethods__ == {
-        "order",
-        "as_json",
-        "resource_changes",
-        "lines",
-        "redacted",
-        "write",
-    }
+    assert SiteChangeKind.__abstractmethods__ == KIND_METHODS
     for kind in SITE_KINDS:
         assert issubclass(kind, SiteChangeKind), kind
         assert not inspect.isabstract(kind), kind
