@@ -444,13 +444,9 @@ class MailmanBackend:
         body = self.call("domains")
         hosts = sorted(str(entry["mail_host"]) for entry in body.get("entries", []))
 
-        def holds_lists(host: str) -> bool:
-            listing = self._get_or_none(f"domains/{quote(host, safe='')}/lists?count=1&page=1")
-            return listing is not None and int(listing.get("total_size", 0)) > 0
-
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            holding = list(pool.map(holds_lists, hosts))
-        return [host for host, held in zip(hosts, holding, strict=True) if held]
+            totals = list(pool.map(self.list_total, hosts))
+        return [host for host, total in zip(hosts, totals, strict=True) if total]
 
     def list_names(self, domain: str) -> list[str] | None:
         """The names of the domain's lists, or None when there is no such domain."""
