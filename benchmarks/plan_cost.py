@@ -10,9 +10,10 @@ by kind, peak memory, CPU of client and server), in alternating order:
   10,000 lists, made by ``listsync apply`` of ``plan_scale``'s generated
   files, the fastest set-up there is), then at each size a no-change
   ``plan`` against the floor (``floor_pool``: one ``GET lists/ID/config`` a
-  list on 4 threads). The summary has seconds per list at each size and a
-  least-squares line through the plans' medians, so that growth that is
-  not linear shows;
+  list on 4 threads, on a requests session; ``floor_urllib3``: the same on a
+  bare urllib3 pool, the least client CPU a request can cost). The summary
+  has seconds per list at each size and a least-squares line through the
+  plans' medians, so that growth that is not linear shows;
 * ``details``: one core holding 1,000 lists that declare nothing beyond
   ``plan_scale``'s files (``plain``) and, in a domain of their own, 1,000
   that also declare a template, two non-members, two header filters and
@@ -130,6 +131,14 @@ def fit(points: list[tuple[int, float]]) -> JSON | None:
     }
 
 
+# The plan and both floors (requests, a bare urllib3 pool) in turn, each first in one round.
+FLOOR_ORDER = (
+    ("plan", "floor_pool", "floor_urllib3"),
+    ("floor_pool", "floor_urllib3", "plan"),
+    ("floor_urllib3", "plan", "floor_pool"),
+)
+
+
 def measure_scale(bench: ps.Bench, sizes: list[int], work: Path) -> JSON:
     core = bench.core("scale")
     core.start()
@@ -150,8 +159,7 @@ def measure_scale(bench: ps.Bench, sizes: list[int], work: Path) -> JSON:
             }
             ps.say(f"  set up in {setup.seconds:.0f} s")
             for rnd in range(bench.rounds):
-                order = ["plan", "floor_pool"] if rnd % 2 == 0 else ["floor_pool", "plan"]
-                for op in order:
+                for op in FLOOR_ORDER[rnd % len(FLOOR_ORDER)]:
                     if op == "plan":
                         sample = ps.run_child(
                             op, "plan", {"root": str(root)}, core.env(), rnd, core
@@ -160,6 +168,8 @@ def measure_scale(bench: ps.Bench, sizes: list[int], work: Path) -> JSON:
                             raise RuntimeError(f"n={n}: the plan after set-up has changes")
                     else:
                         args = {"names_file": str(names_file), "threads": 4}
+                        if op == "floor_urllib3":
+                            args["client"] = "urllib3"
                         sample = ps.run_child(op, "floor", args, core.env(), rnd, core)
                     bench.add(n, sample)
     finally:
@@ -168,7 +178,7 @@ def measure_scale(bench: ps.Bench, sizes: list[int], work: Path) -> JSON:
     curve = []
     for n in sizes:
         ops = by_size[str(n)]["operations"]
-        plan, floor = ops["plan"], ops["floor_pool"]
+        plan, floor, bare = ops["plan"], ops["floor_pool"], ops["floor_urllib3"]
         curve.append(
             {
                 "n": n,
@@ -178,6 +188,8 @@ def measure_scale(bench: ps.Bench, sizes: list[int], work: Path) -> JSON:
                 "plan_peak_mib": plan["peak_rss_mib"],
                 "floor_pool_s": floor["median_s"],
                 "plan/floor_pool": round(plan["median_s"] / floor["median_s"], 2),
+                "floor_urllib3_s": bare["median_s"],
+                "plan/floor_urllib3": round(plan["median_s"] / bare["median_s"], 2),
                 "phases_s": plan.get("median_phases_s"),
             }
         )
@@ -186,6 +198,7 @@ def measure_scale(bench: ps.Bench, sizes: list[int], work: Path) -> JSON:
         "curve": curve,
         "fit_plan": fit([(c["n"], c["plan_s"]) for c in curve]),
         "fit_floor_pool": fit([(c["n"], c["floor_pool_s"]) for c in curve]),
+        "fit_floor_urllib3": fit([(c["n"], c["floor_urllib3_s"]) for c in curve]),
         "fit_peak_mib": fit([(c["n"], c["plan_peak_mib"]) for c in curve]),
         "sizes": by_size,
     }
@@ -385,15 +398,17 @@ def main(argv: list[str] | None = None) -> int:
         scale = result["scale"]
         print(f"\nno-change plan by size ({args.shape.label})")
         print(f"{'lists':>7}{'plan s':>9}{'ms/list':>9}{'requests':>10}{'peak MiB':>10}"
-              f"{'floor s':>9}{'x floor':>9}")  # fmt: skip
+              f"{'floor s':>9}{'x floor':>9}{'bare s':>9}{'x bare':>9}")  # fmt: skip
         for c in scale["curve"]:
             print(
                 f"{c['n']:>7}{c['plan_s']:>9.2f}{c['plan_ms_per_list']:>9.3f}"
                 f"{c['plan_requests']:>10}{c['plan_peak_mib']:>10.1f}"
                 f"{c['floor_pool_s']:>9.2f}{c['plan/floor_pool']:>9.2f}"
+                f"{c['floor_urllib3_s']:>9.2f}{c['plan/floor_urllib3']:>9.2f}"
             )
         print(f"  plan fit: {scale['fit_plan']}")
         print(f"  floor fit: {scale['fit_floor_pool']}")
+        print(f"  bare urllib3 floor fit: {scale['fit_floor_urllib3']}")
         print(f"  peak memory fit (MiB): {scale['fit_peak_mib']}")
     if "details" in result:
         details = result["details"]

@@ -13,6 +13,7 @@ the same machine load:
 * ``floor``: a bare pooled-session loop doing one ``GET lists/ID/config`` per
   list, one after another (the cheapest full read there is: one request a list);
 * ``floor_pool``: the same with 4 threads, i.e. what the REST server sustains;
+  ``plan_cost``'s ``floor_urllib3`` the same again on a bare urllib3 pool;
 * ``plan``: ``listsync plan`` with no changes, through the library (load +
   explained_plan + render) and as the command users run (``plan_cli``);
 * ``plan_drift``: the same after 1% of the lists were changed by hand;
@@ -215,8 +216,13 @@ def child_naive_read(args: JSON) -> JSON:
 
 
 def child_floor(args: JSON) -> JSON:
-    """One GET of each list's config on one keep-alive session; threads > 1 share a pool."""
+    """One GET of each list's config on one keep-alive session; threads > 1 share a pool.
+
+    With ``client: urllib3``, a bare urllib3 pool instead of a requests session: the
+    least CPU a client can spend on a request.
+    """
     import requests
+    import urllib3
 
     url, user, password = _env()
     names: list[str] = json.loads(Path(args["names_file"]).read_text())
@@ -227,11 +233,24 @@ def child_floor(args: JSON) -> JSON:
     session.auth = (user, password)
     adapter = requests.adapters.HTTPAdapter(pool_maxsize=threads)
     session.mount("http://", adapter)
+    bare = urllib3.connection_from_url(url, maxsize=threads)
+    headers = urllib3.make_headers(basic_auth=f"{user}:{password}")
+    prefix = urllib3.util.parse_url(url).path
 
-    def get(name: str) -> int:
+    def get_requests(name: str) -> int:
         response = session.get(f"{url}/lists/{name}.{DOMAIN}/config", timeout=60)
         response.raise_for_status()
         return len(response.json())
+
+    def get_urllib3(name: str) -> int:
+        response = bare.urlopen(
+            "GET", f"{prefix}/lists/{name}.{DOMAIN}/config", headers=headers, timeout=60
+        )
+        if response.status != 200:
+            raise RuntimeError(f"{name}: HTTP {response.status}")
+        return len(json.loads(response.data))
+
+    get = get_urllib3 if args.get("client") == "urllib3" else get_requests
 
     if threads == 1:
         read = [get(name) for name in names]

@@ -239,3 +239,30 @@ def test_the_versions_answer_is_checked(body: object, message: str | None) -> No
         return
     with pytest.raises(NotMailmanError, match=message):
         server_info(body, "http://localhost:8001/3.1")
+
+
+def test_a_proxy_in_the_environment_carries_the_requests_unless_no_proxy_says_not(
+    run: Run,
+    tmp_path: Path,
+    domain: str,
+    mailman_core: MailmanCore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """HTTP_PROXY and NO_PROXY mean what they mean to requests: the whole URL goes to
+    the proxy, which forwards it to the core; a host NO_PROXY names is reached directly."""
+    site = site_with(tmp_path / "site", domain, "  max_message_size: 100\n")
+    connect(monkeypatch, mailman_core, mailman_core.url, tmp_path)
+    for name in ("NO_PROXY", "no_proxy", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with recording_proxy(mailman_core.url) as forward:
+        monkeypatch.setenv("HTTP_PROXY", forward.url.removesuffix("/3.1"))
+        assert run("--root", str(site), "apply", "--yes").status == 0
+        sent = forward.recorder.requests
+        assert ("GET", f"{mailman_core.url}/system/versions") in sent
+        assert ("POST", f"{mailman_core.url}/lists") in sent
+        assert all(path.startswith(f"{mailman_core.url}/") for _, path in sent)
+
+        forward.recorder.clear()
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        assert run("--root", str(site), "plan").status == 0
+        assert forward.recorder.requests == []

@@ -1,7 +1,7 @@
 """The Mailman backend: every request listsync sends to a Mailman core goes through here.
 
-Owns the connection (mailmanclient's `Connection` on one pooled
-`requests.Session`, with a timeout and a request counter), what the server
+Owns the connection (mailmanclient's `Connection`, sent through the urllib3
+pool requests picks for the URL, with a timeout and a request counter), what the server
 is (`ServerInfo`: read once per run, refused when the URL does not answer
 like Mailman's REST API), reading live state into `ListState` in bulk
 (rosters of all lists in one call each, per-list configuration concurrently
@@ -12,6 +12,7 @@ as `MailmanError` with Mailman's own words and never the credentials.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections import defaultdict
@@ -23,8 +24,11 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
+import requests.adapters
+import urllib3
 from mailmanclient.restbase.connection import Connection
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+from urllib3 import HTTPConnectionPool
 
 from listsync import acceptance, mailman_settings
 from listsync.acceptance import HeaderRule
@@ -198,69 +202,119 @@ class RequestCounter:
         return sum(self.by_method.values())
 
 
+class _PoolAdapter(requests.adapters.HTTPAdapter):
+    """requests' transport adapter, asked once for the urllib3 pool of the REST URL."""
+
+    def pool_for(self, url: str) -> tuple[HTTPConnectionPool, bool]:
+        """The pool requests would send `url`'s requests through (the proxy and CA bundle
+        of the environment, NO_PROXY honoured), and whether it wants whole URLs (a plain
+        HTTP proxy) rather than paths."""
+        environment = requests.Session().merge_environment_settings(url, {}, None, None, None)
+        request = requests.Request("GET", url).prepare()
+        proxies = environment["proxies"]
+        pool = self.get_connection_with_tls_context(request, environment["verify"], proxies)
+        assert isinstance(pool, HTTPConnectionPool)  # HTTPS pools too; a ConnectionPool by type
+        return pool, self.request_url(request, proxies) != request.path_url
+
+
 class PooledConnection(Connection):  # type: ignore[misc]
-    """mailmanclient's Connection on a shared keep-alive session, with a timeout."""
+    """mailmanclient's Connection (its URLs and form-encoded bodies) sent straight to the
+    urllib3 pool requests picks for the REST URL, with a timeout.
+
+    requests' own work for each request (preparing it, merging settings and headers,
+    hooks) took more of listsync's CPU than urllib3's sending and reading, on a machine
+    whose CPUs Mailman needs; the pool, and with it the proxy and TLS settings, is the
+    one requests would use.
+    """
 
     def __init__(
         self, baseurl: str, name: str, password: str, *, timeout: float, pool_size: int
     ) -> None:
         super().__init__(baseurl, name, password)
-        self.timeout = timeout
+        self.timeout = urllib3.Timeout(connect=timeout, read=timeout)
+        self.seconds = timeout
         self.counter = RequestCounter()
-        self.session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=pool_size)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
-        # requests reads the proxy and CA bundle variables of the environment again for
-        # each request (walking os.environ twice, a third of its CPU per request here);
-        # every request goes to this one URL, so they are read once, with the same result.
-        environment = self.session.merge_environment_settings(baseurl, {}, None, None, None)
-        self.session.proxies = environment["proxies"]
-        self.session.verify = environment["verify"]
-        self.session.trust_env = False
+        self.adapter = _PoolAdapter(pool_connections=1, pool_maxsize=pool_size)
+        self.pool, self.whole_urls = self.adapter.pool_for(self.baseurl)
+        parts = urlsplit(self.baseurl)
+        self.origin = f"{parts.scheme}://{parts.netloc}"
+        self.headers = urllib3.make_headers(basic_auth=f"{name}:{password}")
+
+    def close(self) -> None:
+        self.adapter.close()
 
     def call(
         self, path: str, data: Mapping[str, Any] | None = None, method: str | None = None
-    ) -> tuple[requests.Response, Any]:
+    ) -> tuple[urllib3.BaseHTTPResponse, Any]:
         params = self._prepare_request(path, data, method)
-        self.counter.count(params["method"])
+        method = params["method"]
+        url = params["url"]
+        self.counter.count(method)
         try:
-            response = self.session.request(**params, auth=self.auth, timeout=self.timeout)
-        except requests.ReadTimeout:
+            response = self.pool.urlopen(
+                method,
+                url if self.whole_urls else url[len(self.origin) :],
+                body=params["data"],
+                headers={**self.headers, **params["headers"]},
+                redirect=False,
+                assert_same_host=False,
+                retries=NO_RETRIES,
+                timeout=self.timeout,
+            )
+        except urllib3.exceptions.ReadTimeoutError:
             raise MailmanTooSlow(
-                f"Mailman at {redact_url(self.baseurl)} did not answer within {self.timeout:g} s"
+                f"Mailman at {redact_url(self.baseurl)} did not answer within {self.seconds:g} s"
                 " (--timeout)",
             ) from None
-        except requests.RequestException as exc:
+        except urllib3.exceptions.HTTPError as exc:
             raise MailmanUnreachable(
-                f"cannot reach Mailman at {redact_url(self.baseurl)}: {type(exc).__name__}",
+                f"cannot reach Mailman at {redact_url(self.baseurl)}: {_failure_name(exc)}",
             ) from None
-        if response.status_code // 100 != 2:
-            raise MailmanError(
-                f"{_reason(response)} (HTTP {response.status_code})", response.status_code
-            )
-        if not response.content:
+        if response.status // 100 != 2:
+            raise MailmanError(f"{_reason(response)} (HTTP {response.status})", response.status)
+        if not response.data:
             return response, None
         try:
-            return response, response.json()
+            return response, json.loads(response.data)
         except ValueError:
             raise NotJSONError(
-                f"Mailman answered {params['method']} {redact_url(params['url'])} with something"
+                f"Mailman answered {method} {redact_url(url)} with something"
                 " that is not JSON; is MAILMAN_REST_URL the REST API (e.g. .../3.1)?",
-                response.status_code,
+                response.status,
             ) from None
 
 
-def _reason(response: requests.Response) -> str:
+# Retries are tenacity's (`MailmanBackend.call`), and a lost answer is not read twice.
+NO_RETRIES = urllib3.Retry(total=0, read=False, redirect=False)
+
+
+def _failure_name(exc: urllib3.exceptions.HTTPError) -> str:
+    """The name of what went wrong, as requests would have called it."""
+    cause: Exception = exc
+    if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
+        cause = exc.reason
+    if isinstance(cause, urllib3.exceptions.NewConnectionError):  # a ConnectTimeoutError too
+        return "ConnectionError"
+    if isinstance(cause, urllib3.exceptions.ConnectTimeoutError):
+        return "ConnectTimeout"
+    if isinstance(cause, urllib3.exceptions.SSLError):
+        return "SSLError"
+    if isinstance(cause, urllib3.exceptions.ProxyError):
+        return "ProxyError"
+    return "ConnectionError"
+
+
+def _reason(response: urllib3.BaseHTTPResponse) -> str:
+    text = response.data.decode("utf-8", "replace")
     try:
-        body = response.json()
+        body = json.loads(text)
     except ValueError:
-        return response.text.strip() or response.reason
+        return text.strip() or response.reason or ""
     if isinstance(body, dict) and "description" in body:
         return str(body["description"])
     if isinstance(body, dict) and "title" in body:
         return str(body["title"])
-    return response.text.strip()
+    return text.strip()
 
 
 def is_outage(exc: BaseException) -> bool:
@@ -361,7 +415,7 @@ class MailmanBackend:
         return self.connection.counter
 
     def close(self) -> None:
-        self.connection.session.close()
+        self.connection.close()
 
     def call(
         self,

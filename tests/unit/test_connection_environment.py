@@ -1,19 +1,21 @@
-"""The REST connection reads the proxy and CA bundle variables once, as requests would
-for each request: a proxy named in the environment is used, one NO_PROXY bypasses is not."""
+"""The REST connection takes the proxy and CA bundle variables once, as requests would
+for each request: a proxy named in the environment is used, one NO_PROXY bypasses is not,
+and the CA bundle named is the one TLS checks against."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from listsync.mailman import PooledConnection
 
 URL = "http://mailman.example:8001/3.1"
+TLS_URL = "https://mailman.example/3.1"
 
 
-def used_for(connection: PooledConnection, url: str) -> dict[str, object]:
-    """The proxies and the CA bundle requests uses for a request to `url` now."""
-    settings = connection.session.merge_environment_settings(url, {}, None, None, None)
-    return {**settings["proxies"], "verify": settings["verify"]}
+def connect(url: str = URL) -> PooledConnection:
+    return PooledConnection(url, "user", "secret", timeout=1, pool_size=1)
 
 
 @pytest.fixture(autouse=True)
@@ -30,21 +32,40 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name.lower(), raising=False)
 
 
-def test_a_proxy_and_ca_bundle_in_the_environment_are_used(
+def test_a_proxy_in_the_environment_is_used_with_whole_urls(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/site-ca.pem")
-    connection = PooledConnection(URL, "user", "secret", timeout=1, pool_size=1)
+    connection = connect()
     monkeypatch.delenv("HTTP_PROXY")  # read when connecting, not at each request
-    assert used_for(connection, f"{URL}/lists") == {
-        "http": "http://proxy.example:3128",
-        "verify": "/etc/site-ca.pem",
-    }
+    assert connection.pool.proxy is not None
+    assert connection.pool.proxy.url == "http://proxy.example:3128"
+    assert connection.whole_urls
 
 
 def test_no_proxy_still_bypasses_the_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
     monkeypatch.setenv("NO_PROXY", "mailman.example")
-    connection = PooledConnection(URL, "user", "secret", timeout=1, pool_size=1)
-    assert used_for(connection, f"{URL}/lists") == {"verify": True}
+    connection = connect()
+    assert connection.pool.proxy is None
+    assert not connection.whole_urls
+
+
+def test_a_proxy_s_credentials_go_in_its_own_header(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://alice:s3cret@proxy.example:3128")
+    connection = connect()
+    assert connection.pool.proxy_headers["Proxy-Authorization"] == "Basic YWxpY2U6czNjcmV0"
+
+
+def test_the_ca_bundle_named_is_what_tls_checks_against(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    bundle = tmp_path / "site-ca.pem"
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    assert connect(TLS_URL).pool.ca_certs == str(bundle)  # type: ignore[attr-defined]
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path))
+    assert connect(TLS_URL).pool.ca_cert_dir == str(tmp_path)  # type: ignore[attr-defined]
+
+
+def test_without_a_bundle_tls_checks_certificates(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert connect(TLS_URL).pool.cert_reqs == "CERT_REQUIRED"  # type: ignore[attr-defined]
