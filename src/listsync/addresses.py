@@ -8,6 +8,7 @@ these.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from email_validator import EmailNotValidError, validate_email
@@ -44,7 +45,13 @@ def split_address(value: str) -> tuple[str, str]:
     return match["bracketed"] or match["bare"], (match["display"] or "").strip().strip('"')
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def normalise_address(value: str) -> str:
+    """`value` lower-cased, display name kept; ValueError if Mailman would refuse it.
+
+    Remembered: a site names the same owners and moderators in list after list, and
+    checking an address (`email_validator`) was a third of loading the files.
+    """
     plain(value)
     addr, display = split_address(value)
     if not addr or addr.count("@") != 1:
