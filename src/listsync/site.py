@@ -48,6 +48,9 @@ class Site:
     config: SiteConfig
     lists: dict[str, ListFile]
     templates: dict[str, TemplateText] = field(default_factory=dict)  # by path, every one used
+    _effective: dict[str, EffectiveList] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @property
     def lists_dir(self) -> str:
@@ -59,7 +62,11 @@ class Site:
         return self.config.domain
 
     def effective(self, name: str) -> EffectiveList:
-        return effective(name, self.lists[name].spec, self.config)
+        """The list with the site's defaults applied; made once (a plan asks several times)."""
+        found = self._effective.get(name)
+        if found is None:
+            found = self._effective[name] = effective(name, self.lists[name].spec, self.config)
+        return found
 
     def template_urls(self) -> dict[str, str]:
         """Path -> published URL of every template text the site uses."""
