@@ -233,7 +233,7 @@ def child_floor(args: JSON) -> JSON:
     session.auth = (user, password)
     adapter = requests.adapters.HTTPAdapter(pool_maxsize=threads)
     session.mount("http://", adapter)
-    bare = urllib3.connection_from_url(url, maxsize=threads)
+    bare = urllib3.connection_from_url(url, maxsize=threads, retries=False)
     headers = urllib3.make_headers(basic_auth=f"{user}:{password}")
     prefix = urllib3.util.parse_url(url).path
 

@@ -266,3 +266,51 @@ def test_a_proxy_in_the_environment_carries_the_requests_unless_no_proxy_says_no
         monkeypatch.setenv("NO_PROXY", "127.0.0.1")
         assert run("--root", str(site), "plan").status == 0
         assert forward.recorder.requests == []
+
+        monkeypatch.delenv("NO_PROXY")
+        with_userinfo = mailman_core.url.replace("://", f"://restadmin:{mailman_core.password}@")
+        monkeypatch.setenv("MAILMAN_REST_URL", with_userinfo)
+        assert run("--root", str(site), "plan").status == 0
+        assert ("GET", f"{mailman_core.url}/system/versions") in forward.recorder.requests
+        assert not [path for _, path in forward.recorder.requests if "@127.0.0.1" in path]
+
+
+@pytest.fixture
+def redirecting() -> Iterator[str]:
+    """A web server on loopback that sends every request elsewhere with a 301."""
+
+    class Moved(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(301)
+            self.send_header("Location", f"https://mailman.example/elsewhere{self.path}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Moved)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/3.1"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_redirect_is_not_followed_and_says_where_it_points(
+    run: Run, tmp_path: Path, domain: str, redirecting: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = site_with(tmp_path / "site", domain, "  max_message_size: 100\n")
+    monkeypatch.setenv("MAILMAN_REST_URL", redirecting)
+    monkeypatch.setenv("MAILMAN_REST_USER", "restadmin")
+    monkeypatch.setenv("MAILMAN_REST_PASSWORD", "secret-value")
+    result = run("--root", str(site), "plan")
+    assert result.status == 1
+    assert result.err.strip().splitlines() == [
+        f"error: expected Mailman's REST API 3.1 at {redirecting}"
+        " (a URL such as http://localhost:8001/3.1), but system/versions answered: redirected"
+        " to 'https://mailman.example/elsewhere/3.1/system/versions'; set MAILMAN_REST_URL to"
+        " the REST API's own address (HTTP 301)"
+    ]

@@ -172,10 +172,7 @@ class AddressGate:
 def redact_url(url: str) -> str:
     """The URL without any user:password@ part."""
     parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=host))
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 @dataclass
@@ -211,9 +208,11 @@ class _PoolAdapter(requests.adapters.HTTPAdapter):
         HTTP proxy) rather than paths."""
         environment = requests.Session().merge_environment_settings(url, {}, None, None, None)
         request = requests.Request("GET", url).prepare()
-        proxies = environment["proxies"]
-        pool = self.get_connection_with_tls_context(request, environment["verify"], proxies)
+        proxies, verify = environment["proxies"], environment["verify"]
+        pool = self.get_connection_with_tls_context(request, verify, proxies)
         assert isinstance(pool, HTTPConnectionPool)  # HTTPS pools too; a ConnectionPool by type
+        # as `send` does: certifi's bundle by default (untyped in types-requests)
+        self.cert_verify(pool, url, verify, None)  # type: ignore[no-untyped-call]
         return pool, self.request_url(request, proxies) != request.path_url
 
 
@@ -235,9 +234,20 @@ class PooledConnection(Connection):  # type: ignore[misc]
         self.seconds = timeout
         self.counter = RequestCounter()
         self.adapter = _PoolAdapter(pool_connections=1, pool_maxsize=pool_size)
-        self.pool, self.whole_urls = self.adapter.pool_for(self.baseurl)
+        try:
+            self.pool, self.whole_urls = self.adapter.pool_for(self.baseurl)
+        except (requests.RequestException, urllib3.exceptions.HTTPError, ValueError) as exc:
+            raise MailmanUnreachable(
+                f"cannot reach Mailman at {redact_url(self.baseurl)}: {type(exc).__name__}"
+            ) from None
+        except OSError as exc:  # requests' words for a CA bundle that is not there
+            raise MailmanUnreachable(
+                f"cannot reach Mailman at {redact_url(self.baseurl)}: {exc}"
+            ) from None
         parts = urlsplit(self.baseurl)
         self.origin = f"{parts.scheme}://{parts.netloc}"
+        # A proxy is sent the whole URL, without any user:password@ the REST URL holds.
+        self.target_prefix = redact_url(self.origin) if self.whole_urls else ""
         self.headers = urllib3.make_headers(basic_auth=f"{name}:{password}")
 
     def close(self) -> None:
@@ -253,7 +263,7 @@ class PooledConnection(Connection):  # type: ignore[misc]
         try:
             response = self.pool.urlopen(
                 method,
-                url if self.whole_urls else url[len(self.origin) :],
+                self.target_prefix + url[len(self.origin) :],
                 body=params["data"],
                 headers={**self.headers, **params["headers"]},
                 redirect=False,
@@ -270,6 +280,13 @@ class PooledConnection(Connection):  # type: ignore[misc]
             raise MailmanUnreachable(
                 f"cannot reach Mailman at {redact_url(self.baseurl)}: {_failure_name(exc)}",
             ) from None
+        if response.status // 100 == 3:
+            where = redact_url(response.headers.get("Location", ""))
+            raise MailmanError(
+                f"redirected to {where!r}; set MAILMAN_REST_URL to the REST API's own address"
+                f" (HTTP {response.status})",
+                response.status,
+            )
         if response.status // 100 != 2:
             raise MailmanError(f"{_reason(response)} (HTTP {response.status})", response.status)
         if not response.data:

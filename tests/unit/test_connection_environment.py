@@ -1,14 +1,16 @@
 """The REST connection takes the proxy and CA bundle variables once, as requests would
 for each request: a proxy named in the environment is used, one NO_PROXY bypasses is not,
-and the CA bundle named is the one TLS checks against."""
+and the CA bundle named (else certifi's, as requests uses) is the one TLS checks against.
+A REST URL or bundle it cannot use is one clear error, not a crash."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+import requests.certs
 
-from listsync.mailman import PooledConnection
+from listsync.mailman import MailmanUnreachable, PooledConnection
 
 URL = "http://mailman.example:8001/3.1"
 TLS_URL = "https://mailman.example/3.1"
@@ -37,7 +39,6 @@ def test_a_proxy_in_the_environment_is_used_with_whole_urls(
 ) -> None:
     monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
     connection = connect()
-    monkeypatch.delenv("HTTP_PROXY")  # read when connecting, not at each request
     assert connection.pool.proxy is not None
     assert connection.pool.proxy.url == "http://proxy.example:3128"
     assert connection.whole_urls
@@ -61,11 +62,35 @@ def test_the_ca_bundle_named_is_what_tls_checks_against(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     bundle = tmp_path / "site-ca.pem"
+    bundle.write_text("")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
     assert connect(TLS_URL).pool.ca_certs == str(bundle)  # type: ignore[attr-defined]
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path))
     assert connect(TLS_URL).pool.ca_cert_dir == str(tmp_path)  # type: ignore[attr-defined]
 
 
-def test_without_a_bundle_tls_checks_certificates(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert connect(TLS_URL).pool.cert_reqs == "CERT_REQUIRED"  # type: ignore[attr-defined]
+def test_without_a_bundle_tls_checks_against_certifi_as_requests_does() -> None:
+    pool = connect(TLS_URL).pool
+    assert pool.cert_reqs == "CERT_REQUIRED"  # type: ignore[attr-defined]
+    assert pool.ca_certs == requests.certs.where()  # type: ignore[attr-defined]
+
+
+def test_a_bundle_that_is_not_there_is_one_clear_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "missing.pem"))
+    with pytest.raises(MailmanUnreachable, match=r"invalid path: .*missing\.pem"):
+        connect(TLS_URL)
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("mailman.example:8001/3.1", "cannot reach Mailman at"),
+        ("http://restadmin:pw@mailman.example:port/3.1", "InvalidURL"),
+    ],
+)
+def test_a_url_that_cannot_be_used_is_one_clear_error(url: str, named: str) -> None:
+    with pytest.raises(MailmanUnreachable, match=named) as caught:
+        connect(url)
+    assert "pw@" not in str(caught.value)
