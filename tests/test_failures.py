@@ -381,6 +381,17 @@ def test_a_single_slow_answer_does_not_abort_a_healthy_run(
     assert plan(run, site).status == 0
 
 
+# `python -m listsync` with Ctrl-C turned into KeyboardInterrupt, as at a terminal, even
+# when the suite itself runs where SIGINT is ignored (a background job of a script): a
+# process started with SIGINT ignored keeps ignoring it, so the test would see nothing.
+AS_AT_A_TERMINAL = (
+    "import runpy, signal, sys;"
+    " signal.signal(signal.SIGINT, signal.default_int_handler);"
+    " sys.argv[0] = 'listsync';"
+    " runpy.run_module('listsync', run_name='__main__', alter_sys=True)"
+)
+
+
 def test_ctrl_c_reports_what_was_applied_and_leaves_nothing_exposed(
     tmp_path: Path, domain: str, mailman_core: MailmanCore, mailman_client: Client
 ) -> None:
@@ -420,7 +431,7 @@ def test_ctrl_c_reports_what_was_applied_and_leaves_nothing_exposed(
     with recording_proxy(mailman_core.url) as proxy:
         env["MAILMAN_REST_URL"] = proxy.url
         proxy.recorder.fault = hold_after_interrupt
-        command = [sys.executable, "-m", "listsync", "--root", str(site), "apply", "--yes"]
+        command = [sys.executable, "-c", AS_AT_A_TERMINAL, "--root", str(site), "apply", "--yes"]
         processes.append(
             subprocess.Popen(
                 command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
