@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.server
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -161,23 +162,18 @@ def test_a_url_that_is_not_the_api_3_1_is_one_clear_error(
         assert len(proxy.recorder.requests) == 3, "one GET system/versions per command"
 
 
-@pytest.fixture
-def web_page() -> Iterator[str]:
-    """Some other web server on loopback: every GET answers 200 with an HTML page."""
+@contextmanager
+def serving(answer: Callable[[http.server.BaseHTTPRequestHandler], None]) -> Iterator[str]:
+    """A web server on loopback that answers every GET with `answer`; gives its /3.1 URL."""
 
-    class Page(http.server.BaseHTTPRequestHandler):
+    class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            body = b"<html><body>It works!</body></html>"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            answer(self)
 
         def log_message(self, format: str, *args: object) -> None:
             return
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -185,6 +181,36 @@ def web_page() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def html_page(handler: http.server.BaseHTTPRequestHandler) -> None:
+    body = b"<html><body>It works!</body></html>"
+    handler.send_response(200)
+    handler.send_header("Content-Type", "text/html")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def moved_elsewhere(handler: http.server.BaseHTTPRequestHandler) -> None:
+    handler.send_response(301)
+    handler.send_header("Location", f"https://mailman.example/elsewhere{handler.path}")
+    handler.send_header("Content-Length", "0")
+    handler.end_headers()
+
+
+@pytest.fixture
+def web_page() -> Iterator[str]:
+    """Some other web server on loopback: every GET answers 200 with an HTML page."""
+    with serving(html_page) as url:
+        yield url
+
+
+@pytest.fixture
+def redirecting() -> Iterator[str]:
+    """A web server on loopback that sends every request elsewhere with a 301."""
+    with serving(moved_elsewhere) as url:
+        yield url
 
 
 def test_a_web_server_that_is_not_mailman_is_one_clear_error(
@@ -273,30 +299,6 @@ def test_a_proxy_in_the_environment_carries_the_requests_unless_no_proxy_says_no
         assert run("--root", str(site), "plan").status == 0
         assert ("GET", f"{mailman_core.url}/system/versions") in forward.recorder.requests
         assert not [path for _, path in forward.recorder.requests if "@127.0.0.1" in path]
-
-
-@pytest.fixture
-def redirecting() -> Iterator[str]:
-    """A web server on loopback that sends every request elsewhere with a 301."""
-
-    class Moved(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(301)
-            self.send_header("Location", f"https://mailman.example/elsewhere{self.path}")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: object) -> None:
-            return
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Moved)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/3.1"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_a_redirect_is_not_followed_and_says_where_it_points(
