@@ -199,6 +199,13 @@ def moved_elsewhere(handler: http.server.BaseHTTPRequestHandler) -> None:
     handler.end_headers()
 
 
+def point_at(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    """listsync's environment names `url` as the REST API, with some credentials."""
+    monkeypatch.setenv("MAILMAN_REST_URL", url)
+    monkeypatch.setenv("MAILMAN_REST_USER", "restadmin")
+    monkeypatch.setenv("MAILMAN_REST_PASSWORD", "secret-value")
+
+
 @pytest.fixture
 def web_page() -> Iterator[str]:
     """Some other web server on loopback: every GET answers 200 with an HTML page."""
@@ -217,9 +224,7 @@ def test_a_web_server_that_is_not_mailman_is_one_clear_error(
     run: Run, tmp_path: Path, domain: str, web_page: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     site = site_with(tmp_path / "site", domain, "  max_message_size: 100\n")
-    monkeypatch.setenv("MAILMAN_REST_URL", web_page)
-    monkeypatch.setenv("MAILMAN_REST_USER", "restadmin")
-    monkeypatch.setenv("MAILMAN_REST_PASSWORD", "secret-value")
+    point_at(monkeypatch, web_page)
     for command in (("plan",), ("apply", "--yes"), ("import",)):
         result = run("--root", str(site), *command)
         assert result.status == 1
@@ -305,9 +310,7 @@ def test_a_redirect_is_not_followed_and_says_where_it_points(
     run: Run, tmp_path: Path, domain: str, redirecting: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     site = site_with(tmp_path / "site", domain, "  max_message_size: 100\n")
-    monkeypatch.setenv("MAILMAN_REST_URL", redirecting)
-    monkeypatch.setenv("MAILMAN_REST_USER", "restadmin")
-    monkeypatch.setenv("MAILMAN_REST_PASSWORD", "secret-value")
+    point_at(monkeypatch, redirecting)
     result = run("--root", str(site), "plan")
     assert result.status == 1
     assert result.err.strip().splitlines() == [
