@@ -215,43 +215,54 @@ def child_naive_read(args: JSON) -> JSON:
     return {"seconds": seconds, "requests": dict(hook.counts), "lists": len(state), "rss0": rss}
 
 
-def child_floor(args: JSON) -> JSON:
-    """One GET of each list's config on one keep-alive session; threads > 1 share a pool.
-
-    With ``client: urllib3``, a bare urllib3 pool instead of a requests session: the
-    least CPU a client can spend on a request.
-    """
+def _requests_reader(url: str, user: str, password: str, threads: int) -> Callable[[str], int]:
+    """GET one list's config on a keep-alive requests session; threads share its pool."""
     import requests
-    import urllib3
 
-    url, user, password = _env()
-    names: list[str] = json.loads(Path(args["names_file"]).read_text())
-    threads = int(args.get("threads", 1))
-    rss = _begin()
-    start = time.perf_counter()
     session = requests.Session()
     session.auth = (user, password)
-    adapter = requests.adapters.HTTPAdapter(pool_maxsize=threads)
-    session.mount("http://", adapter)
-    bare = urllib3.connection_from_url(url, maxsize=threads, retries=False)
-    headers = urllib3.make_headers(basic_auth=f"{user}:{password}")
-    prefix = urllib3.util.parse_url(url).path
+    session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=threads))
 
-    def get_requests(name: str) -> int:
+    def get(name: str) -> int:
         response = session.get(f"{url}/lists/{name}.{DOMAIN}/config", timeout=60)
         response.raise_for_status()
         return len(response.json())
 
-    def get_urllib3(name: str) -> int:
-        response = bare.urlopen(
+    return get
+
+
+def _urllib3_reader(url: str, user: str, password: str, threads: int) -> Callable[[str], int]:
+    """GET one list's config on a bare urllib3 pool, without retries."""
+    import urllib3
+
+    pool = urllib3.connection_from_url(url, maxsize=threads, retries=False)
+    headers = urllib3.make_headers(basic_auth=f"{user}:{password}")
+    prefix = urllib3.util.parse_url(url).path
+
+    def get(name: str) -> int:
+        response = pool.urlopen(
             "GET", f"{prefix}/lists/{name}.{DOMAIN}/config", headers=headers, timeout=60
         )
         if response.status != 200:
             raise RuntimeError(f"{name}: HTTP {response.status}")
         return len(json.loads(response.data))
 
-    get = get_urllib3 if args.get("client") == "urllib3" else get_requests
+    return get
 
+
+def child_floor(args: JSON) -> JSON:
+    """One GET of each list's config on one keep-alive session; threads > 1 share a pool.
+
+    With ``client: urllib3``, a bare urllib3 pool instead of a requests session: the
+    least CPU a client can spend on a request. Only the client used is made.
+    """
+    url, user, password = _env()
+    names: list[str] = json.loads(Path(args["names_file"]).read_text())
+    threads = int(args.get("threads", 1))
+    reader = _urllib3_reader if args.get("client") == "urllib3" else _requests_reader
+    get = reader(url, user, password, threads)  # imports and an empty pool: not timed
+    rss = _begin()
+    start = time.perf_counter()
     if threads == 1:
         read = [get(name) for name in names]
     else:
